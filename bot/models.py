@@ -1,0 +1,94 @@
+"""Frozen records that flow between the stages: articles in, positions out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from bot.vocabulary import Guarantee, Stance
+
+
+@dataclass(frozen=True)
+class Article:
+    """One news article as ingested. `id` is stable: the gold id, or derived from URL or text."""
+
+    id: str
+    title: str
+    text: str
+    url: str | None = None
+    outlet: str | None = None
+    published: date | None = None
+    source: str | None = None  # where it came from: a file path, a feed URL, "gold"
+    guid: str | None = None  # a feed entry's GUID, when it came from a feed
+
+
+@dataclass(frozen=True)
+class Position:
+    """One actor's stance on one guarantee, backed by one sentence (vocabulary.md)."""
+
+    actor: str
+    party: str
+    stance: Stance
+    guarantee: Guarantee
+    guarantor: str | None
+    beneficiary: str | None
+    evidence: str
+
+    @property
+    def key(self) -> tuple[str, Stance, Guarantee]:
+        """What the spec's matching compares within one article."""
+        return (self.party, self.stance, self.guarantee)
+
+
+@dataclass(frozen=True)
+class StoredPosition:
+    """A position as read back from the store, with where and when it was reported."""
+
+    id: int
+    article_id: str
+    actor: str
+    party: str
+    stance: Stance
+    guarantee: Guarantee
+    guarantor: str | None
+    beneficiary: str | None
+    evidence: str
+    url: str | None
+    title: str
+    outlet: str | None
+    published: date | None
+    added_at: datetime
+    extractor: str
+    # How many outlets told the same story (articles clustered as near-duplicates).
+    outlets: int = 1
+
+
+@dataclass(frozen=True)
+class PositionFilter:
+    """Which positions a card or digest covers. Kinds combine with AND, values within a kind
+    with OR, except `parties`, where every party named must be involved (as the one holding
+    the position, the guarantor or the beneficiary): `ukraine usa` is US-Ukraine positions."""
+
+    parties: tuple[str, ...] = ()
+    actors: frozenset[str] = frozenset()
+    guarantees: frozenset[Guarantee] = frozenset()
+    held_by: frozenset[str] = frozenset()
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.parties or self.actors or self.guarantees or self.held_by)
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """All positions of one actor with one stance on one guarantee, folded into a count."""
+
+    actor: str
+    party: str
+    guarantee: Guarantee
+    stance: Stance
+    guarantor: str | None
+    beneficiary: str | None
+    positions: int
+    latest_published: date | None
+    latest_position_id: int

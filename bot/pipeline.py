@@ -1,0 +1,114 @@
+"""Articles into the store, then positions out of them: the one path every source takes.
+
+Extraction is CPU-bound (spaCy), so it runs in a worker thread and never blocks the event
+loop that answers Slack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from bot.extraction import Extractor
+from bot.ingest import IngestProblem, ReadResult, read_paths
+from bot.models import Article
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class IngestReport:
+    """What one batch did: counted for the command line, the Slack answer and the logs."""
+
+    added: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    problems: list[IngestProblem] = field(default_factory=list)
+    positions: int = 0
+
+    def merge(self, other: IngestReport) -> None:
+        self.added += other.added
+        self.duplicates += other.duplicates
+        self.problems += other.problems
+        self.positions += other.positions
+
+    def summary(self) -> str:
+        parts = [
+            f"{len(self.added)} article{'s' if len(self.added) != 1 else ''} added",
+            f"{self.positions} position{'s' if self.positions != 1 else ''} found",
+        ]
+        if self.duplicates:
+            parts.append(f"{len(self.duplicates)} already known")
+        if self.problems:
+            parts.append(f"{len(self.problems)} skipped")
+        return ", ".join(parts)
+
+
+async def ingest_articles(
+    store: Store,
+    extractor: Extractor,
+    items: Iterable[ReadResult],
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Add each article (deduplicated by the store) and extract the new ones."""
+    report = IngestReport()
+    for item in items:
+        if isinstance(item, IngestProblem):
+            log.warning("skipped %s", item)
+            report.problems.append(item)
+        else:
+            result = await store.add_article(item)
+            if result.added:
+                report.added.append(result.key)
+                report.positions += await extract_article(store, extractor, item)
+            else:
+                report.duplicates.append(result.key)
+        if progress:
+            progress(1)
+    # Articles stored earlier by an older extractor version are brought up to date too.
+    report.positions += await extract_pending(store, extractor)
+    return report
+
+
+async def extract_article(store: Store, extractor: Extractor, article: Article) -> int:
+    positions = await asyncio.to_thread(extractor.extract, article)
+    await store.save_positions(article.id, positions, extractor.name, extractor.version)
+    return len(positions)
+
+
+async def extract_pending(store: Store, extractor: Extractor) -> int:
+    """Extract every stored article this extractor version has not seen; returns positions."""
+    found = 0
+    for article in await store.articles_to_extract(extractor.name, extractor.version):
+        found += await extract_article(store, extractor, article)
+    return found
+
+
+async def ingest_paths(
+    store: Store, extractor: Extractor, paths: Iterable[Path], progress: Progress | None = None
+) -> IngestReport:
+    return await ingest_articles(store, extractor, read_paths(paths), progress)
+
+
+def demo_corpus_files() -> list[Path]:
+    """The bundled demo corpus (the annotated seed and dev articles)."""
+    folder = resources.files("bot.corpus")
+    return sorted(
+        Path(str(folder.joinpath(name)))
+        for name in ("seed_gold.jsonl", "dev_gold.jsonl")
+    )
+
+
+async def ensure_demo_corpus(store: Store, extractor: Extractor) -> IngestReport | None:
+    """Fill an empty store from the demo corpus so a fresh clone has something to show."""
+    if await store.count_articles() > 0:
+        await extract_pending(store, extractor)
+        return None
+    log.info("store is empty: loading the bundled demo corpus")
+    return await ingest_paths(store, extractor, demo_corpus_files())

@@ -1,0 +1,85 @@
+"""Everything a listener or background task needs, opened and closed in one place.
+
+Handlers receive `Services` through bolt's context (key `services`); the command line builds
+one too. Nothing here is global: tests build their own with a temporary store and a fake Slack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import aiohttp
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.extraction import Extractor, default_extractor
+from bot.settings import Settings
+from bot.store import Store, open_store
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    extractor: Extractor
+    http: aiohttp.ClientSession
+    slack: AsyncWebClient | None
+    clock: Clock = utc_now
+
+
+def build_slack_client(
+    settings: Settings, session: aiohttp.ClientSession | None = None, *, max_retries: int = 3
+) -> AsyncWebClient:
+    """Our own Web API client: `SLACK_API_URL` reaches every call; 429, 5xx and connection
+    errors are retried (429 after `Retry-After`)."""
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    return AsyncWebClient(
+        token=token,
+        base_url=settings.slack_api_url,
+        session=session,
+        retry_handlers=[
+            AsyncRateLimitErrorRetryHandler(max_retry_count=max_retries),
+            AsyncServerErrorRetryHandler(max_retry_count=max_retries),
+            AsyncConnectionErrorRetryHandler(max_retry_count=max_retries),
+        ],
+    )
+
+
+@asynccontextmanager
+async def open_services(
+    settings: Settings,
+    *,
+    extractor: Extractor | None = None,
+    clock: Clock = utc_now,
+    with_slack: bool = True,
+    load_demo_corpus: bool = True,
+) -> AsyncIterator[Services]:
+    """Open the store (filled from the demo corpus when empty), the HTTP session and the
+    Slack client; close them all on the way out, whatever happens."""
+    from bot.pipeline import ensure_demo_corpus
+
+    extractor = extractor or default_extractor()
+    async with open_store(settings.store_path, clock=clock) as store:
+        if load_demo_corpus:
+            await ensure_demo_corpus(store, extractor)
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=30)
+        async with aiohttp.ClientSession(timeout=timeout) as http:
+            slack = build_slack_client(settings) if with_slack else None
+            try:
+                yield Services(settings, store, extractor, http, slack, clock)
+            finally:
+                if slack is not None and slack.session is not None:
+                    await slack.session.close()

@@ -1,0 +1,132 @@
+"""Settings read from the environment (or a `.env` file) with pydantic-settings.
+
+The names are fixed by `interface.md`. A missing or malformed value stops start-up with one
+line naming the variable (`SettingsError`); secrets are `SecretStr` so they never reach a log.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+SLACK_PUBLIC_API_URL = "https://slack.com/api/"
+
+CommaList = Annotated[tuple[str, ...], NoDecode]
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message is one line naming the variable."""
+
+
+def _split_commas(value: object) -> object:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+class Settings(BaseSettings):
+    """Every setting of interface.md, plus a few operational knobs with safe defaults."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = SLACK_PUBLIC_API_URL
+    host: str = "0.0.0.0"
+    port: int = Field(default=3000, ge=1, le=65535)
+    store_path: str = "data/guarantees.db"
+    digest_time: time = time(8, 0)
+    digest_timezone: str = "UTC"
+    feeds: CommaList = ()
+    feed_poll_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    admin_user_ids: CommaList = ()
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    # Operational settings beyond interface.md (documented in .env.example).
+    subscription_managers: Literal["members", "admins"] = "members"
+    fetch_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    fetch_timeout_seconds: float = Field(default=20.0, gt=0)
+    # Test-only: lets the fetcher reach loopback servers. Never set in production.
+    fetch_allow_loopback: bool = False
+
+    @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", mode="before")
+    @classmethod
+    def _empty_secret_is_unset(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _check_api_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("must be an http(s) URL")
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("digest_time", mode="before")
+    @classmethod
+    def _parse_hh_mm(cls, value: object) -> object:
+        if isinstance(value, str):
+            match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", value.strip())
+            if not match:
+                raise ValueError("must be HH:MM, for example 08:00")
+            return time(int(match.group(1)), int(match.group(2)))
+        return value
+
+    @field_validator("digest_timezone")
+    @classmethod
+    def _check_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("must be an IANA time zone such as Europe/Kyiv") from exc
+        return value
+
+    @field_validator("feeds", "admin_user_ids", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        return _split_commas(value)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.digest_timezone)
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    def missing_for_serve(self, socket_mode: bool | None = None) -> list[str]:
+        """The variables `serve` needs in the chosen mode that are not set."""
+        socket_mode = self.socket_mode if socket_mode is None else socket_mode
+        missing = []
+        if self.slack_bot_token is None:
+            missing.append("SLACK_BOT_TOKEN")
+        if socket_mode and self.slack_app_token is None:
+            missing.append("SLACK_APP_TOKEN")
+        if not socket_mode and self.slack_signing_secret is None:
+            missing.append("SLACK_SIGNING_SECRET")
+        return missing
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings; raise `SettingsError` with one line naming the first bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = str(error["loc"][0]).upper() if error.get("loc") else "settings"
+        message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+        raise SettingsError(f"{name}: {message}") from None

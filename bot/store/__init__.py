@@ -1,0 +1,33 @@
+"""The store: one SQLite file (WAL), versioned migrations, async access through aiosqlite.
+
+`Store` is composed of one mixin per feature so that each keeps its tables, migrations and
+queries together. Open it with `async with open_store(path) as store:`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from bot.store.base import Clock, Migration, StoreBase, utc_now
+from bot.store.positions import MIGRATIONS as POSITION_MIGRATIONS
+from bot.store.positions import AddResult, PositionStoreMixin, StoreStats, text_hash
+
+MIGRATIONS: list[Migration] = [*POSITION_MIGRATIONS]
+
+
+class Store(PositionStoreMixin):
+    """Every query of the bot. Build it with `open_store`."""
+
+
+@asynccontextmanager
+async def open_store(path: str, clock: Clock = utc_now) -> AsyncIterator[Store]:
+    store = await Store.connect(path, MIGRATIONS, clock)
+    assert isinstance(store, Store)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+__all__ = ["AddResult", "Store", "StoreBase", "StoreStats", "open_store", "text_hash"]

@@ -1,0 +1,129 @@
+"""The SQLite connection under every part of the store: WAL, migrations, write transactions.
+
+All access goes through aiosqlite, which runs SQLite on its own thread, so no query blocks the
+event loop. Writes take an asyncio lock and `BEGIN IMMEDIATE`, so a transaction is never
+interleaved with another coroutine's and a second process waits instead of failing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiosqlite
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+# A migration is (name, SQL script). Names are applied once each, in the order given.
+Migration = tuple[str, str]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def to_db_time(moment: datetime) -> str:
+    """Timestamps are stored as UTC ISO text, which sorts as time does."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def from_db_time(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+class StoreBase:
+    """Owns the connection; the feature mixins of `bot.store` add the queries."""
+
+    def __init__(self, db: aiosqlite.Connection, path: str, clock: Clock) -> None:
+        self.db = db
+        self.path = path
+        self.clock = clock
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def connect(
+        cls, path: str, migrations: Sequence[Migration], clock: Clock = utc_now
+    ) -> StoreBase:
+        if path != ":memory:" and not path.startswith("file:"):
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(path, isolation_level=None, uri=path.startswith("file:"))
+        db.row_factory = aiosqlite.Row
+        await db.execute("PRAGMA busy_timeout = 10000")
+        await db.execute("PRAGMA journal_mode = WAL")
+        await db.execute("PRAGMA synchronous = NORMAL")
+        await db.execute("PRAGMA foreign_keys = ON")
+        store = cls(db, path, clock)
+        await store._migrate(migrations)
+        return store
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    async def _migrate(self, migrations: Sequence[Migration]) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+            )
+            async with db.execute("SELECT name FROM schema_migrations") as cursor:
+                applied = {row[0] async for row in cursor}
+            for name, script in migrations:
+                if name in applied:
+                    continue
+                log.info("applying store migration %s", name)
+                for statement in _split_script(script):
+                    await db.execute(statement)
+                await db.execute(
+                    "INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)",
+                    (name, to_db_time(self.clock())),
+                )
+
+    async def applied_migrations(self) -> list[str]:
+        async with self.db.execute("SELECT name FROM schema_migrations ORDER BY rowid") as cur:
+            return [row[0] async for row in cur]
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction: committed on success, rolled back on any error."""
+        async with self._write_lock:
+            await self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                await self.db.execute("ROLLBACK")
+                raise
+            else:
+                await self.db.execute("COMMIT")
+
+
+def _split_script(script: str) -> list[str]:
+    """Split a migration into statements, keeping trigger bodies (BEGIN ... END;) whole."""
+    statements: list[str] = []
+    current: list[str] = []
+    in_trigger = False
+    for line in script.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("--"):
+            continue
+        current.append(line)
+        upper = stripped.upper()
+        if upper.startswith("CREATE TRIGGER"):
+            in_trigger = True
+        if in_trigger:
+            if upper == "END;":
+                statements.append("\n".join(current))
+                current, in_trigger = [], False
+        elif stripped.endswith(";"):
+            statements.append("\n".join(current))
+            current = []
+    if current:
+        statements.append("\n".join(current))
+    return statements
