@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 from bot.vocabulary import Guarantee, Stance
 
@@ -92,3 +92,20 @@ class SummaryRow:
     positions: int
     latest_published: date | None
     latest_position_id: int
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A channel's daily digest on one topic. The topic is kept as the words typed and is
+    resolved again at each digest, so new actors and aliases apply."""
+
+    id: int
+    channel_id: str
+    topic_words: tuple[str, ...]
+    label: str
+    at: time  # local time of day
+    zone: str  # IANA zone
+    team_id: str | None = None
+    created_by: str | None = None
+    paused_reason: str | None = None  # set when Slack refused to post (not_in_channel, ...)
+    skip_when_empty: bool = False  # no message at all on a day with nothing new

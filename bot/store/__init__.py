@@ -10,13 +10,21 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from bot.store.base import Clock, Migration, StoreBase, utc_now
+from bot.store.feeds import MIGRATIONS as FEED_MIGRATIONS
+from bot.store.feeds import FeedStoreMixin
 from bot.store.positions import MIGRATIONS as POSITION_MIGRATIONS
 from bot.store.positions import AddResult, PositionStoreMixin, StoreStats, text_hash
+from bot.store.subscriptions import MIGRATIONS as SUBSCRIPTION_MIGRATIONS
+from bot.store.subscriptions import SubscriptionStoreMixin
 
-MIGRATIONS: list[Migration] = [*POSITION_MIGRATIONS]
+MIGRATIONS: list[Migration] = [
+    *POSITION_MIGRATIONS,
+    *SUBSCRIPTION_MIGRATIONS,
+    *FEED_MIGRATIONS,
+]
 
 
-class Store(PositionStoreMixin):
+class Store(PositionStoreMixin, SubscriptionStoreMixin, FeedStoreMixin):
     """Every query of the bot. Build it with `open_store`."""
 
 
