@@ -66,13 +66,26 @@ class StoredPosition:
 @dataclass(frozen=True)
 class PositionFilter:
     """Which positions a card or digest covers. Kinds combine with AND, values within a kind
-    with OR, except `parties`, where every party named must be involved (as the one holding
-    the position, the guarantor or the beneficiary): `ukraine usa` is US-Ukraine positions."""
+    with OR.
+
+    `parties` holds at most ONE party, the topic: positions that involve it as the party
+    holding the position, the guarantor or the beneficiary (`/guarantees ukraine`). To narrow
+    to who holds the position (`/guarantees ukraine usa`), use `held_by`.
+    """
 
     parties: tuple[str, ...] = ()
     actors: frozenset[str] = frozenset()
     guarantees: frozenset[Guarantee] = frozenset()
     held_by: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        if len(self.parties) > 1:
+            raise ValueError("PositionFilter.parties takes one topic party; narrow with held_by")
+
+    @property
+    def topic(self) -> str:
+        """The key of the per-topic summary: the topic party, or '*' for everything."""
+        return self.parties[0] if self.parties else "*"
 
     @property
     def is_empty(self) -> bool:
@@ -80,8 +93,23 @@ class PositionFilter:
 
 
 @dataclass(frozen=True)
+class StanceCell:
+    """One party's stance on one guarantee under a topic, folded over all its actors."""
+
+    guarantee: Guarantee
+    stance: Stance
+    party: str
+    positions: int
+    actors: int  # how many distinct actors of this party took this stance
+    latest_actor: str  # the actor of the freshest position
+    latest_published: date | None
+    latest_position_id: int
+
+
+@dataclass(frozen=True)
 class SummaryRow:
-    """All positions of one actor with one stance on one guarantee, folded into a count."""
+    """All positions of one actor with one stance on one guarantee, folded into a count.
+    `guarantor` and `beneficiary` are those of the freshest of them."""
 
     actor: str
     party: str

@@ -1,8 +1,9 @@
 """Articles, evidence sentences, actors and positions, and the summary the card reads.
 
-`stance_summary` folds positions into one row per (actor, party, guarantee, stance, guarantor,
-beneficiary), kept current by triggers in the same transaction as every insert and delete, so
-the briefing card reads a few hundred rows whatever the number of positions.
+`topic_summary` folds positions into one row per (topic, guarantee, stance, party, actor),
+where a topic is '*' or a party involved in the position; `topic_articles` counts the articles
+behind each topic. Triggers keep both current in the same transaction as every insert and
+delete, so the briefing card reads a few hundred rows whatever the number of positions.
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from bot.models import Article, Position, PositionFilter, StoredPosition, SummaryRow
+from bot.models import (
+    Article,
+    Position,
+    PositionFilter,
+    StanceCell,
+    StoredPosition,
+    SummaryRow,
+)
 from bot.store.base import StoreBase, from_db_time, to_db_time
 from bot.vocabulary import Guarantee, Stance
 
@@ -75,51 +83,89 @@ MIGRATIONS = [
         CREATE INDEX positions_party ON positions (party, guarantee);
         CREATE INDEX positions_key ON positions (actor_id, guarantee, stance, published);
         CREATE INDEX positions_added ON positions (added_at);
-        CREATE TABLE stance_summary (
-            actor_id INTEGER NOT NULL,
-            party TEXT NOT NULL,
+        -- One row per (topic, guarantee, stance, party, actor): the topic is '*' (every
+        -- position) or a party involved as holder, guarantor or beneficiary. The card reads
+        -- only these rows, so it stays fast whatever the number of positions.
+        CREATE TABLE topic_summary (
+            topic TEXT NOT NULL,
             guarantee TEXT NOT NULL,
             stance TEXT NOT NULL,
-            guarantor TEXT NOT NULL,
-            beneficiary TEXT NOT NULL,
+            party TEXT NOT NULL,
+            actor_id INTEGER NOT NULL,
             positions INTEGER NOT NULL,
             latest_published TEXT NOT NULL,
             latest_position_id INTEGER NOT NULL,
-            PRIMARY KEY (actor_id, party, guarantee, stance, guarantor, beneficiary)
+            PRIMARY KEY (topic, guarantee, stance, party, actor_id)
         ) WITHOUT ROWID;
+        CREATE INDEX topic_summary_actor ON topic_summary (actor_id, topic);
+        -- Which articles each topic draws on, with a reference count of positions.
+        CREATE TABLE topic_articles (
+            topic TEXT NOT NULL,
+            article_id INTEGER NOT NULL,
+            positions INTEGER NOT NULL,
+            PRIMARY KEY (topic, article_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE topic_counts (
+            topic TEXT PRIMARY KEY,
+            articles INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TRIGGER topic_articles_insert AFTER INSERT ON topic_articles
+        BEGIN
+            INSERT INTO topic_counts VALUES (new.topic, 1)
+            ON CONFLICT DO UPDATE SET articles = articles + 1;
+        END;
+        CREATE TRIGGER topic_articles_delete AFTER DELETE ON topic_articles
+        BEGIN
+            UPDATE topic_counts SET articles = articles - 1 WHERE topic = old.topic;
+        END;
         CREATE TRIGGER positions_summary_insert AFTER INSERT ON positions
         BEGIN
-            INSERT INTO stance_summary VALUES (
-                new.actor_id, new.party, new.guarantee, new.stance,
-                ifnull(new.guarantor, ''), ifnull(new.beneficiary, ''),
-                1, ifnull(new.published, ''), new.id)
+            INSERT INTO topic_summary
+            SELECT t.topic, new.guarantee, new.stance, new.party, new.actor_id,
+                   1, ifnull(new.published, ''), new.id
+            FROM (SELECT '*' AS topic UNION SELECT new.party UNION SELECT new.guarantor
+                  UNION SELECT new.beneficiary) AS t
+            WHERE t.topic IS NOT NULL
             ON CONFLICT DO UPDATE SET
                 positions = positions + 1,
                 latest_position_id = CASE
                     WHEN excluded.latest_published >= latest_published
                     THEN excluded.latest_position_id ELSE latest_position_id END,
                 latest_published = max(latest_published, excluded.latest_published);
+            INSERT INTO topic_articles
+            SELECT t.topic, new.article_id, 1
+            FROM (SELECT '*' AS topic UNION SELECT new.party UNION SELECT new.guarantor
+                  UNION SELECT new.beneficiary) AS t
+            WHERE t.topic IS NOT NULL
+            ON CONFLICT DO UPDATE SET positions = positions + 1;
         END;
         CREATE TRIGGER positions_summary_delete AFTER DELETE ON positions
         BEGIN
-            UPDATE stance_summary SET positions = positions - 1
-            WHERE actor_id = old.actor_id AND party = old.party AND guarantee = old.guarantee
-              AND stance = old.stance AND guarantor = ifnull(old.guarantor, '')
-              AND beneficiary = ifnull(old.beneficiary, '');
-            DELETE FROM stance_summary
-            WHERE actor_id = old.actor_id AND party = old.party AND guarantee = old.guarantee
-              AND stance = old.stance AND guarantor = ifnull(old.guarantor, '')
-              AND beneficiary = ifnull(old.beneficiary, '') AND positions <= 0;
-            UPDATE stance_summary SET (latest_published, latest_position_id) = (
+            UPDATE topic_summary SET positions = positions - 1
+            WHERE topic IN ('*', old.party, old.guarantor, old.beneficiary)
+              AND guarantee = old.guarantee AND stance = old.stance
+              AND party = old.party AND actor_id = old.actor_id;
+            DELETE FROM topic_summary
+            WHERE topic IN ('*', old.party, old.guarantor, old.beneficiary)
+              AND guarantee = old.guarantee AND stance = old.stance
+              AND party = old.party AND actor_id = old.actor_id AND positions <= 0;
+            UPDATE topic_summary SET (latest_published, latest_position_id) = (
                 SELECT ifnull(p.published, ''), p.id FROM positions AS p
                 WHERE p.actor_id = old.actor_id AND p.guarantee = old.guarantee
                   AND p.stance = old.stance AND p.party = old.party
-                  AND ifnull(p.guarantor, '') = ifnull(old.guarantor, '')
-                  AND ifnull(p.beneficiary, '') = ifnull(old.beneficiary, '')
+                  AND (topic_summary.topic = '*'
+                       OR topic_summary.topic IN (p.party, p.guarantor, p.beneficiary))
                 ORDER BY ifnull(p.published, '') DESC, p.id DESC LIMIT 1)
-            WHERE actor_id = old.actor_id AND party = old.party AND guarantee = old.guarantee
-              AND stance = old.stance AND guarantor = ifnull(old.guarantor, '')
-              AND beneficiary = ifnull(old.beneficiary, '') AND latest_position_id = old.id;
+            WHERE topic IN ('*', old.party, old.guarantor, old.beneficiary)
+              AND guarantee = old.guarantee AND stance = old.stance
+              AND party = old.party AND actor_id = old.actor_id
+              AND latest_position_id = old.id;
+            UPDATE topic_articles SET positions = positions - 1
+            WHERE topic IN ('*', old.party, old.guarantor, old.beneficiary)
+              AND article_id = old.article_id;
+            DELETE FROM topic_articles
+            WHERE topic IN ('*', old.party, old.guarantor, old.beneficiary)
+              AND article_id = old.article_id AND positions <= 0;
         END;
         """,
     )
@@ -178,14 +224,19 @@ _POSITION_JOINS = """
 
 
 def _filter_sql(filter_: PositionFilter, alias: str) -> tuple[str, list[object]]:
-    """WHERE clauses for a filter over `positions` or `stance_summary` (same column names)."""
+    """WHERE clauses for a filter over `positions` (alias `p`) or `topic_summary` (alias `s`,
+    whose rows are already restricted to the filter's topic)."""
     clauses: list[str] = []
     params: list[object] = []
-    for party in filter_.parties:
-        clauses.append(
-            f"({alias}.party = ? OR {alias}.guarantor = ? OR {alias}.beneficiary = ?)"
-        )
-        params += [party, party, party]
+    if alias == "s":
+        clauses.append("s.topic = ?")
+        params.append(filter_.topic)
+    else:
+        for party in filter_.parties:
+            clauses.append(
+                f"({alias}.party = ? OR {alias}.guarantor = ? OR {alias}.beneficiary = ?)"
+            )
+            params += [party, party, party]
     if filter_.held_by:
         marks = ",".join("?" * len(filter_.held_by))
         clauses.append(f"{alias}.party IN ({marks})")
@@ -349,12 +400,14 @@ class PositionStoreMixin(StoreBase):
         return int(row[0])
 
     async def summary(self, filter_: PositionFilter) -> list[SummaryRow]:
-        """The folded positions a briefing card is drawn from."""
+        """One row per (actor, guarantee, stance) under the filter. For narrow filters (an
+        actor, a guarantee); a whole topic is better read folded, with `cells`."""
         where, params = _filter_sql(filter_, "s")
         sql = (
-            "SELECT ac.slug, s.party, s.guarantee, s.stance, s.guarantor, s.beneficiary,"
+            "SELECT ac.slug, s.party, s.guarantee, s.stance, p.guarantor, p.beneficiary,"
             " s.positions, s.latest_published, s.latest_position_id"
-            " FROM stance_summary AS s JOIN actors AS ac ON ac.id = s.actor_id"
+            " FROM topic_summary AS s JOIN actors AS ac ON ac.id = s.actor_id"
+            " JOIN positions AS p ON p.id = s.latest_position_id"
             f" WHERE {where}"
         )
         async with self.db.execute(sql, params) as cursor:
@@ -364,11 +417,37 @@ class PositionStoreMixin(StoreBase):
                     party=row[1],
                     guarantee=Guarantee(row[2]),
                     stance=Stance(row[3]),
-                    guarantor=row[4] or None,
-                    beneficiary=row[5] or None,
+                    guarantor=row[4],
+                    beneficiary=row[5],
                     positions=int(row[6]),
                     latest_published=_parse_date(row[7]),
                     latest_position_id=int(row[8]),
+                )
+                async for row in cursor
+            ]
+
+    async def cells(self, filter_: PositionFilter) -> list[StanceCell]:
+        """Who stands where under the filter, folded per (guarantee, stance, party): what the
+        briefing card shows. Reads only the summary rows of the filter's topic."""
+        where, params = _filter_sql(filter_, "s")
+        # SQLite returns the bare columns (actor, position id) of the row holding max().
+        sql = (
+            "SELECT s.guarantee, s.stance, s.party, sum(s.positions), count(*),"
+            " max(s.latest_published), s.latest_position_id, ac.slug"
+            " FROM topic_summary AS s JOIN actors AS ac ON ac.id = s.actor_id"
+            f" WHERE {where} GROUP BY s.guarantee, s.stance, s.party"
+        )
+        async with self.db.execute(sql, params) as cursor:
+            return [
+                StanceCell(
+                    guarantee=Guarantee(row[0]),
+                    stance=Stance(row[1]),
+                    party=row[2],
+                    positions=int(row[3]),
+                    actors=int(row[4]),
+                    latest_published=_parse_date(row[5]),
+                    latest_position_id=int(row[6]),
+                    latest_actor=row[7],
                 )
                 async for row in cursor
             ]
@@ -447,37 +526,51 @@ class PositionStoreMixin(StoreBase):
         where, params = _filter_sql(filter_, "s")
         async with self.db.execute(
             "SELECT ifnull(sum(positions), 0), count(DISTINCT actor_id), count(DISTINCT party),"
-            f" max(latest_published) FROM stance_summary AS s WHERE {where}",
+            f" max(latest_published) FROM topic_summary AS s WHERE {where}",
             params,
         ) as cursor:
             row = await cursor.fetchone()
         assert row is not None
-        where_p, params_p = _filter_sql(filter_, "p")
-        async with self.db.execute(
-            f"SELECT count(DISTINCT p.article_id) FROM positions AS p WHERE {where_p}", params_p
-        ) as cursor:
-            sources_row = await cursor.fetchone()
         return StoreStats(
             positions=int(row[0]),
-            sources=int(sources_row[0]) if sources_row else 0,
+            sources=await self._count_sources(filter_),
             actors=int(row[1]),
             parties=int(row[2]),
             latest_published=_parse_date(row[3]),
         )
 
+    async def _count_sources(self, filter_: PositionFilter) -> int:
+        """Distinct articles behind the filter: from `topic_articles` for a whole topic,
+        else counted over the (narrower) matching positions."""
+        if not (filter_.held_by or filter_.actors or filter_.guarantees):
+            sql = "SELECT ifnull(sum(articles), 0) FROM topic_counts WHERE topic = ?"
+            params: list[object] = [filter_.topic]
+        else:
+            where, params = _filter_sql(filter_, "p")
+            sql = f"SELECT count(DISTINCT p.article_id) FROM positions AS p WHERE {where}"
+        async with self.db.execute(sql, params) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
     async def known_actors(self) -> dict[str, str]:
         """Every actor the store has positions for: slug -> party."""
         async with self.db.execute(
-            "SELECT slug, party FROM actors WHERE id IN (SELECT actor_id FROM stance_summary)"
+            "SELECT slug, party FROM actors"
+            " WHERE id IN (SELECT actor_id FROM topic_summary WHERE topic = '*')"
         ) as cursor:
             return {row[0]: row[1] async for row in cursor}
 
     async def known_parties(self) -> set[str]:
+        """Every party some position involves (as holder, guarantor or beneficiary)."""
+        # A loose index scan: one B-tree seek per distinct topic, not a scan of every row.
         async with self.db.execute(
-            "SELECT party FROM stance_summary UNION SELECT guarantor FROM stance_summary"
-            " UNION SELECT beneficiary FROM stance_summary"
+            "WITH RECURSIVE t (topic) AS ("
+            " SELECT min(topic) FROM topic_summary"
+            " UNION ALL SELECT (SELECT min(topic) FROM topic_summary WHERE topic > t.topic)"
+            " FROM t WHERE t.topic IS NOT NULL)"
+            " SELECT topic FROM t WHERE topic IS NOT NULL AND topic != '*'"
         ) as cursor:
-            return {row[0] async for row in cursor if row[0]}
+            return {row[0] async for row in cursor}
 
     async def count_positions(self) -> int:
         async with self.db.execute("SELECT count(*) FROM positions") as cursor:
