@@ -1,0 +1,245 @@
+"""The SQLite store: migrations, dedup, idempotent re-extraction, and the trigger-kept summary."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.models import Article, Position, PositionFilter
+from bot.store import MIGRATIONS, open_store
+from bot.vocabulary import Guarantee, Stance
+
+ARTICLE = Article(
+    id="story-1",
+    title="Allies weigh guarantees",
+    text="Allies weigh guarantees.\nThe minister said Europe would send troops.",
+    url="https://news.example/story-1",
+    outlet="news.example",
+    published=date(2025, 3, 1),
+)
+
+
+def position(
+    actor: str = "keir-starmer",
+    party: str = "gbr",
+    stance: Stance = Stance.BACKS,
+    guarantee: Guarantee = Guarantee.PEACEKEEPING_FORCE,
+    guarantor: str | None = "gbr",
+    evidence: str = "The minister said Europe would send troops.",
+) -> Position:
+    return Position(actor, party, stance, guarantee, guarantor, "ukr", evidence)
+
+
+async def test_migrations_apply_once_and_file_is_wal(tmp_path: Path) -> None:
+    path = str(tmp_path / "store.db")
+    async with open_store(path) as store:
+        first = await store.applied_migrations()
+    async with open_store(path) as store:
+        assert await store.applied_migrations() == first
+    assert first == [name for name, _ in MIGRATIONS]
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+async def test_duplicates_by_id_url_and_text(tmp_path: Path) -> None:
+    async with open_store(str(tmp_path / "s.db")) as store:
+        assert (await store.add_article(ARTICLE)).added
+        same_id = await store.add_article(ARTICLE)
+        assert (same_id.added, same_id.reason) == (False, "same id")
+        moved = Article(id="other", title="x", text="different text here", url=ARTICLE.url)
+        assert (await store.add_article(moved)).reason == "same url"
+        # Same words, other spacing, case and punctuation: the same story.
+        reworded = Article(id="copy", title="x", text=ARTICLE.text.upper().replace(".", " !"))
+        result = await store.add_article(reworded)
+        assert (result.added, result.reason, result.key) == (False, "same text", "story-1")
+        assert await store.count_articles() == 1
+        stored = await store.get_article("story-1")
+        assert stored == ARTICLE
+
+
+async def test_re_extraction_replaces_only_for_a_new_version(tmp_path: Path) -> None:
+    async with open_store(str(tmp_path / "s.db")) as store:
+        await store.add_article(ARTICLE)
+        assert await store.articles_to_extract("rules", "1") == [ARTICLE]
+        assert await store.save_positions("story-1", [position()], "rules", "1")
+        assert await store.articles_to_extract("rules", "1") == []
+        # The same version again changes nothing.
+        assert not await store.save_positions("story-1", [], "rules", "1")
+        assert await store.count_positions() == 1
+        # A newer version replaces the article's positions in one go.
+        newer = [
+            position(stance=Stance.OPPOSES),
+            position(actor="uk", guarantee=Guarantee.AIR_SEA_PROTECTION),
+        ]
+        assert await store.articles_to_extract("rules", "2") == [ARTICLE]
+        assert await store.save_positions("story-1", newer, "rules", "2")
+        stances = sorted(str(p.stance) for p in await store.positions(PositionFilter()))
+        assert stances == ["backs", "opposes"]
+        # Another extractor's positions sit beside, untouched.
+        assert await store.save_positions("story-1", [position()], "llm", "a")
+        assert await store.count_positions() == 3
+
+
+async def test_failed_replacement_rolls_back(tmp_path: Path) -> None:
+    async with open_store(str(tmp_path / "s.db")) as store:
+        await store.add_article(ARTICLE)
+        await store.save_positions("story-1", [position()], "rules", "1")
+        # The second position breaks a NOT NULL constraint after the first was written.
+        broken = [position(), position(party=None)]  # type: ignore[arg-type]
+        with pytest.raises(sqlite3.IntegrityError):
+            await store.save_positions("story-1", broken, "rules", "2")
+        assert await store.count_positions() == 1
+        assert await store.articles_to_extract("rules", "1") == []
+
+
+async def test_evidence_sentence_stored_once(tmp_path: Path) -> None:
+    path = str(tmp_path / "s.db")
+    async with open_store(path) as store:
+        await store.add_article(ARTICLE)
+        await store.save_positions(
+            "story-1", [position(), position(guarantee=Guarantee.SECURITY_GUARANTEE)], "rules", "1"
+        )
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM sentences").fetchone()[0] == 1
+
+
+async def test_filters_and_freshest_first(tmp_path: Path) -> None:
+    async with open_store(str(tmp_path / "s.db")) as store:
+        for day in (1, 3, 2):
+            article = Article(
+                id=f"a{day}", title="t", text=f"story number {day} about troops and guarantees",
+                url=f"https://n.example/{day}", published=date(2025, 1, day),
+            )
+            await store.add_article(article)
+            await store.save_positions(
+                article.id,
+                [
+                    position(evidence=f"Starmer offered troops on day {day}."),
+                    position("donald-trump", "usa", Stance.OPPOSES, guarantor="usa",
+                             evidence=f"Trump ruled out troops on day {day}."),
+                ],
+                "rules",
+                "1",
+            )
+        fresh = await store.positions(PositionFilter(parties=("usa",)))
+        assert [p.published.day for p in fresh if p.published] == [3, 2, 1]
+        assert {p.actor for p in fresh} == {"donald-trump"}
+        held = await store.positions(PositionFilter(parties=("ukr",), held_by=frozenset({"gbr"})))
+        assert {p.party for p in held} == {"gbr"} and len(held) == 3
+        starmer = PositionFilter(actors=frozenset({"keir-starmer"}))
+        by_actor = await store.positions(starmer, limit=1)
+        assert by_actor[0].evidence == "Starmer offered troops on day 3."
+        stats = await store.stats(PositionFilter(parties=("ukr",)))
+        assert (stats.positions, stats.sources, stats.actors, stats.parties) == (6, 3, 2, 2)
+        assert stats.latest_published == date(2025, 1, 3)
+        cells = await store.cells(PositionFilter(parties=("ukr",)))
+        assert {(c.party, c.stance, c.positions, c.latest_published) for c in cells} == {
+            ("gbr", Stance.BACKS, 3, date(2025, 1, 3)),
+            ("usa", Stance.OPPOSES, 3, date(2025, 1, 3)),
+        }
+        assert await store.known_parties() == {"gbr", "usa", "ukr"}
+        assert await store.known_actors() == {"keir-starmer": "gbr", "donald-trump": "usa"}
+
+
+def test_filter_takes_one_topic_party() -> None:
+    with pytest.raises(ValueError):
+        PositionFilter(parties=("ukr", "usa"))
+
+
+def _expected_summary(db: sqlite3.Connection) -> Counter[tuple[str, str, str, str, int]]:
+    """The summary recomputed from scratch: what the triggers must maintain."""
+    expected: Counter[tuple[str, str, str, str, int]] = Counter()
+    for party, guarantor, beneficiary, guarantee, stance, actor in db.execute(
+        "SELECT party, guarantor, beneficiary, guarantee, stance, actor_id FROM positions"
+    ):
+        for topic in {"*", party, guarantor, beneficiary} - {None}:
+            expected[(topic, guarantee, stance, party, actor)] += 1
+    return expected
+
+
+async def test_summary_triggers_match_a_recount_after_random_edits(tmp_path: Path) -> None:
+    """Random inserts and re-extractions: the trigger-kept summary always equals a recount,
+    and each row's latest position is the freshest of its group."""
+    rng = random.Random(7)
+    path = str(tmp_path / "s.db")
+    parties = ["ukr", "usa", "gbr", "rus"]
+    async with open_store(path) as store:
+        for n in range(30):
+            await store.add_article(
+                Article(id=f"a{n}", title="t", text=f"article {n} text long enough to keep",
+                        published=date(2025, 1, 1) + timedelta(days=rng.randrange(60)))
+            )
+        for round_ in range(120):
+            article = f"a{rng.randrange(30)}"
+            found = [
+                Position(
+                    actor=f"actor-{rng.randrange(5)}",
+                    party=rng.choice(parties),
+                    stance=rng.choice(list(Stance)),
+                    guarantee=rng.choice(list(Guarantee)),
+                    guarantor=rng.choice([*parties, None]),
+                    beneficiary=rng.choice(["ukr", None]),
+                    evidence=f"sentence {rng.randrange(40)}",
+                )
+                for _ in range(rng.randrange(4))
+            ]
+            await store.save_positions(article, found, "rules", str(round_))
+    with sqlite3.connect(path) as db:
+        actual = Counter(
+            {
+                (t, g, s, p, a): n
+                for t, g, s, p, a, n in db.execute(
+                    "SELECT topic, guarantee, stance, party, actor_id, positions FROM topic_summary"
+                )
+            }
+        )
+        assert actual == _expected_summary(db)
+        for topic, guarantee, stance, party, actor, latest, latest_id in db.execute(
+            "SELECT topic, guarantee, stance, party, actor_id, latest_published,"
+            " latest_position_id FROM topic_summary"
+        ):
+            freshest = db.execute(
+                "SELECT max(ifnull(published, '')) FROM positions WHERE guarantee = ? AND"
+                " stance = ? AND party = ? AND actor_id = ? AND (? = '*' OR ? IN"
+                " (party, guarantor, beneficiary))",
+                (guarantee, stance, party, actor, topic, topic),
+            ).fetchone()[0]
+            assert latest == freshest
+            assert db.execute(
+                "SELECT ifnull(published, '') FROM positions WHERE id = ?", (latest_id,)
+            ).fetchone()[0] == freshest
+        articles = {
+            (t, a): n
+            for t, a, n in db.execute("SELECT topic, article_id, positions FROM topic_articles")
+        }
+        recount: Counter[tuple[str, int]] = Counter()
+        for article, party, guarantor, beneficiary in db.execute(
+            "SELECT article_id, party, guarantor, beneficiary FROM positions"
+        ):
+            for topic in {"*", party, guarantor, beneficiary} - {None}:
+                recount[(topic, article)] += 1
+        assert articles == dict(recount)
+        counts = dict(db.execute("SELECT topic, articles FROM topic_counts WHERE articles > 0"))
+        assert counts == dict(Counter(topic for topic, _ in recount))
+
+
+async def test_clock_sets_added_at(tmp_path: Path) -> None:
+    moment = datetime(2026, 3, 29, 6, 30, tzinfo=UTC)
+    async with open_store(str(tmp_path / "s.db"), clock=lambda: moment) as store:
+        await store.add_article(ARTICLE)
+        await store.save_positions("story-1", [position()], "rules", "1")
+        [stored] = await store.positions(PositionFilter())
+        assert stored.added_at == moment
+        later = moment + timedelta(seconds=1)
+        assert await store.positions(PositionFilter(), added_since=later) == []
+        assert len(await store.positions(PositionFilter(), added_before=moment + timedelta(1))) == 1
+
+
+async def test_memory_store_works() -> None:
+    async with open_store(":memory:") as store:
+        assert (await store.add_article(ARTICLE)).added
