@@ -33,8 +33,8 @@ def configure_logging(level: str) -> None:
 async def cmd_ingest(settings: Settings, targets: Sequence[str]) -> int:
     from rich.progress import Progress
 
-    from bot.pipeline import IngestReport, ingest_articles
     from bot.ingest import read_paths
+    from bot.pipeline import IngestReport, ingest_articles
     from bot.services import open_services
 
     urls = [t for t in targets if _is_url(t)]
@@ -133,7 +133,7 @@ async def cmd_serve(settings: Settings, mode: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bot",
-        description="Who seeks, backs, opposes or doubts the guarantees behind a Ukraine ceasefire.",
+        description="Who seeks, backs, opposes or doubts the guarantees behind a ceasefire.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the Slack bot (Socket Mode or HTTP mode)")

@@ -92,12 +92,14 @@ def read_file(path: Path, max_bytes: int = MAX_FILE_BYTES) -> Iterator[ReadResul
     where = str(path)
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        yield IngestProblem(where, f"unsupported file type {suffix or '(none)'}; use .txt, .html or .jsonl")
+        kind = suffix or "(none)"
+        yield IngestProblem(where, f"unsupported file type {kind}; use .txt, .html or .jsonl")
         return
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            yield IngestProblem(where, f"too large ({size / 1e6:.1f} MB, limit {max_bytes / 1e6:.0f} MB)")
+            limit = f"limit {max_bytes / 1e6:.0f} MB"
+            yield IngestProblem(where, f"too large ({size / 1e6:.1f} MB, {limit})")
             return
         raw = path.read_bytes()
     except OSError as exc:
