@@ -6,8 +6,10 @@ Article text is untrusted. Every string that reaches mrkdwn or a `text` fallback
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from slack_sdk.models.blocks import Block
 
@@ -57,10 +59,15 @@ def plain(text: str, limit: int) -> str:
 
 @dataclass
 class Message:
-    """A Slack message: Block Kit blocks plus the `text` fallback for notifications."""
+    """A Slack message: Block Kit blocks plus the `text` fallback for notifications.
+
+    `model` optionally carries the view model the blocks were drawn from (a `Briefing`), so
+    the terminal can lay the same answer out as tables; it never reaches Slack.
+    """
 
     text: str
     blocks: list[Block] = field(default_factory=list)
+    model: object | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {"text": self.text, "blocks": [block.to_dict() for block in self.blocks]}
@@ -84,3 +91,79 @@ def block_text_length(blocks: list[dict[str, Any]]) -> int:
 
     walk(blocks)
     return total
+
+
+# --- interactive ids: listeners register on these constants -------------------------------
+
+ACTION_SHOW_EVIDENCE = "show_evidence"  # value: button_value(topic words, guarantee id)
+ACTION_SUBSCRIBE = "subscribe_topic"  # value: button_value(topic words)
+BLOCK_BRIEFING_ACTIONS = "briefing_actions"
+BLOCK_GUARANTEE_PREFIX = "guarantee:"  # + guarantee id: one section per guarantee
+CALLBACK_EVIDENCE_VIEW = "evidence_view"
+
+
+@dataclass(frozen=True)
+class ButtonValue:
+    """What a card button carries: the topic words as typed, and a guarantee id or None."""
+
+    topic: str
+    guarantee: str | None = None
+
+
+def button_value(topic_words: str, guarantee: str | None = None) -> str:
+    """Short JSON for a button value: `{"t": "ukraine usa", "g": "nato_membership"}`."""
+    payload: dict[str, str] = {"t": topic_words[:500]}
+    if guarantee:
+        payload["g"] = guarantee
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+
+
+def parse_button_value(value: str) -> ButtonValue:
+    """The inverse of `button_value`; raises ValueError on anything else."""
+    data = json.loads(value)
+    if not isinstance(data, dict) or not isinstance(data.get("t"), str):
+        raise ValueError("not a card button value")
+    guarantee = data.get("g")
+    if guarantee is not None and not isinstance(guarantee, str):
+        raise ValueError("not a card button value")
+    return ButtonValue(topic=data["t"], guarantee=guarantee)
+
+
+# --- links --------------------------------------------------------------------------------
+
+MAX_LINK_URL = 1000
+# Characters that would end or split `<url|label>`, percent-encoded as a browser would.
+_URL_UNSAFE = {"|": "%7C", ">": "%3E", "<": "%3C", " ": "%20", '"': "%22"}
+
+
+def safe_url(url: str | None) -> str | None:
+    """An http(s) URL made safe inside `<...|...>`, or None when it cannot be."""
+    if not url or len(url) > MAX_LINK_URL or any(ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in {"http", "https"} or not parts.netloc:
+        return None
+    for char, code in _URL_UNSAFE.items():
+        url = url.replace(char, code)
+    return url.replace("&", "&amp;")
+
+
+def link(url: str | None, label: str) -> str:
+    """A mrkdwn link `<url|label>` (label escaped here); just the label when the URL is unsafe."""
+    shown = escape(label).replace("|", "¦")
+    target = safe_url(url)
+    return f"<{target}|{shown}>" if target else shown
+
+
+def host_of(url: str | None) -> str | None:
+    """The site name of a URL ("www.bbc.co.uk" -> "bbc.co.uk"), for a link without an outlet."""
+    if not url:
+        return None
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return None
+    return host.removeprefix("www.") if host else None

@@ -1,0 +1,227 @@
+"""Store + topic -> `Briefing`: who seeks, backs, opposes or doubts each guarantee.
+
+What `python -m bot ask`, `/guarantees` and the Home tab show. It reads only the store's
+summary rows (one per guarantee, stance, party and actor under the topic) and the handful of
+positions that carry the freshest quote of each guarantee, so it costs the same with a
+thousand positions or a million.
+
+Contested rule: a guarantee is contested when some party seeks or backs it and a *different*
+party opposes or doubts it. One party that both backs and doubts (Ukraine seeking a guarantee
+while doubting it will be honoured) is hesitation, not contest.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import TYPE_CHECKING
+
+from bot.models import PositionFilter, StoredPosition, SummaryRow
+from bot.query import Topic
+from bot.topics import actor_display_name, normalise, party_label
+from bot.vocabulary import GUARANTEE_ORDER, GUARANTEES, Guarantee, Stance, actors, parties
+
+if TYPE_CHECKING:
+    from bot.store import Store
+
+STANCE_ORDER: tuple[Stance, ...] = (Stance.SEEKS, Stance.BACKS, Stance.OPPOSES, Stance.DOUBTS)
+FOR_STANCES = frozenset({Stance.SEEKS, Stance.BACKS})
+AGAINST_STANCES = frozenset({Stance.OPPOSES, Stance.DOUBTS})
+
+
+@dataclass(frozen=True)
+class Holder:
+    """One party holding a stance, with the actors who voiced it (most positions first)."""
+
+    party: str
+    name: str
+    actors: tuple[str, ...]  # short display names; the party speaking as itself is left out
+    positions: int
+
+
+@dataclass(frozen=True)
+class StanceLine:
+    stance: Stance
+    holders: tuple[Holder, ...]  # most positions first
+
+    @property
+    def positions(self) -> int:
+        return sum(holder.positions for holder in self.holders)
+
+
+@dataclass(frozen=True)
+class GuaranteeBriefing:
+    """One guarantee under the topic: its stance lines, whether it is contested, and the
+    freshest position as evidence."""
+
+    guarantee: Guarantee
+    label: str
+    hard: bool
+    stances: tuple[StanceLine, ...]  # only stances someone holds, in STANCE_ORDER
+    contested: bool
+    positions: int
+    latest: StoredPosition | None
+
+    def line(self, stance: Stance) -> StanceLine | None:
+        return next((line for line in self.stances if line.stance is stance), None)
+
+
+@dataclass(frozen=True)
+class Briefing:
+    topic: Topic
+    guarantees: tuple[GuaranteeBriefing, ...]  # hard first, in vocabulary order
+    positions: int
+    sources: int
+    last_update: date | None
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.guarantees
+
+    @property
+    def contested(self) -> tuple[GuaranteeBriefing, ...]:
+        return tuple(g for g in self.guarantees if g.contested)
+
+
+def is_contested(holders_by_stance: dict[Stance, set[str]]) -> bool:
+    """Some party for (seeks/backs) and a different party against (opposes/doubts)."""
+    for_ = set().union(*(holders_by_stance.get(s, set()) for s in FOR_STANCES))
+    against = set().union(*(holders_by_stance.get(s, set()) for s in AGAINST_STANCES))
+    return any(a != b for a in for_ for b in against)
+
+
+def short_actor_name(slug: str, party: str) -> str | None:
+    """How an actor reads inside "Ukraine (Zelensky, officials)"; None for the party itself.
+
+    A known person goes by the surname ("Zelensky", "von der Leyen"); an extracted group
+    named after its party loses the party word ("ukrainian-officials" -> "officials").
+    """
+    known = actors().get(slug)
+    if known:
+        suffixes = [a for a in known.aliases if known.name.endswith(" " + a)]
+        return min(suffixes, key=len) if suffixes else known.name
+    words = normalise(slug).split()
+    party_words = _party_words(party)
+    if not words or " ".join(words) in party_words or all(w in party_words for w in words):
+        return None
+    if words[0] in party_words:
+        return " ".join(words[1:])
+    return actor_display_name(slug)
+
+
+def _party_words(code: str) -> set[str]:
+    party = parties().get(code)
+    if party is None:
+        return {code}
+    phrases = {normalise(word) for word in party.all_words()}
+    return phrases | {w for phrase in phrases for w in phrase.split()}
+
+
+def fold_rows(rows: list[SummaryRow]) -> dict[Guarantee, dict[Stance, list[Holder]]]:
+    """Summary rows (one per actor) to holders per guarantee and stance."""
+    counts: dict[tuple[Guarantee, Stance, str], dict[str, int]] = defaultdict(dict)
+    for row in rows:
+        actors_of = counts[(row.guarantee, row.stance, row.party)]
+        actors_of[row.actor] = actors_of.get(row.actor, 0) + row.positions
+    folded: dict[Guarantee, dict[Stance, list[Holder]]] = defaultdict(dict)
+    for (guarantee, stance, party), by_actor in counts.items():
+        names: list[str] = []
+        for slug, _ in sorted(by_actor.items(), key=lambda item: (-item[1], item[0])):
+            name = short_actor_name(slug, party)
+            if name and name not in names:
+                names.append(name)
+        holder = Holder(party, party_label(party), tuple(names), sum(by_actor.values()))
+        folded[guarantee].setdefault(stance, []).append(holder)
+    for stances in folded.values():
+        for holders in stances.values():
+            holders.sort(key=lambda h: (-h.positions, h.name))
+    return folded
+
+
+def _freshest(rows: list[SummaryRow]) -> dict[Guarantee, int]:
+    best: dict[Guarantee, SummaryRow] = {}
+    for row in rows:
+        current = best.get(row.guarantee)
+        if current is None or _freshness(row) > _freshness(current):
+            best[row.guarantee] = row
+    return {guarantee: row.latest_position_id for guarantee, row in best.items()}
+
+
+def _freshness(row: SummaryRow) -> tuple[date, int]:
+    return (row.latest_published or date.min, row.latest_position_id)
+
+
+async def build_briefing(store: Store, topic: Topic) -> Briefing:
+    """The briefing for a topic, from summary rows and at most one position per guarantee."""
+    rows = await store.summary(topic.filter)
+    folded = fold_rows(rows)
+    latest_ids = _freshest(rows)
+    latest = {p.id: p for p in await store.positions_by_ids(latest_ids.values())}
+    sections: list[GuaranteeBriefing] = []
+    for guarantee in sorted(GUARANTEE_ORDER, key=lambda g: not GUARANTEES[g].hard):
+        stances = folded.get(guarantee)
+        if not stances:
+            continue
+        lines = tuple(
+            StanceLine(stance, tuple(stances[stance]))
+            for stance in STANCE_ORDER
+            if stance in stances
+        )
+        info = GUARANTEES[guarantee]
+        sections.append(
+            GuaranteeBriefing(
+                guarantee=guarantee,
+                label=info.label,
+                hard=info.hard,
+                stances=lines,
+                contested=is_contested(
+                    {line.stance: {h.party for h in line.holders} for line in lines}
+                ),
+                positions=sum(line.positions for line in lines),
+                latest=latest.get(latest_ids[guarantee]),
+            )
+        )
+    stats = await store.stats(topic.filter)
+    return Briefing(
+        topic=topic,
+        guarantees=tuple(sections),
+        positions=stats.positions,
+        sources=stats.sources,
+        last_update=stats.latest_published,
+    )
+
+
+# --- evidence and latest positions ---------------------------------------------------------
+
+EVIDENCE_LIMIT = 40
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Every position on one guarantee under a topic, freshest first (the first `limit`)."""
+
+    topic: Topic
+    guarantee: Guarantee
+    label: str
+    positions: tuple[StoredPosition, ...]
+    total: int  # how many positions the topic holds on this guarantee
+
+
+async def build_evidence(
+    store: Store, topic: Topic, guarantee: Guarantee, limit: int = EVIDENCE_LIMIT
+) -> Evidence:
+    narrowed = replace(topic.filter, guarantees=frozenset({guarantee}))
+    positions = await store.positions(narrowed, limit=limit)
+    total = len(positions)
+    if total == limit:  # more may exist: count them from the summary rows
+        total = sum(row.positions for row in await store.summary(narrowed))
+    return Evidence(topic, guarantee, GUARANTEES[guarantee].label, tuple(positions), total)
+
+
+async def latest_positions(store: Store, limit: int = 8) -> list[StoredPosition]:
+    """The freshest positions in the store, read through the summary rows (no scan)."""
+    rows = await store.summary(PositionFilter())
+    rows.sort(key=_freshness, reverse=True)
+    found = await store.positions_by_ids(row.latest_position_id for row in rows[:limit])
+    return sorted(found, key=lambda p: (p.published or date.min, p.id), reverse=True)

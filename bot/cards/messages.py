@@ -1,0 +1,76 @@
+"""Short private answers: usage, a command not understood, an ingest result, a notice."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
+
+from bot.cards.common import MAX_FALLBACK_TEXT, MAX_SECTION_TEXT, Message, escape, truncate
+
+HELP_TEXT = (
+    "*`/guarantees TOPIC`* — who seeks, backs, opposes or doubts each security guarantee"
+    " behind a Ukraine ceasefire, posted in the channel.\n"
+    "A topic is a party, a person or a guarantee, or a few of them:"
+    " `ukraine`, `trump`, `peacekeepers`, `ukraine nato`, `ukraine usa`, `trump peacekeepers`."
+)
+HELP_COMMANDS = (
+    "`/guarantees subscribe ukraine [08:00] [Europe/Kyiv]` — a daily digest in this channel\n"
+    "`/guarantees unsubscribe ukraine` — stop it\n"
+    "`/guarantees subscriptions` — this channel's digests\n"
+    "`/guarantees ingest URL` — admins: add an article or a feed\n"
+    "`/guarantees help` — this message, only to you"
+)
+HELP_GUARANTEES = (
+    "Guarantees: `security` (guarantees, backstop, Article 5) · `membership` (NATO) ·"
+    " `peacekeepers` · `army` (Ukraine's own forces) · `air`/`sea` · `dmz` ·"
+    " `accession` (EU) · `minerals` (economic stake)"
+)
+MAX_PROBLEMS_SHOWN = 10
+
+
+def help_message() -> Message:
+    blocks: list[Block] = [
+        SectionBlock(text=MarkdownTextObject(text=HELP_TEXT)),
+        SectionBlock(text=MarkdownTextObject(text=HELP_COMMANDS)),
+        ContextBlock(elements=[MarkdownTextObject(text=HELP_GUARANTEES)]),
+    ]
+    return Message(
+        text="/guarantees TOPIC: who seeks, backs, opposes or doubts each guarantee."
+        " Try /guarantees ukraine.",
+        blocks=blocks,
+    )
+
+
+def error_message(message: str, suggestions: Sequence[str] = ()) -> Message:
+    """A command not understood: the reason, and the closest known topics to try."""
+    text = f"⚠️ {escape(message)}"
+    if suggestions:
+        text += "\nClosest topics: " + ", ".join(
+            f"`{escape(s)}`" for s in list(suggestions)[:5]
+        )
+    text = truncate(text, MAX_SECTION_TEXT)
+    blocks: list[Block] = [
+        SectionBlock(text=MarkdownTextObject(text=text)),
+        ContextBlock(elements=[MarkdownTextObject(text="`/guarantees help` shows what I know.")]),
+    ]
+    return Message(text=truncate(text, MAX_FALLBACK_TEXT), blocks=blocks)
+
+
+def notice_message(text: str) -> Message:
+    """A one-line private notice. `text` is trusted mrkdwn written by us, not by an article."""
+    text = truncate(text, MAX_SECTION_TEXT)
+    return Message(text=text, blocks=[SectionBlock(text=MarkdownTextObject(text=text))])
+
+
+def ingest_message(summary: str, problems: Sequence[object]) -> Message:
+    """What an ingest did, with the URLs that could not be used and why (escaped)."""
+    text = f"*Ingest:* {escape(summary)}"
+    shown = [f"• {escape(str(problem))}" for problem in list(problems)[:MAX_PROBLEMS_SHOWN]]
+    if len(problems) > MAX_PROBLEMS_SHOWN:
+        shown.append(f"and {len(problems) - MAX_PROBLEMS_SHOWN} more")
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=text))]
+    if shown:
+        problem_text = truncate("*Skipped:*\n" + "\n".join(shown), MAX_SECTION_TEXT)
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=problem_text)))
+    return Message(text=truncate(f"Ingest: {escape(summary)}", MAX_FALLBACK_TEXT), blocks=blocks)
