@@ -1,0 +1,232 @@
+"""`python -m bot serve`: one lifespan for the store, the HTTP session, the Slack app and every
+background task, in Socket Mode or HTTP mode, until SIGTERM or SIGINT.
+
+HTTP mode serves `POST /slack/events` (commands, interactivity and events on one path; bolt
+verifies the signature) and `GET /healthz` on aiohttp. Socket Mode uses slack_sdk's aiohttp
+client (built here, inside the running loop), which reconnects by itself after a `disconnect`
+message or a lost network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.app import build_app
+from bot.extraction import Extractor
+from bot.services import Services, open_services
+from bot.settings import Settings
+from handlers.middleware import DELIVERY_WINDOW, Deduplicator
+
+log = logging.getLogger(__name__)
+
+# A background task that dies is restarted after this delay, doubled each time, up to the cap.
+RESTART_DELAY = 30.0
+RESTART_DELAY_MAX = 15 * 60.0
+
+BackgroundJob = Callable[[Services], Awaitable[None]]
+
+
+class ServeError(Exception):
+    """Start-up cannot go on; the message is one line for the operator."""
+
+
+async def serve(
+    settings: Settings,
+    *,
+    socket_mode: bool,
+    stop: asyncio.Event | None = None,
+    extractor: Extractor | None = None,
+    ping_interval: float = 10.0,
+) -> None:
+    """Run the bot until `stop` is set (by SIGTERM/SIGINT when not given)."""
+    mode = "Socket Mode" if socket_mode else "HTTP mode"
+    missing = settings.missing_for_serve(socket_mode=socket_mode)
+    if missing:
+        raise ServeError(f"cannot serve in {mode}: set {', '.join(missing)}")
+    log.info("starting in %s (Slack API at %s)", mode, settings.slack_api_url)
+    own_signals = stop is None
+    stop = stop or asyncio.Event()
+    if own_signals:
+        _install_signal_handlers(stop)
+    try:
+        async with open_services(settings, extractor=extractor) as services:
+            app = build_app(settings, services)
+            await check_token(app.client)
+            async with background_tasks(services):
+                if socket_mode:
+                    await run_socket_mode(app, settings, stop, ping_interval=ping_interval)
+                else:
+                    await run_http(app, settings.host, settings.port, stop)
+    finally:
+        if own_signals:
+            _remove_signal_handlers()
+    log.info("stopped")
+
+
+def _install_signal_handlers(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, _on_signal, sig, stop)
+
+
+def _on_signal(sig: signal.Signals, stop: asyncio.Event) -> None:
+    log.info("received %s: shutting down", sig.name)
+    stop.set()
+
+
+def _remove_signal_handlers() -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.remove_signal_handler(sig)
+
+
+async def check_token(client: AsyncWebClient) -> None:
+    """`auth.test` through our client (so through SLACK_API_URL): a bad token stops start-up."""
+    try:
+        response = await client.auth_test()
+    except SlackApiError as exc:
+        raise ServeError(f"SLACK_BOT_TOKEN was refused: {exc.response.get('error')}") from None
+    log.info(
+        "connected to team %s as bot user %s", response.get("team_id"), response.get("user_id")
+    )
+
+
+# --- background tasks ----------------------------------------------------------------------
+
+
+def _digest_scheduler(services: Services) -> Awaitable[None]:
+    from bot.digest import run_scheduler
+
+    return run_scheduler(services)
+
+
+def _feed_poller(services: Services) -> Awaitable[None]:
+    from bot.feeds import poll_feeds
+
+    return poll_feeds(services)
+
+
+def background_jobs(settings: Settings) -> list[tuple[str, BackgroundJob]]:
+    """The long-running jobs this configuration needs, by name."""
+    jobs: list[tuple[str, BackgroundJob]] = [("digest scheduler", _digest_scheduler)]
+    if settings.feeds:
+        jobs.append(("feed polling", _feed_poller))
+    return jobs
+
+
+@contextlib.asynccontextmanager
+async def background_tasks(
+    services: Services, jobs: list[tuple[str, BackgroundJob]] | None = None
+) -> AsyncIterator[list[asyncio.Task[None]]]:
+    """Start each job as a supervised task; cancel them all on the way out."""
+    jobs = background_jobs(services.settings) if jobs is None else jobs
+    tasks = [asyncio.create_task(supervise(name, job, services), name=name) for name, job in jobs]
+    try:
+        yield tasks
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def supervise(name: str, job: BackgroundJob, services: Services) -> None:
+    """Run a job until cancelled; a crash is logged and the job restarted after a pause, so a
+    background failure never takes the server down."""
+    delay = RESTART_DELAY
+    while True:
+        try:
+            await job(services)
+        except asyncio.CancelledError:
+            raise
+        except NotImplementedError:
+            log.warning("%s is not available yet; serving without it", name)
+            return
+        except Exception:
+            log.exception("%s crashed; restarting in %.0f s", name, delay)
+        else:
+            log.warning("%s returned; restarting in %.0f s", name, delay)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, RESTART_DELAY_MAX)
+
+
+# --- HTTP mode -----------------------------------------------------------------------------
+
+
+def build_web_app(app: AsyncApp) -> web.Application:
+    """`POST /slack/events` into bolt, `GET /healthz` for the platform."""
+
+    async def slack_events(request: web.Request) -> web.Response:
+        bolt_response = await app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(bolt_response)
+
+    async def healthz(request: web.Request) -> web.Response:
+        # The web server only starts once the store is open (inside open_services).
+        return web.json_response({"status": "ok", "store": "open"})
+
+    web_app = web.Application()
+    web_app.router.add_post("/slack/events", slack_events)
+    web_app.router.add_get("/healthz", healthz)
+    return web_app
+
+
+async def run_http(app: AsyncApp, host: str, port: int, stop: asyncio.Event) -> None:
+    runner = web.AppRunner(build_web_app(app), access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        log.info("HTTP mode listening on %s:%d (POST /slack/events, GET /healthz)", host, port)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+# --- Socket Mode ---------------------------------------------------------------------------
+
+
+class DedupingSocketModeHandler(AsyncSocketModeHandler):
+    """bolt's aiohttp Socket Mode handler that acks a re-sent envelope without running it."""
+
+    def __init__(self, app: AsyncApp, app_token: str, **kwargs: Any) -> None:
+        super().__init__(app, app_token, **kwargs)
+        self.envelopes = Deduplicator()
+
+    async def handle(self, client: AsyncBaseSocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
+        if not self.envelopes.first_time(req.envelope_id, DELIVERY_WINDOW):
+            log.info("ignored a re-sent envelope (%s)", req.type)
+            await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+            return
+        await super().handle(client, req)  # type: ignore[arg-type]
+
+
+async def run_socket_mode(
+    app: AsyncApp, settings: Settings, stop: asyncio.Event, *, ping_interval: float = 10.0
+) -> None:
+    assert settings.slack_app_token is not None
+    handler = DedupingSocketModeHandler(
+        app,
+        settings.slack_app_token.get_secret_value(),
+        web_client=app.client,  # apps.connections.open through SLACK_API_URL, with retries
+        ping_interval=ping_interval,
+    )
+    try:
+        await handler.connect_async()
+        log.info("Socket Mode connected")
+        await stop.wait()
+    finally:
+        await handler.close_async()

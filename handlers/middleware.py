@@ -1,0 +1,98 @@
+"""Listener middleware: acknowledge at once, and drop deliveries we have already handled.
+
+Slack delivers at least once: the Events API retries (`X-Slack-Retry-Num`, mirrored by bolt's
+Socket Mode adapter), Socket Mode may re-send an envelope, and people double-click buttons.
+Each delivery gets a key; a key seen within its time window is acknowledged and not processed
+again. The window lives in this process's memory: enough for one server (Slack's retries and
+re-sends arrive within minutes); several processes behind a load balancer would need a shared
+store.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
+
+log = logging.getLogger(__name__)
+
+# Retries and re-sends come within minutes; a double click within a few seconds.
+DELIVERY_WINDOW = 30 * 60.0
+CLICK_WINDOW = 5.0
+
+
+class Deduplicator:
+    """Remembers delivery keys for a while; bounded in size, oldest forgotten first."""
+
+    def __init__(self, max_keys: int = 50_000, clock: Callable[[], float] = time.monotonic) -> None:
+        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._max_keys = max_keys
+        self._clock = clock
+
+    def first_time(self, key: str, window: float) -> bool:
+        """True the first time `key` is offered within `window` seconds; records it."""
+        now = self._clock()
+        expires = self._seen.get(key)
+        if expires is not None and expires > now:
+            return False
+        self._seen[key] = now + window
+        self._seen.move_to_end(key)
+        while len(self._seen) > self._max_keys:
+            self._seen.popitem(last=False)
+        return True
+
+
+def delivery_key(body: dict[str, Any]) -> tuple[str, float] | None:
+    """The identity of one delivery and how long to remember it, or None if it has none.
+
+    A slash command is identified by its `trigger_id`, an event by its `event_id`, a button
+    click by who clicked what on which message (two clicks carry different trigger ids).
+    """
+    if body.get("command") and body.get("trigger_id"):
+        return f"command:{body['trigger_id']}", DELIVERY_WINDOW
+    if body.get("event_id"):
+        return f"event:{body['event_id']}", DELIVERY_WINDOW
+    if body.get("type") == "block_actions":
+        user = (body.get("user") or {}).get("id", "")
+        container = body.get("container") or {}
+        where = container.get("message_ts") or container.get("view_id") or ""
+        actions = body.get("actions") or [{}]
+        what = f"{actions[0].get('action_id', '')}={actions[0].get('value', '')}"
+        return f"click:{user}:{where}:{what}", CLICK_WINDOW
+    return None
+
+
+def build_dedupe_middleware(
+    dedupe: Deduplicator,
+) -> Callable[..., Awaitable[BoltResponse | None]]:
+    """Listener middleware answering 200 to a delivery already handled, without running it."""
+
+    async def drop_duplicates(
+        body: dict[str, Any], request: AsyncBoltRequest, next: Callable[[], Awaitable[Any]]
+    ) -> BoltResponse | None:
+        found = delivery_key(body)
+        if found is None or dedupe.first_time(*found):
+            return await next()
+        retry = request.headers.get("x-slack-retry-num", [None])[0]
+        log.info("ignored a duplicate delivery (%s, retry %s)", found[0].split(":")[0], retry)
+        return BoltResponse(status=200, body="")
+
+    return drop_duplicates
+
+
+async def ack_first(ack: AsyncAck, next: Callable[[], Awaitable[Any]]) -> Any:
+    """Acknowledge before the listener is even scheduled.
+
+    With `process_before_response=False` bolt starts the listener as a task and polls for its
+    ack every 10 ms; acking here means the first poll already finds it, so Slack's HTTP answer
+    (or the Socket Mode ack) leaves at once. The listener still calls `ack()` itself, which is
+    then a no-op, so it stays correct without this middleware.
+    """
+    await ack()
+    return await next()

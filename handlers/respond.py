@@ -1,0 +1,91 @@
+"""Posting a `Reply` through a command's `response_url`, checked and retried.
+
+bolt's `respond()` opens a new HTTP session for every call and does not raise on 4xx/5xx, so a
+lost answer would be silent. `Responder` posts on the shared session, reads the status, retries
+429 (after `Retry-After`), 5xx and connection errors a bounded number of times with backoff, and
+logs an answer it could not deliver. A `response_url` allows five uses; at most
+`attempts` are spent here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bot.replies import Reply
+
+log = logging.getLogger(__name__)
+
+MAX_RETRY_AFTER = 10.0  # seconds; a response_url lives 30 minutes, a user waits much less
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How a post to a response_url ended."""
+
+    ok: bool
+    status: int | None
+    attempts: int
+
+
+class Responder:
+    """Sends messages to response URLs; one per app, sharing the services' HTTP session."""
+
+    def __init__(
+        self, session: aiohttp.ClientSession, *, attempts: int = 3, backoff: float = 0.5
+    ) -> None:
+        self.session = session
+        self.attempts = max(1, attempts)
+        self.backoff = backoff
+
+    async def send_reply(self, response_url: str, reply: Reply) -> Delivery:
+        """Post a `Reply`: to the channel when public (works in DMs and private channels),
+        else only to the caller."""
+        payload = reply.message.to_dict()
+        payload["response_type"] = "in_channel" if reply.public else "ephemeral"
+        return await self.send(response_url, payload)
+
+    async def send(self, response_url: str, payload: dict[str, Any]) -> Delivery:
+        # No retry handlers inside the webhook client: the loop below owns every retry.
+        client = AsyncWebhookClient(url=response_url, session=self.session, retry_handlers=[])
+        status: int | None = None
+        for attempt in range(1, self.attempts + 1):
+            delay = self.backoff * 2 ** (attempt - 1)
+            try:
+                response = await client.send_dict(payload)
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                log.warning(
+                    "response_url post failed (attempt %d): %s", attempt, type(exc).__name__
+                )
+            else:
+                status = response.status_code
+                if status == 200:
+                    return Delivery(True, status, attempt)
+                if status == 429:
+                    delay = _retry_after(response.headers, default=delay)
+                elif status < 500:
+                    # 4xx other than 429: the URL expired, was used up, or the payload is
+                    # refused; sending it again would not help.
+                    log.error("response_url refused the reply: HTTP %d %s", status, response.body)
+                    return Delivery(False, status, attempt)
+                log.warning("response_url answered HTTP %d (attempt %d)", status, attempt)
+            if attempt < self.attempts:
+                await asyncio.sleep(delay)
+        log.error("gave up posting a reply after %d attempts (last HTTP %s)", self.attempts, status)
+        return Delivery(False, status, self.attempts)
+
+
+def _retry_after(headers: dict[str, Any], default: float) -> float:
+    for key, value in headers.items():
+        if key.lower() == "retry-after":
+            raw = value[0] if isinstance(value, list) else value
+            try:
+                return min(MAX_RETRY_AFTER, max(0.0, float(raw)))
+            except ValueError:
+                return default
+    return default

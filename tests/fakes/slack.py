@@ -1,0 +1,648 @@
+"""A fake Slack on loopback, written with aiohttp, for end-to-end tests of the bot.
+
+It serves:
+- the Web API methods the bot calls, under `base_url` (`http://127.0.0.1:PORT/api/`):
+  `auth.test`, `chat.postMessage`, `chat.postEphemeral`, `views.open`, `views.publish`,
+  `apps.connections.open`, `conversations.info`, `conversations.members` (any other method
+  answers `unknown_method`);
+- response URLs (`/response/<id>`), handed out by `new_response_url()`; five uses each;
+- a Socket Mode websocket (`/socket`): sends `hello`, pushes envelopes, records acks, and can
+  send `disconnect` or drop the connection.
+
+Every message or view it receives is checked against Slack's Block Kit limits and refused as
+Slack would (`invalid_blocks`, `msg_blocks_too_long`, `missing_text`). Failures can be
+scripted: `fail_next(method, status, times)`, `rate_limit_per_channel(seconds)`,
+`not_in_channel(channel)`. Everything received is recorded: `calls(method)`, `responses()`,
+`acks`. Use it as an async context manager or `await start()` / `await close()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import itertools
+import json
+import math
+import time
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+RESPONSE_PATH = "response"  # the pseudo-method name for posts to response URLs in fail_next
+RESPONSE_URL_USES = 5
+
+# Block Kit limits (Slack's documented ones; see docs/slack-notes in the spec).
+MAX_MESSAGE_BLOCKS = 50
+MAX_SURFACE_BLOCKS = 100
+MAX_SECTION_TEXT = 3000
+MAX_HEADER_TEXT = 150
+MAX_FIELDS = 10
+MAX_FIELD_TEXT = 2000
+MAX_CONTEXT_ELEMENTS = 10
+MAX_BUTTON_TEXT = 75
+MAX_BUTTON_VALUE = 2000
+MAX_ID = 255
+MAX_TOTAL_TEXT = 12_000
+
+MESSAGE_METHODS = ("chat.postMessage", "chat.postEphemeral", "chat.update", "chat.scheduleMessage")
+VIEW_METHODS = ("views.open", "views.publish", "views.update", "views.push")
+
+
+@dataclass
+class Call:
+    """One request the fake received, and how it answered."""
+
+    method: str
+    payload: dict[str, Any]
+    headers: dict[str, str]
+    status: int = 200
+    error: str | None = None
+    at: float = field(default_factory=time.monotonic)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200 and self.error is None
+
+    @property
+    def channel(self) -> str | None:
+        return self.payload.get("channel")
+
+
+@dataclass
+class _Failure:
+    status: int
+    times: int
+    error: str | None
+    retry_after: int
+
+
+@dataclass
+class Envelope:
+    envelope_id: str
+    type: str
+    payload: dict[str, Any]
+
+
+# --- Block Kit checks ----------------------------------------------------------------------
+
+
+def _text_of(obj: Any) -> str:
+    if isinstance(obj, dict):
+        return str(obj.get("text", ""))
+    return "" if obj is None else str(obj)
+
+
+def _count_text(node: Any) -> int:
+    if isinstance(node, dict):
+        return sum(
+            len(v) if k == "text" and isinstance(v, str) else _count_text(v)
+            for k, v in node.items()
+        )
+    if isinstance(node, list):
+        return sum(_count_text(item) for item in node)
+    return 0
+
+
+def check_blocks(blocks: Any, *, max_blocks: int) -> str | None:
+    """Slack's error code for these blocks, or None when Slack would accept them."""
+    if not isinstance(blocks, list):
+        return "invalid_blocks_format"
+    if len(blocks) > max_blocks:
+        return "invalid_blocks"
+    block_ids: set[str] = set()
+    for block in blocks:
+        if not isinstance(block, dict) or "type" not in block:
+            return "invalid_blocks"
+        block_id = block.get("block_id")
+        if block_id is not None:
+            if len(block_id) > MAX_ID or block_id in block_ids:
+                return "invalid_blocks"
+            block_ids.add(block_id)
+        kind = block["type"]
+        if kind == "section":
+            text = _text_of(block.get("text")) if "text" in block else None
+            fields = block.get("fields") or []
+            if text is None and not fields:
+                return "invalid_blocks"
+            if text is not None and not 1 <= len(text) <= MAX_SECTION_TEXT:
+                return "invalid_blocks"
+            if len(fields) > MAX_FIELDS:
+                return "invalid_blocks"
+            if any(len(_text_of(f)) > MAX_FIELD_TEXT for f in fields):
+                return "invalid_blocks"
+            if block.get("accessory") and _check_element(block["accessory"]):
+                return "invalid_blocks"
+        elif kind == "header":
+            if not 1 <= len(_text_of(block.get("text"))) <= MAX_HEADER_TEXT:
+                return "invalid_blocks"
+        elif kind == "context":
+            elements = block.get("elements") or []
+            if not 1 <= len(elements) <= MAX_CONTEXT_ELEMENTS:
+                return "invalid_blocks"
+        elif kind == "actions":
+            elements = block.get("elements") or []
+            if not 1 <= len(elements) <= 25 or any(_check_element(e) for e in elements):
+                return "invalid_blocks"
+    return None
+
+
+def _check_element(element: dict[str, Any]) -> bool:
+    """True when an interactive element breaks a limit."""
+    if element.get("type") == "button":
+        if not 1 <= len(_text_of(element.get("text"))) <= MAX_BUTTON_TEXT:
+            return True
+        if len(str(element.get("value", ""))) > MAX_BUTTON_VALUE:
+            return True
+    return len(str(element.get("action_id", ""))) > MAX_ID
+
+
+def check_message(payload: dict[str, Any]) -> str | None:
+    """Slack's error code for a message payload (chat.* or a response URL), or None."""
+    blocks = payload.get("blocks")
+    text = payload.get("text")
+    if blocks is None:
+        return None if text else "no_text"
+    if not text:
+        # Slack takes blocks alone but then has no notification text; the bot must send one.
+        return "missing_text"
+    error = check_blocks(blocks, max_blocks=MAX_MESSAGE_BLOCKS)
+    if error:
+        return error
+    if _count_text(blocks) > MAX_TOTAL_TEXT:
+        return "msg_blocks_too_long"
+    return None
+
+
+def check_view(view: Any) -> str | None:
+    if not isinstance(view, dict) or view.get("type") not in ("modal", "home"):
+        return "invalid_arguments"
+    if view["type"] == "modal" and len(_text_of(view.get("title"))) > 24:
+        return "invalid_arguments"
+    return check_blocks(view.get("blocks", []), max_blocks=MAX_SURFACE_BLOCKS)
+
+
+# --- payload helpers for tests -------------------------------------------------------------
+
+
+def slash_command(
+    text: str,
+    *,
+    response_url: str,
+    trigger_id: str | None = None,
+    user_id: str = "U0USER",
+    channel_id: str = "C0CHAN",
+    team_id: str = "T0TEAM",
+    command: str = "/guarantees",
+) -> dict[str, str]:
+    """The fields Slack sends for a slash command (form fields in HTTP mode, a dict in
+    Socket Mode)."""
+    return {
+        "token": "legacy-verification-token",
+        "team_id": team_id,
+        "team_domain": "example",
+        "channel_id": channel_id,
+        "channel_name": "general",
+        "user_id": user_id,
+        "user_name": "someone",
+        "command": command,
+        "text": text,
+        "api_app_id": "A0APP",
+        "is_enterprise_install": "false",
+        "response_url": response_url,
+        "trigger_id": trigger_id or f"trigger-{next(_ids)}",
+    }
+
+
+def block_action(
+    action_id: str,
+    value: str,
+    *,
+    response_url: str,
+    trigger_id: str | None = None,
+    user_id: str = "U0USER",
+    channel_id: str = "C0CHAN",
+    team_id: str = "T0TEAM",
+    message_ts: str = "1700000000.000100",
+) -> dict[str, Any]:
+    """A `block_actions` payload for a button click on a message."""
+    return {
+        "type": "block_actions",
+        "team": {"id": team_id, "domain": "example"},
+        "user": {"id": user_id, "team_id": team_id},
+        "api_app_id": "A0APP",
+        "token": "legacy-verification-token",
+        "container": {"type": "message", "message_ts": message_ts, "channel_id": channel_id},
+        "trigger_id": trigger_id or f"trigger-{next(_ids)}",
+        "channel": {"id": channel_id},
+        "response_url": response_url,
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "block_id": "b",
+                "value": value,
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    }
+
+
+def event_callback(event: dict[str, Any], *, event_id: str | None = None) -> dict[str, Any]:
+    return {
+        "token": "legacy-verification-token",
+        "team_id": "T0TEAM",
+        "api_app_id": "A0APP",
+        "type": "event_callback",
+        "event": event,
+        "event_id": event_id or f"Ev{next(_ids)}",
+        "event_time": int(time.time()),
+        "authorizations": [{"team_id": "T0TEAM", "user_id": "U0BOT", "is_bot": True}],
+    }
+
+
+def sign(signing_secret: str, body: bytes | str, timestamp: int | None = None) -> dict[str, str]:
+    """Slack's signature headers for a request body (as `SignatureVerifier` checks them)."""
+    raw = body.encode() if isinstance(body, str) else body
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    base = b"v0:" + stamp.encode() + b":" + raw
+    digest = hmac.new(signing_secret.encode(), base, hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": f"v0={digest}"}
+
+
+_ids = itertools.count(1)
+
+
+# --- the server ----------------------------------------------------------------------------
+
+
+class FakeSlack:
+    """Slack's Web API, response URLs and Socket Mode on 127.0.0.1 and a free port."""
+
+    def __init__(self, *, bot_token: str = "xoxb-test", app_token: str = "xapp-test") -> None:
+        self.bot_token = bot_token
+        self.app_token = app_token
+        self.received: list[Call] = []
+        self.acks: dict[str, list[dict[str, Any]]] = {}
+        self.envelopes: list[Envelope] = []
+        self.connections_opened = 0
+        self.hellos_sent = 0
+        self._failures: dict[str, list[_Failure]] = {}
+        self._per_channel_seconds: float | None = None
+        self._per_channel_methods: tuple[str, ...] = ("chat.postMessage",)
+        self._last_post: dict[tuple[str, str], float] = {}
+        self._not_in_channel: set[str] = set()
+        self._response_uses: dict[str, int] = {}
+        self._sockets: list[tuple[web.WebSocketResponse, web.BaseRequest]] = []
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+        self._ts = itertools.count(1)
+
+    # lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> FakeSlack:
+        app = web.Application()
+        app.router.add_post("/api/{method}", self._web_api)
+        app.router.add_get("/api/{method}", self._web_api)
+        app.router.add_post("/response/{rid}", self._response)
+        app.router.add_get("/socket", self._socket)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None and server.sockets  # type: ignore[union-attr]
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
+
+    async def close(self) -> None:
+        for ws, _ in list(self._sockets):
+            await ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def __aenter__(self) -> FakeSlack:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """What SLACK_API_URL should be."""
+        return f"{self.url}/api/"
+
+    def new_response_url(self) -> str:
+        return f"{self.url}/response/r{next(_ids)}"
+
+    # scripting ---------------------------------------------------------------------------
+
+    def fail_next(
+        self,
+        method: str,
+        status: int,
+        times: int = 1,
+        *,
+        error: str | None = None,
+        retry_after: int = 1,
+    ) -> None:
+        """Answer the next `times` calls of `method` (or `RESPONSE_PATH`) with HTTP `status`
+        (429 comes with `Retry-After: retry_after`), or with HTTP 200 and `{"ok": false,
+        "error": error}` when `error` is given."""
+        self._failures.setdefault(method, []).append(_Failure(status, times, error, retry_after))
+
+    def rate_limit_per_channel(
+        self, seconds: float, methods: tuple[str, ...] = ("chat.postMessage",)
+    ) -> None:
+        """At most one post per channel every `seconds`; beyond, 429 with Retry-After."""
+        self._per_channel_seconds = seconds
+        self._per_channel_methods = methods
+
+    def not_in_channel(self, channel: str) -> None:
+        """chat.postMessage to `channel` answers `not_in_channel`."""
+        self._not_in_channel.add(channel)
+
+    # records -----------------------------------------------------------------------------
+
+    def calls(self, method: str | None = None) -> list[Call]:
+        return [c for c in self.received if method is None or c.method == method]
+
+    def responses(self, response_url: str | None = None, *, ok_only: bool = True) -> list[Call]:
+        """Posts to response URLs (all, or to one), accepted ones unless ok_only=False."""
+        rid = response_url.rsplit("/", 1)[-1] if response_url else None
+        return [
+            c
+            for c in self.received
+            if c.method == RESPONSE_PATH
+            and (rid is None or c.headers.get("x-fake-rid") == rid)
+            and (c.ok or not ok_only)
+        ]
+
+    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
+        """Wait until `predicate()` is truthy (re-checked whenever the fake records something)."""
+
+        async def until() -> Any:
+            async with self._changed:
+                while not (result := predicate()):
+                    await self._changed.wait()
+                return result
+
+        return await asyncio.wait_for(until(), timeout)
+
+    async def _record(self, call: Call) -> None:
+        self.received.append(call)
+        await self._notify()
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    def _take_failure(self, method: str) -> _Failure | None:
+        queue = self._failures.get(method)
+        if not queue:
+            return None
+        failure = queue[0]
+        failure.times -= 1
+        if failure.times <= 0:
+            queue.pop(0)
+        return failure
+
+    # Web API -----------------------------------------------------------------------------
+
+    async def _web_api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        payload = await _read_payload(request)
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        call = Call(method, payload, headers)
+        response = self._answer_web_api(method, payload, headers, call)
+        await self._record(call)
+        return response
+
+    def _answer_web_api(
+        self, method: str, payload: dict[str, Any], headers: dict[str, str], call: Call
+    ) -> web.Response:
+        failure = self._take_failure(method)
+        if failure is not None:
+            call.status = failure.status
+            call.error = failure.error or f"http_{failure.status}"
+            return self._failure_response(failure)
+        token = headers.get("authorization", "").removeprefix("Bearer ").strip()
+        token = token or str(payload.get("token", ""))
+        expected = self.app_token if method == "apps.connections.open" else self.bot_token
+        if not token:
+            return _api_error(call, "not_authed")
+        if token != expected:
+            return _api_error(call, "invalid_auth")
+        if method in self._per_channel_methods and self._per_channel_seconds is not None:
+            channel = str(payload.get("channel", ""))
+            now = time.monotonic()
+            last = self._last_post.get((method, channel))
+            if last is not None and now - last < self._per_channel_seconds:
+                wait = math.ceil(self._per_channel_seconds - (now - last))
+                call.status, call.error = 429, "ratelimited"
+                return web.json_response(
+                    {"ok": False, "error": "ratelimited"},
+                    status=429,
+                    headers={"Retry-After": str(max(1, wait))},
+                )
+        if method in MESSAGE_METHODS:
+            if not payload.get("channel"):
+                return _api_error(call, "channel_not_found")
+            if method == "chat.postMessage" and payload["channel"] in self._not_in_channel:
+                return _api_error(call, "not_in_channel")
+            error = check_message(payload)
+            if error:
+                return _api_error(call, error)
+            if method in self._per_channel_methods:
+                self._last_post[(method, str(payload["channel"]))] = time.monotonic()
+            ts = f"1700000000.{next(self._ts):06d}"
+            if method == "chat.postEphemeral":
+                return web.json_response({"ok": True, "message_ts": ts})
+            return web.json_response({"ok": True, "channel": payload["channel"], "ts": ts})
+        if method in VIEW_METHODS:
+            if method == "views.open" and not payload.get("trigger_id"):
+                return _api_error(call, "invalid_trigger_id")
+            if method == "views.publish" and not payload.get("user_id"):
+                return _api_error(call, "user_not_found")
+            error = check_view(payload.get("view"))
+            if error:
+                return _api_error(call, error)
+            return web.json_response({"ok": True, "view": {"id": f"V{next(_ids)}"}})
+        if method == "auth.test":
+            return web.json_response(
+                {
+                    "ok": True,
+                    "url": "https://example.slack.com/",
+                    "team": "Example",
+                    "user": "guarantees",
+                    "team_id": "T0TEAM",
+                    "user_id": "U0BOT",
+                    "bot_id": "B0BOT",
+                    "is_enterprise_install": False,
+                }
+            )
+        if method == "apps.connections.open":
+            self.connections_opened += 1
+            url = f"ws://127.0.0.1:{self.port}/socket?ticket={self.connections_opened}"
+            return web.json_response({"ok": True, "url": url})
+        if method == "conversations.info":
+            channel = str(payload.get("channel", ""))
+            member = channel not in self._not_in_channel
+            return web.json_response({"ok": True, "channel": {"id": channel, "is_member": member}})
+        if method == "conversations.members":
+            return web.json_response({"ok": True, "members": ["U0USER", "U0BOT"]})
+        return _api_error(call, "unknown_method")
+
+    @staticmethod
+    def _failure_response(failure: _Failure) -> web.Response:
+        if failure.error is not None:
+            return web.json_response({"ok": False, "error": failure.error}, status=failure.status)
+        headers = {"Retry-After": str(failure.retry_after)} if failure.status == 429 else {}
+        if failure.status == 429:
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"}, status=429, headers=headers
+            )
+        return web.Response(status=failure.status, text="fake failure")
+
+    # response URLs -----------------------------------------------------------------------
+
+    async def _response(self, request: web.Request) -> web.Response:
+        rid = request.match_info["rid"]
+        payload = await _read_payload(request)
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        headers["x-fake-rid"] = rid
+        call = Call(RESPONSE_PATH, payload, headers)
+        response = self._answer_response(rid, payload, call)
+        await self._record(call)
+        return response
+
+    def _answer_response(self, rid: str, payload: dict[str, Any], call: Call) -> web.Response:
+        uses = self._response_uses.get(rid, 0) + 1
+        self._response_uses[rid] = uses
+        if uses > RESPONSE_URL_USES:
+            call.status, call.error = 404, "used_url"
+            return web.Response(status=404, text="used_url")
+        failure = self._take_failure(RESPONSE_PATH)
+        if failure is not None:
+            call.status = failure.status
+            call.error = failure.error or f"http_{failure.status}"
+            return self._failure_response(failure)
+        error = check_message(payload)
+        if error:
+            call.status, call.error = 400, error
+            return web.Response(status=400, text=error)
+        return web.Response(text="ok")
+
+    # Socket Mode -------------------------------------------------------------------------
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        entry = (ws, request)
+        self._sockets.append(entry)
+        await ws.send_json(
+            {
+                "type": "hello",
+                "num_connections": len(self._sockets),
+                "debug_info": {"host": "fake", "approximate_connection_time": 3600},
+                "connection_info": {"app_id": "A0APP"},
+            }
+        )
+        self.hellos_sent += 1
+        await self._notify()
+        try:
+            async for message in ws:
+                if message.type == WSMsgType.TEXT:
+                    data = json.loads(message.data)
+                    envelope_id = data.get("envelope_id")
+                    if envelope_id:
+                        self.acks.setdefault(envelope_id, []).append(data)
+                        await self._notify()
+        finally:
+            if entry in self._sockets:
+                self._sockets.remove(entry)
+            await self._notify()
+        return ws
+
+    @property
+    def connected(self) -> int:
+        """How many Socket Mode connections are open now."""
+        return sum(1 for ws, _ in self._sockets if not ws.closed)
+
+    async def wait_connected(self, hellos: int = 1, timeout: float = 10.0) -> None:
+        """Wait until `hellos` hellos were sent in all and a connection is open."""
+        await self.wait_for(lambda: self.hellos_sent >= hellos and self.connected, timeout)
+
+    async def push(
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        envelope_id: str | None = None,
+        retry_attempt: int | None = None,
+    ) -> str:
+        """Send an envelope (`slash_commands`, `interactive`, `events_api`) on the newest open
+        connection; returns its envelope id (reuse it to simulate a re-send)."""
+        envelope_id = envelope_id or f"env-{next(_ids)}"
+        message: dict[str, Any] = {
+            "envelope_id": envelope_id,
+            "type": kind,
+            "payload": payload,
+            "accepts_response_payload": kind != "events_api",
+        }
+        if kind == "events_api":
+            message["retry_attempt"] = retry_attempt or 0
+            message["retry_reason"] = "timeout" if retry_attempt else ""
+        ws = self._live_socket()
+        self.envelopes.append(Envelope(envelope_id, kind, payload))
+        await ws.send_json(message)
+        return envelope_id
+
+    async def send_disconnect(self, reason: str = "refresh_requested") -> None:
+        """Ask the client to reconnect, as Slack does every few hours."""
+        await self._live_socket().send_json(
+            {"type": "disconnect", "reason": reason, "debug_info": {"host": "fake"}}
+        )
+
+    async def drop_connections(self) -> None:
+        """Cut every socket without a close handshake, as a lost network would."""
+        for _ws, request in list(self._sockets):
+            transport = request.transport
+            if transport is not None:
+                transport.abort()
+
+    def _live_socket(self) -> web.WebSocketResponse:
+        for ws, _ in reversed(self._sockets):
+            if not ws.closed:
+                return ws
+        raise RuntimeError("no Socket Mode connection is open")
+
+
+def _api_error(call: Call, error: str) -> web.Response:
+    call.error = error
+    return web.json_response({"ok": False, "error": error})
+
+
+async def _read_payload(request: web.Request) -> dict[str, Any]:
+    """A Web API body as a dict: JSON, or form fields whose JSON values are decoded."""
+    raw = await request.read()
+    if not raw:
+        return dict(request.query)
+    if request.content_type == "application/json":
+        data = json.loads(raw)
+        return data if isinstance(data, dict) else {"_": data}
+    fields = dict(urllib.parse.parse_qsl(raw.decode(), keep_blank_values=True))
+    for key in ("blocks", "view", "attachments"):
+        if isinstance(fields.get(key), str):
+            with contextlib.suppress(ValueError):
+                fields[key] = json.loads(fields[key])
+    return fields
