@@ -1,0 +1,230 @@
+"""Scoring extraction against gold files (vocabulary.md, "Matching").
+
+Positions match when article, party, stance and guarantee are equal; precision, recall and F1
+are micro-averaged over unique tuples. Guarantor and evidence are scored on matched tuples:
+a system sentence is right evidence when it contains the gold span or one of its `also` spans.
+`score` is pure (records and predictions in, `EvalResult` out); `run_eval` is the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.models import Position
+from bot.vocabulary import GUARANTEE_ORDER
+
+Key = tuple[str, str, str, str]  # article id, party, stance, guarantee
+
+
+@dataclass(frozen=True)
+class Counts:
+    """True positives, false positives and false negatives, with P/R/F1."""
+
+    tp: int
+    fp: int
+    fn: int
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {
+            "tp": self.tp, "fp": self.fp, "fn": self.fn,
+            "precision": round(self.precision, 4), "recall": round(self.recall, 4),
+            "f1": round(self.f1, 4),
+        }
+
+
+@dataclass(frozen=True)
+class Miss:
+    """A gold tuple not found, or a system tuple not in the gold, with its sentence."""
+
+    article_id: str
+    party: str
+    stance: str
+    guarantee: str
+    actor: str
+    evidence: str
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    overall: Counts
+    guarantor_correct: int
+    evidence_correct: int
+    per_guarantee: dict[str, Counts]
+    misses: list[Miss] = field(default_factory=list)
+    false_hits: list[Miss] = field(default_factory=list)
+    articles: int = 0
+
+    @property
+    def guarantor_accuracy(self) -> float:
+        return self.guarantor_correct / self.overall.tp if self.overall.tp else 0.0
+
+    @property
+    def evidence_accuracy(self) -> float:
+        return self.evidence_correct / self.overall.tp if self.overall.tp else 0.0
+
+    def as_dict(self, verbose: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "articles": self.articles,
+            **self.overall.as_dict(),
+            "guarantor_accuracy": round(self.guarantor_accuracy, 4),
+            "evidence_accuracy": round(self.evidence_accuracy, 4),
+            "per_guarantee": {g: c.as_dict() for g, c in self.per_guarantee.items()},
+        }
+        if verbose:
+            out["misses"] = [asdict(m) for m in self.misses]
+            out["false_hits"] = [asdict(m) for m in self.false_hits]
+        return out
+
+
+@dataclass(frozen=True)
+class _Gold:
+    actor: str
+    guarantor: str | None
+    spans: tuple[str, ...]
+
+
+def _gold_tuples(records: Iterable[Mapping[str, Any]]) -> dict[Key, _Gold]:
+    gold: dict[Key, _Gold] = {}
+    for record in records:
+        article_id = str(record["id"])
+        for p in record.get("positions", []):
+            key = (article_id, str(p["party"]), str(p["stance"]), str(p["guarantee"]))
+            spans = (str(p.get("evidence", "")), *(str(s) for s in p.get("also", []) or []))
+            spans = tuple(s for s in spans if s)
+            if key in gold:  # the same tuple twice: pool its evidence spans
+                old = gold[key]
+                gold[key] = _Gold(old.actor, old.guarantor, old.spans + spans)
+            else:
+                gold[key] = _Gold(str(p.get("actor", "")), p.get("guarantor"), spans)
+    return gold
+
+
+def score(
+    records: Sequence[Mapping[str, Any]],
+    predictions: Mapping[str, Sequence[Position]],
+) -> EvalResult:
+    """Score predicted positions (by article id) against gold records."""
+    gold = _gold_tuples(records)
+    predicted: dict[Key, Position] = {}
+    for record in records:
+        article_id = str(record["id"])
+        for position in predictions.get(article_id, ()):
+            key = (article_id, position.party, str(position.stance), str(position.guarantee))
+            predicted.setdefault(key, position)
+    matched = gold.keys() & predicted.keys()
+    guarantor_ok = sum(gold[k].guarantor == predicted[k].guarantor for k in matched)
+    evidence_ok = sum(
+        any(span in predicted[k].evidence for span in gold[k].spans) for k in matched
+    )
+    per: dict[str, Counts] = {}
+    for guarantee in GUARANTEE_ORDER:
+        g_gold = {k for k in gold if k[3] == guarantee.value}
+        g_pred = {k for k in predicted if k[3] == guarantee.value}
+        per[guarantee.value] = Counts(
+            len(g_gold & g_pred), len(g_pred - g_gold), len(g_gold - g_pred)
+        )
+    misses = [
+        Miss(*k, actor=gold[k].actor, evidence=gold[k].spans[0] if gold[k].spans else "")
+        for k in sorted(gold.keys() - predicted.keys())
+    ]
+    false_hits = [
+        Miss(*k, actor=predicted[k].actor, evidence=predicted[k].evidence)
+        for k in sorted(predicted.keys() - gold.keys())
+    ]
+    return EvalResult(
+        overall=Counts(len(matched), len(predicted) - len(matched), len(gold) - len(matched)),
+        guarantor_correct=guarantor_ok,
+        evidence_correct=evidence_ok,
+        per_guarantee=per,
+        misses=misses,
+        false_hits=false_hits,
+        articles=len(records),
+    )
+
+
+def read_gold(path: Path) -> list[dict[str, Any]]:
+    """Gold records of a .jsonl file; raises OSError or ValueError when it cannot be read."""
+    records = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"line {number}: malformed JSON ({exc.msg})") from exc
+        if not isinstance(record, dict) or "text" not in record:
+            raise ValueError(f"line {number}: not a gold record (no 'text')")
+        records.append(record)
+    return records
+
+
+def evaluate_records(records: Sequence[Mapping[str, Any]], extractor: Any = None) -> EvalResult:
+    """Run an extractor (the default one unless given) over gold records and score it."""
+    from bot.extraction import default_extractor
+    from bot.ingest import IngestProblem, article_from_record
+
+    extractor = extractor or default_extractor()
+    predictions: dict[str, list[Position]] = {}
+    for number, record in enumerate(records, start=1):
+        article = article_from_record(record, f"gold:{number}")
+        if isinstance(article, IngestProblem):
+            continue
+        predictions[str(record["id"])] = extractor.extract(article)
+    return score(records, predictions)
+
+
+def format_report(result: EvalResult, verbose: bool) -> str:
+    o = result.overall
+    lines = [
+        f"articles {result.articles}  gold {o.tp + o.fn}  system {o.tp + o.fp}  matched {o.tp}",
+        f"precision {o.precision:.3f}  recall {o.recall:.3f}  F1 {o.f1:.3f}",
+        f"guarantor accuracy {result.guarantor_accuracy:.3f}  "
+        f"evidence accuracy {result.evidence_accuracy:.3f}  (on {o.tp} matched)",
+        "",
+        f"{'guarantee':<20} {'P':>6} {'R':>6} {'F1':>6} {'tp':>4} {'fp':>4} {'fn':>4}",
+    ]
+    for guarantee, c in result.per_guarantee.items():
+        lines.append(
+            f"{guarantee:<20} {c.precision:6.3f} {c.recall:6.3f} {c.f1:6.3f} "
+            f"{c.tp:4d} {c.fp:4d} {c.fn:4d}"
+        )
+    if verbose:
+        for label, items in (("missed", result.misses), ("false hits", result.false_hits)):
+            lines += ["", f"{label} ({len(items)}):"]
+            for m in items:
+                lines.append(f"  [{m.article_id}] {m.party} {m.stance} {m.guarantee} ({m.actor})")
+                lines.append(f"      {m.evidence}")
+    return "\n".join(lines)
+
+
+def run_eval(path: Path, *, as_json: bool, verbose: bool) -> int:
+    """`python -m bot eval FILE`: 0 with the scores printed, 2 when the file is unreadable."""
+    try:
+        records = read_gold(path)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        print(f"cannot read {path}: {exc}", file=sys.stderr)
+        return 2
+    result = evaluate_records(records)
+    if as_json:
+        print(json.dumps(result.as_dict(verbose=verbose), indent=2, ensure_ascii=False))
+    else:
+        print(format_report(result, verbose))
+    return 0

@@ -1,0 +1,363 @@
+"""Who is speaking: actor mentions in a sentence, pronouns and roles resolved to earlier
+actors, the speaker of a sentence ("X said", "said X", "according to X").
+
+Works on token indices of a spaCy `Doc` made by a blank English pipeline; the matches come
+from `bot.extraction.rules`, which owns the matchers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from bot.extraction.lexicon import AttributionLexicon, party_slug, slugify
+from bot.extraction.lexicon import word_set as _words
+from bot.vocabulary import actors, parties
+
+# Verbs and auxiliaries after a party word that show it is used as a noun ("the US will").
+AUXILIARIES = _words(
+    "is are was were has have had will would could can may might should must does did do 's ’s"
+    " also still has already remains"
+)
+NAME_PARTICLES = frozenset({"von", "der", "de", "van", "bin", "da", "al", "del", "la", "le"})
+COORDINATORS = frozenset({",", "and", "&"})
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who holds a position: slug and party (both resolved)."""
+
+    slug: str
+    party: str
+    person: bool = False
+
+
+@dataclass
+class Mention:
+    """One way a sentence names (or refers back to) an actor."""
+
+    start: int
+    end: int
+    # named | party | group | person-pronoun | group-pronoun | thing-pronoun | first | role
+    kind: str
+    actor: Actor | None = None
+    possessive: bool = False
+    party_hint: str | None = None  # for roles: "the UK prime minister"
+    members: list[Actor] = field(default_factory=list)  # a coordinated subject
+
+    @property
+    def resolved(self) -> bool:
+        return self.actor is not None
+
+
+@dataclass
+class Tracker:
+    """The last actors named, for "he", "they", "it" and "the minister"."""
+
+    person: Actor | None = None
+    persons: list[Actor] = field(default_factory=list)
+    group: list[Actor] = field(default_factory=list)
+    thing: Actor | None = None
+    speaker: Actor | None = None
+
+    def note(self, actor: Actor, members: list[Actor] | None = None) -> None:
+        if actor.person:
+            self.person = actor
+            self.persons.append(actor)
+        else:
+            self.thing = actor
+            self.group = [actor]
+        if members and len(members) > 1:
+            self.group = list(members)
+
+
+def is_possessive(doc_words: list[str], end: int) -> bool:
+    return end < len(doc_words) and doc_words[end] in ("'s", "’s", "'", "’")
+
+
+def resolve_role(tracker: Tracker, party_hint: str | None) -> Actor | None:
+    """"the president" -> the last person named; "the French president" -> the last French one."""
+    if party_hint is None:
+        return tracker.person
+    for person in reversed(tracker.persons):
+        if person.party == party_hint:
+            return person
+    return Actor(party_slug(party_hint), party_hint)
+
+
+def build_mentions(
+    words: list[str],
+    lower: list[str],
+    title_case: list[bool],
+    spans: list[tuple[int, int, str, str]],
+    sent_start: int,
+    sent_end: int,
+    lex: AttributionLexicon,
+    in_guarantee: set[int],
+    cue_tokens: set[int],
+) -> list[Mention]:
+    """Actor mentions of one sentence from the name matches (`A`, `P`, `J`, `T`, `R` spans).
+
+    `spans` are (start, end, kind, value) within the sentence, longest first resolved.
+    """
+    known = actors()
+    by_start: dict[int, tuple[int, int, str, str]] = {}
+    for span in spans:
+        by_start.setdefault(span[0], span)
+    mentions: list[Mention] = []
+    i = sent_start
+    while i < sent_end:
+        span = by_start.get(i)
+        token = lower[i]
+        if span is None:
+            mention = _pronoun(i, token, lex)
+            if mention:
+                mention.possessive = token in ("his", "her", "its", "their", "our", "my")
+                mentions.append(mention)
+            i += 1
+            continue
+        start, end, kind, value = span
+        if kind == "A":
+            actor = known[value]
+            m = Mention(start, end, "named", Actor(value, actor.party, person=value not in
+                                                   _GROUP_ACTORS))
+            m.start = _absorb_title_before(start, by_start, spans)
+            m.possessive = is_possessive(lower, end)
+            mentions.append(m)
+            i = end
+            continue
+        if kind == "T":
+            person = _titled_person(start, end, words, lower, title_case, sent_end, by_start)
+            if person is not None:
+                name_end, name = person
+                party = _party_before(start, by_start, lower)
+                nested = by_start.get(end)
+                if nested and nested[2] == "A":
+                    i = end
+                    continue
+                if party:
+                    m = Mention(start, name_end, "named", Actor(slugify(name), party, person=True))
+                    m.possessive = is_possessive(lower, name_end)
+                    mentions.append(m)
+                i = name_end
+                continue
+            if (start > sent_start and lower[start - 1] == "the") or (
+                start > sent_start + 1 and lower[start - 2] == "the"
+                and _party_before(start, by_start, lower)
+            ):
+                hint = _party_before(start, by_start, lower)
+                m = Mention(start, end, "role", party_hint=hint)
+                mentions.append(m)
+            i = end
+            continue
+        if kind in ("P", "J"):
+            group_end = _officials(end, lower, sent_end, lex)
+            if group_end is not None:
+                noun = lower[group_end - 1]
+                party = value
+                if noun in ("government", "administration", "governments"):
+                    slug = party_slug(party)
+                else:
+                    mods = [w for w in lower[end:group_end - 1] if w in _SLUG_MODIFIERS]
+                    head = "officials" if noun in ("official", "source", "sources") else noun
+                    if head in ("ministry",):
+                        head = "officials"
+                    if not head.endswith("s") and head not in _MASS_NOUNS:
+                        head += "s"
+                    slug = "-".join([_adjective_slug(words[start:end], party), *mods, head])
+                m = Mention(start, group_end, "group", Actor(slug, party))
+                m.possessive = is_possessive(lower, group_end)
+                mentions.append(m)
+                i = group_end
+                continue
+            if kind == "P" and not _adjective_use(end, lower, words, sent_end, in_guarantee,
+                                                  cue_tokens, by_start):
+                if end < sent_end and title_case[end] and words[end][:1].isupper() and \
+                        lower[end] not in AUXILIARIES and end != sent_start:
+                    # "Washington Post", "Moscow State University": a name, not the party.
+                    i = end
+                    continue
+                m = Mention(start, end, "party", Actor(party_slug(value), value))
+                m.possessive = is_possessive(lower, end)
+                mentions.append(m)
+            i = end
+            continue
+        i = end
+    return mentions
+
+
+_GROUP_ACTORS = frozenset({"coalition-of-the-willing"})
+_MASS_NOUNS = frozenset({"intelligence", "military", "army", "parliament", "presidency",
+                         "side", "delegation", "security council", "presidential office"})
+_SLUG_MODIFIERS = frozenset({"military", "government", "defence", "defense", "security",
+                             "intelligence", "foreign", "presidential"})
+
+
+def _adjective_slug(words: list[str], party: str) -> str:
+    text = " ".join(words)
+    return slugify(text) or party
+
+
+def _pronoun(i: int, token: str, lex: AttributionLexicon) -> Mention | None:
+    if token in lex.person_pronouns and token not in ("him",):
+        return Mention(i, i + 1, "person-pronoun")
+    if token in lex.group_pronouns and token != "them":
+        return Mention(i, i + 1, "group-pronoun")
+    if token in lex.thing_pronouns:
+        return Mention(i, i + 1, "thing-pronoun")
+    if token in lex.first_person:
+        return Mention(i, i + 1, "first")
+    return None
+
+
+def _absorb_title_before(start: int, by_start: dict, spans: list) -> int:
+    """Extend a known actor's mention left over "Ukrainian President" and the like."""
+    begin = start
+    for span in spans:
+        s, e, kind, _ = span
+        if e == begin and kind in ("T", "P", "J"):
+            begin = s
+    for span in spans:
+        s, e, kind, _ = span
+        if e == begin and kind in ("P", "J"):
+            begin = s
+    return begin
+
+
+def _titled_person(
+    start: int,
+    end: int,
+    words: list[str],
+    lower: list[str],
+    title_case: list[bool],
+    sent_end: int,
+    by_start: dict,
+) -> tuple[int, str] | None:
+    """Capitalised name tokens after a title: "Prime Minister Robert Golob" -> "Robert Golob"."""
+    j = end
+    names: list[str] = []
+    while j < sent_end and len(names) < 4:
+        word = words[j]
+        if by_start.get(j) and by_start[j][2] in ("P", "J", "T"):
+            break
+        if (word[:1].isupper() and word.isalpha()) or (names and lower[j] in NAME_PARTICLES) or (
+            names and "-" in word and word[:1].isupper()
+        ):
+            names.append(word)
+            j += 1
+            continue
+        break
+    while names and names[-1].lower() in NAME_PARTICLES:
+        names.pop()
+        j -= 1
+    if not names:
+        return None
+    return j, " ".join(names)
+
+
+def _party_before(start: int, by_start: dict, lower: list[str]) -> str | None:
+    """The party word just before a title: "Slovenian Prime Minister", "EU foreign policy chief"."""
+    for back in range(1, 4):
+        k = start - back
+        if k < 0:
+            break
+        for span_start in range(max(0, k - 3), k + 1):
+            span = by_start.get(span_start)
+            if span and span[1] == k + 1 and span[2] in ("P", "J"):
+                return span[3]
+        if lower[k] in ("the", "'s", "’s") or not lower[k].isalpha():
+            break
+    return None
+
+
+def _officials(end: int, lower: list[str], sent_end: int, lex: AttributionLexicon) -> int | None:
+    """End of "Ukrainian [military] officials" when the party word starts one."""
+    j = end
+    while j < sent_end and lower[j] in lex.official_modifiers:
+        j += 1
+    if j < sent_end and lower[j] in lex.official_nouns:
+        if j + 1 < sent_end and f"{lower[j]} {lower[j + 1]}" in lex.official_nouns:
+            return j + 2
+        return j + 1
+    return None
+
+
+def _adjective_use(
+    end: int,
+    lower: list[str],
+    words: list[str],
+    sent_end: int,
+    in_guarantee: set[int],
+    cue_tokens: set[int],
+    by_start: dict,
+) -> bool:
+    """Is a party word used as a modifier ("US troops") rather than as a name ("the US said")?"""
+    if end >= sent_end:
+        return False
+    nxt = lower[end]
+    if nxt in AUXILIARIES or end in cue_tokens:
+        return False
+    if end in in_guarantee:
+        return True
+    return words[end].isalpha() and words[end].islower() and end not in cue_tokens
+
+
+def resolve(mentions: list[Mention], tracker: Tracker, lower: list[str]) -> None:
+    """Resolve pronouns and roles in order, noting named actors as they come; a coordinated
+    run of names ("Britain and France") becomes the group that "they" refers to."""
+    run: list[Actor] = []
+    run_end = -1
+    for m in mentions:
+        if m.kind in ("named", "party", "group"):
+            assert m.actor is not None
+            gap = lower[run_end:m.start] if run_end >= 0 else ["x"]
+            if run and gap and len(gap) <= 2 and all(w in COORDINATORS for w in gap):
+                run.append(m.actor)
+            else:
+                run = [m.actor]
+            run_end = m.end
+            tracker.note(m.actor, run)
+        elif m.kind == "person-pronoun":
+            m.actor = tracker.person
+        elif m.kind == "group-pronoun":
+            if tracker.group:
+                m.actor = tracker.group[0]
+                m.members = list(tracker.group)
+        elif m.kind == "thing-pronoun":
+            m.actor = tracker.thing
+        elif m.kind == "role":
+            m.actor = resolve_role(tracker, m.party_hint)
+            if m.actor is not None:
+                tracker.note(m.actor)
+        if m.actor is not None and not m.members:
+            m.members = [m.actor]
+
+
+def coordinated(mentions: list[Mention], index: int, lower: list[str]) -> list[Actor]:
+    """The actors of a coordinated subject ending at mentions[index]: "Poland, Spain and Italy"."""
+    m = mentions[index]
+    found = list(m.members) if m.members else ([m.actor] if m.actor else [])
+    k = index
+    start = m.start
+    while k > 0:
+        prev = mentions[k - 1]
+        gap = lower[prev.end:start]
+        if not gap or len(gap) > 2 or any(w not in COORDINATORS for w in gap):
+            break
+        if prev.actor is None or prev.possessive or prev.kind in ("first",):
+            break
+        found = [*prev.members, *found] if prev.members else [prev.actor, *found]
+        start = prev.start
+        k -= 1
+    # And forward: "Britain and France have committed" when the search landed on "Britain".
+    unique: dict[str, Actor] = {}
+    for actor in found:
+        unique.setdefault(actor.slug, actor)
+    return list(unique.values())
+
+
+def with_party(actor: Actor, party: str) -> Actor:
+    return replace(actor, party=party)
+
+
+def party_exists(code: str) -> bool:
+    return code in parties()

@@ -1,0 +1,197 @@
+"""The extractor's word lists, read from `bot/extraction/data/*.toml` and `bot/data/*.toml`.
+
+Everything an analyst may want to extend lives in those files; this module only expands the
+small phrase syntax ("a|b" alternatives, "word?" optional) and inflects verbs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+from bot.vocabulary import Guarantee, actors, parties
+
+
+def _read(name: str) -> dict[str, dict[str, object]]:
+    text = resources.files("bot.extraction").joinpath("data", name).read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+def _list(table: dict[str, object], key: str) -> list[str]:
+    value = table.get(key, [])
+    if isinstance(value, str):
+        return [value]
+    return [str(item) for item in value]  # type: ignore[union-attr]
+
+
+def word_set(text: str) -> frozenset[str]:
+    """A set of words written as one space-separated string."""
+    return frozenset(text.split())
+
+
+def expand_phrase(phrase: str) -> list[str]:
+    """All the concrete phrases a pattern stands for: "join|joining the? bloc" gives four."""
+    slots: list[list[str]] = []
+    for word in phrase.split():
+        optional = word.endswith("?") and len(word) > 1
+        if optional:
+            word = word[:-1]
+        choices = [choice for choice in word.split("|") if choice]
+        if optional:
+            choices.append("")
+        slots.append(choices)
+    expanded = (" ".join(w for w in combo if w) for combo in itertools.product(*slots))
+    return [text for text in expanded if text]
+
+
+_VOWELS = "aeiou"
+
+
+def inflect(verb: str) -> list[str]:
+    """Base, third person, past and -ing forms of a verb or of a phrase's first word.
+
+    Over-generation is harmless (an unused form never matches), so doubling a final
+    consonant is produced beside the plain form when in doubt.
+    """
+    head, _, rest = verb.partition(" ")
+    tail = f" {rest}" if rest else ""
+    forms = {head}
+    if head.endswith("e"):
+        forms |= {head + "s", head + "d", head[:-1] + "ing"}
+    elif head.endswith("y") and len(head) > 1 and head[-2] not in _VOWELS:
+        forms |= {head[:-1] + "ies", head[:-1] + "ied", head + "ing"}
+    elif head.endswith(("s", "sh", "ch", "x", "z", "o")):
+        forms |= {head + "es", head + "ed", head + "ing"}
+    else:
+        forms |= {head + "s", head + "ed", head + "ing"}
+    if re.search(r"[^aeiou][aeiou][^aeiouwxy]$", head):
+        last = head[-1]
+        forms |= {head + last + "ed", head + last + "ing"}
+    irregular = _IRREGULAR.get(head, ())
+    forms.update(irregular)
+    return sorted(form + tail for form in forms)
+
+
+_IRREGULAR: dict[str, tuple[str, ...]] = {
+    "give": ("gave", "given"), "send": ("sent",), "lead": ("led",), "put": ("put",),
+    "win": ("won",), "get": ("got", "gotten"), "stand": ("stood",), "set": ("set",),
+    "build": ("built",), "say": ("said",), "tell": ("told",), "write": ("wrote", "written"),
+    "fight": ("fought",), "seek": ("sought",), "draw": ("drew", "drawn"), "cut": ("cut",),
+    "forbid": ("forbade", "forbidden"), "freeze": ("froze", "frozen"), "shrink": ("shrank",),
+    "withhold": ("withheld",), "give up": ("gave up", "given up"), "bar": ("barred",),
+}
+
+
+@dataclass(frozen=True)
+class GuaranteeLexicon:
+    guarantee: Guarantee
+    phrases: tuple[str, ...]
+    inverse: tuple[str, ...]
+    guarantor: str | None
+
+
+@dataclass(frozen=True)
+class CueLexicon:
+    """Cue phrases by class: positive, negative, doubt, negator, timing, boundary."""
+
+    words: dict[str, tuple[str, ...]]
+    after: dict[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class AttributionLexicon:
+    speech: tuple[str, ...]
+    speech_phrases: tuple[str, ...]
+    titles: tuple[str, ...]
+    official_nouns: frozenset[str]
+    official_modifiers: frozenset[str]
+    person_pronouns: frozenset[str]
+    group_pronouns: frozenset[str]
+    thing_pronouns: frozenset[str]
+    first_person: frozenset[str]
+    role_nouns: tuple[str, ...]
+    not_subject: frozenset[str]
+
+
+def _expand_all(patterns: Iterable[str]) -> tuple[str, ...]:
+    out: dict[str, None] = {}
+    for pattern in patterns:
+        for phrase in expand_phrase(pattern):
+            out[phrase.lower()] = None
+    return tuple(out)
+
+
+@cache
+def guarantee_lexicons() -> tuple[GuaranteeLexicon, ...]:
+    table = _read("guarantees.toml")
+    result = []
+    for key, entry in table.items():
+        guarantor = entry.get("guarantor")
+        result.append(
+            GuaranteeLexicon(
+                guarantee=Guarantee(key),
+                phrases=_expand_all(_list(entry, "phrases")),
+                inverse=_expand_all(_list(entry, "inverse")),
+                guarantor=str(guarantor) if guarantor else None,
+            )
+        )
+    return tuple(result)
+
+
+@cache
+def cue_lexicon() -> CueLexicon:
+    table = _read("cues.toml")
+    words: dict[str, tuple[str, ...]] = {}
+    after: dict[str, tuple[str, ...]] = {}
+    for cls, entry in table.items():
+        forms: list[str] = []
+        for verb in _list(entry, "verbs"):
+            forms += inflect(verb)
+        forms += _list(entry, "words")
+        words[cls] = _expand_all(forms)
+        after[cls] = _expand_all(_list(entry, "after"))
+    return CueLexicon(words=words, after=after)
+
+
+@cache
+def attribution_lexicon() -> AttributionLexicon:
+    table = _read("attribution.toml")
+    speech: list[str] = []
+    for verb in _list(table["speech"], "verbs"):
+        speech += inflect(verb)
+    titles = {t.lower() for t in _list(table["titles"], "words")}
+    for actor in actors().values():
+        titles.update(t.lower() for t in actor.titles)
+    anaphora = table["anaphora"]
+    return AttributionLexicon(
+        speech=tuple(sorted(set(speech))),
+        speech_phrases=tuple(_list(table["speech"], "words")),
+        titles=tuple(sorted(titles)),
+        official_nouns=frozenset(_list(table["officials"], "nouns")),
+        official_modifiers=frozenset(_list(table["officials"], "modifiers")),
+        person_pronouns=frozenset(_list(anaphora, "person_pronouns")),
+        group_pronouns=frozenset(_list(anaphora, "group_pronouns")),
+        thing_pronouns=frozenset(_list(anaphora, "thing_pronouns")),
+        first_person=frozenset(_list(anaphora, "first_person")),
+        role_nouns=tuple(_list(anaphora, "role_nouns")),
+        not_subject=frozenset(_list(table["not_subject"], "before")),
+    )
+
+
+def slugify(text: str) -> str:
+    """Lower-case ASCII-ish slug with hyphens: "Robert Golob" -> "robert-golob"."""
+    import unicodedata
+
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", plain.lower()).strip("-")
+
+
+def party_slug(code: str) -> str:
+    """The actor slug of a party speaking as a whole: "gbr" -> "united-kingdom"."""
+    party = parties().get(code)
+    return slugify(party.name) if party else code

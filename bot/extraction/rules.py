@@ -1,0 +1,556 @@
+"""The rule-based extractor: guarantee words, stance cues and attribution, sentence by sentence.
+
+Offline and deterministic: a blank English spaCy pipeline (tokenizer, a quote- and line-aware
+sentence splitter), PhraseMatchers built once per extractor from the TOML lexicons, then plain
+Python over the token indices of the sentences that name a guarantee.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import spacy
+from spacy.language import Language
+from spacy.matcher import PhraseMatcher
+from spacy.tokens import Doc, Span
+
+from bot.extraction.attribution import (
+    Actor,
+    Mention,
+    Tracker,
+    build_mentions,
+    coordinated,
+    resolve,
+)
+from bot.extraction.lexicon import (
+    attribution_lexicon,
+    cue_lexicon,
+    guarantee_lexicons,
+)
+from bot.extraction.lexicon import word_set as _words
+from bot.models import Article, Position
+from bot.vocabulary import Guarantee, Stance, actors, parties
+
+BENEFICIARY = "ukr"
+# Parties whose troops are never the guarantee ("Russian troops would not enter").
+NOT_GUARANTORS = frozenset({"rus", "blr", "prk", BENEFICIARY})
+EUROPEAN_STATES = _words(
+    "alb and aut bel bgr bih che cyp cze deu dnk esp est fin fra gbr grc hrv hun irl"
+    " isl ita lie ltu lux lva mco mda mkd mlt mne nld nor pol prt rou smr srb svk svn swe"
+)
+QUOTES_OPEN = {"“", "«", "‘"}
+QUOTES_CLOSE = {"”", "»", "’"}
+MAX_QUOTE_TOKENS = 120
+# Verbs by which someone provides a guarantee: "provided by European countries".
+PROVIDED = frozenset({"provided", "offered", "given", "led", "backed", "supplied", "deployed",
+                      "guaranteed", "underwritten", "supported", "secured"})
+
+
+@Language.component("guarantees_sentence_marks")
+def sentence_marks(doc: Doc) -> Doc:
+    """Start a sentence after every line break; never split inside a short quotation."""
+    inside = False
+    opened = -1
+    for token in doc:
+        if token.i > 0 and "\n" in doc[token.i - 1].text_with_ws and not token.is_space:
+            token.is_sent_start = True
+            inside = False
+            continue
+        if token.i > 0 and doc[token.i - 1].is_space:
+            token.is_sent_start = False
+        text = token.text
+        if text == '"':
+            inside = not inside
+            opened = token.i
+        elif text in QUOTES_OPEN:
+            inside, opened = True, token.i
+        elif text in QUOTES_CLOSE:
+            inside = False
+        elif inside and token.i - opened < MAX_QUOTE_TOKENS and token.i > 0:
+            token.is_sent_start = False
+    return doc
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One matched phrase: token range, what it is and its value."""
+
+    start: int
+    end: int
+    kind: str
+    value: str
+
+
+@dataclass
+class Found:
+    """A position before it becomes a `Position`: kept per article by its key."""
+
+    actor: Actor
+    stance: Stance
+    guarantee: Guarantee
+    guarantor: str | None
+    evidence: str
+    quality: int
+
+
+class RuleExtractor:
+    """Rules over spaCy matches; `extract` is safe to call from one thread at a time."""
+
+    name = "rules"
+    version = "1.0.0"
+
+    def __init__(self) -> None:
+        self._nlp: Language | None = None
+        self._lower: PhraseMatcher | None = None
+        self._orth: PhraseMatcher | None = None
+        self._labels: dict[int, tuple[str, str]] = {}
+
+    # -- pipeline -------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        nlp = spacy.blank("en")
+        nlp.add_pipe("guarantees_sentence_marks")
+        nlp.add_pipe("sentencizer")
+        lower = PhraseMatcher(nlp.vocab, attr="LOWER")
+        orth = PhraseMatcher(nlp.vocab, attr="ORTH")
+        labels: dict[int, tuple[str, str]] = {}
+
+        def add(matcher: PhraseMatcher, kind: str, value: str, phrases: list[str]) -> None:
+            key = f"{kind}|{value}"
+            labels[nlp.vocab.strings.add(key)] = (kind, value)
+            docs = [nlp.make_doc(p) for p in dict.fromkeys(phrases) if p.strip()]
+            if docs:
+                matcher.add(key, docs)
+
+        for lex in guarantee_lexicons():
+            add(lower, "G", lex.guarantee.value, list(lex.phrases))
+            add(lower, "GI", lex.guarantee.value, list(lex.inverse))
+        cues = cue_lexicon()
+        for cls, words in cues.words.items():
+            add(lower, "C", cls, list(words))
+        for cls, words in cues.after.items():
+            add(lower, "CA", cls, list(words))
+        attr = attribution_lexicon()
+        add(lower, "S", "speech", list(attr.speech))
+        add(lower, "SP", "speech", list(attr.speech_phrases))
+        add(lower, "T", "title", list(attr.titles))
+        for slug, actor in actors().items():
+            cased = [a for a in actor.aliases if a != a.lower()]
+            add(orth, "A", slug, _with_the(cased))
+            add(lower, "A", slug, [a for a in actor.aliases if a == a.lower()])
+        for code, party in parties().items():
+            names = [*party.names, *party.capitals, *party.metonyms]
+            add(orth, "P", code, _with_the([n for n in names if n != n.lower()]))
+            add(lower, "P", code, [n for n in names if n == n.lower()])
+            only_adjectives = [a for a in party.adjectives if a not in names]
+            add(orth, "J", code, only_adjectives)
+        self._nlp, self._lower, self._orth, self._labels = nlp, lower, orth, labels
+
+    @property
+    def nlp(self) -> Language:
+        if self._nlp is None:
+            self._build()
+        assert self._nlp is not None
+        return self._nlp
+
+    # -- extraction -----------------------------------------------------------------------
+
+    def extract(self, article: Article) -> list[Position]:
+        """Positions of one article, at most one per (party, stance, guarantee)."""
+        doc = self.nlp(article.text)
+        return _ArticleRun(self, doc).run()
+
+    def hits(self, doc: Doc) -> list[Hit]:
+        assert self._lower is not None and self._orth is not None
+        found = []
+        for matcher in (self._lower, self._orth):
+            for match_id, start, end in matcher(doc):
+                kind, value = self._labels[match_id]
+                found.append(Hit(start, end, kind, value))
+        return found
+
+
+def _with_the(names: list[str]) -> list[str]:
+    """Names with a leading "the" also match without it and with "The"."""
+    out: list[str] = []
+    for name in names:
+        if name.startswith("the "):
+            bare = name[4:]
+            out += [bare, "The " + bare]
+        else:
+            out.append(name)
+    return out
+
+
+def _longest(hits: list[Hit]) -> list[Hit]:
+    """Non-overlapping hits, longer first, then earlier."""
+    taken: set[int] = set()
+    result = []
+    for hit in sorted(hits, key=lambda h: (-(h.end - h.start), h.start)):
+        span = range(hit.start, hit.end)
+        if any(i in taken for i in span):
+            continue
+        taken.update(span)
+        result.append(hit)
+    return sorted(result, key=lambda h: h.start)
+
+
+class _ArticleRun:
+    """State of one article's extraction: tokens, matches, the attribution tracker."""
+
+    def __init__(self, extractor: RuleExtractor, doc: Doc) -> None:
+        self.doc = doc
+        self.text = doc.text
+        self.words = [t.text for t in doc]
+        self.lower = [t.lower_ for t in doc]
+        self.title_case = [t.is_title for t in doc]
+        hits = extractor.hits(doc)
+        guarantees = _longest([h for h in hits if h.kind in ("G", "GI")])
+        self.guarantees = guarantees
+        self.in_guarantee = {i for g in guarantees for i in range(g.start, g.end)}
+        cue_hits = [h for h in hits if h.kind in ("C", "CA", "S", "SP")]
+        cue_hits = [h for h in cue_hits if not any(i in self.in_guarantee
+                                                  for i in range(h.start, h.end))]
+        self.cues = _longest_per_kind(cue_hits)
+        self.cue_tokens = {i for c in self.cues if c.kind == "C" for i in range(c.start, c.end)}
+        self.names = _longest([h for h in hits if h.kind in ("A", "P", "J", "T")])
+        self.tracker = Tracker()
+        self.attr = attribution_lexicon()
+        self.found: dict[tuple[str, Stance, Guarantee], Found] = {}
+        self.last_speaker: Actor | None = None
+
+    def run(self) -> list[Position]:
+        sents = list(self.doc.sents)
+        names_by_sent = _bucket(self.names, sents)
+        guarantees_by_sent = _bucket(self.guarantees, sents)
+        cues_by_sent = _bucket(self.cues, sents)
+        speakers: list[Actor | None] = []
+        mentions_by_sent: list[list[Mention]] = []
+        for k, sent in enumerate(sents):
+            spans = [(h.start, h.end, h.kind, h.value) for h in names_by_sent[k]]
+            mentions = build_mentions(
+                self.words, self.lower, self.title_case, spans, sent.start, sent.end,
+                self.attr, self.in_guarantee, self.cue_tokens,
+            )
+            resolve(mentions, self.tracker, self.lower)
+            speaker = self._speaker(sent, mentions, cues_by_sent[k])
+            speakers.append(speaker)
+            mentions_by_sent.append(mentions)
+            if guarantees_by_sent[k]:
+                self._sentence(sent, k, sents, mentions, guarantees_by_sent[k], cues_by_sent[k],
+                               speakers)
+        return [
+            Position(
+                actor=f.actor.slug,
+                party=f.actor.party,
+                stance=f.stance,
+                guarantee=f.guarantee,
+                guarantor=f.guarantor,
+                beneficiary=BENEFICIARY,
+                evidence=f.evidence,
+            )
+            for f in self.found.values()
+        ]
+
+    # -- speakers -------------------------------------------------------------------------
+
+    def _speaker(self, sent: Span, mentions: list[Mention], cues: list[Hit]) -> Actor | None:
+        """Who the sentence reports: "X said", "said X", "X told", "according to X"."""
+        speech = [c for c in cues if c.kind in ("S", "SP")]
+        for cue in speech:
+            if cue.kind == "SP":
+                after = [m for m in mentions if cue.end <= m.start <= cue.end + 1 and m.actor]
+                if after:
+                    return after[0].actor
+                continue
+            after = [m for m in mentions if m.start == cue.end and m.actor]
+            if after and (cue.start == sent.start or self.lower[cue.start - 1] in (",", '"', "”")):
+                return after[0].actor
+            before = [m for m in mentions if m.end <= cue.start and m.actor
+                      and cue.start - m.end <= 3 and not m.possessive
+                      and not self._object_context(m)]
+            if before:
+                actor = before[-1].actor
+                if before[-1].kind == "first":
+                    continue
+                return actor
+        return None
+
+    def _object_context(self, m: Mention) -> bool:
+        """Is the mention after a preposition ("to Ukraine") or "not" ("not the US")?"""
+        k = m.start - 1
+        while k >= 0 and self.lower[k] in ("the", "a", "an"):
+            k -= 1
+        return k >= 0 and self.lower[k] in self.attr.not_subject
+
+    # -- positions ------------------------------------------------------------------------
+
+    def _sentence(
+        self,
+        sent: Span,
+        k: int,
+        sents: list[Span],
+        mentions: list[Mention],
+        guarantees: list[Hit],
+        cues: list[Hit],
+        speakers: list[Actor | None],
+    ) -> None:
+        speaker = speakers[k] or self._quote_speaker(k, sents, speakers)
+        evidence = self.text[sent.start_char:sent.end_char].strip()
+        boundaries = [c.start for c in cues if c.kind == "C" and c.value == "boundary"]
+        previous: Hit | None = None
+        previous_result: tuple[list[Actor], Stance | None, str | None] | None = None
+        done: set[tuple[str, Guarantee]] = set()
+        for g in guarantees:
+            guarantee = Guarantee(g.value)
+            if self._skip(g):
+                continue
+            if previous is not None and previous_result and self._coordinated(previous, g):
+                holders, polarity, _ = previous_result
+            else:
+                clause = max([b + 1 for b in boundaries if b < g.start], default=sent.start)
+                start = max(clause, previous.end if previous else sent.start)
+                holders, polarity = self._stance(sent, g, start, cues, mentions, speaker)
+            previous = g
+            guarantor = self._guarantor(g, guarantee, cues, mentions, sent)
+            previous_result = (holders, polarity, guarantor)
+            if polarity is None:
+                continue
+            for holder in holders:
+                if (holder.party, guarantee) in done:
+                    continue
+                done.add((holder.party, guarantee))
+                stance = _stance_of(polarity, holder)
+                self._add(holder, stance, guarantee, guarantor, evidence)
+
+    def _skip(self, g: Hit) -> bool:
+        """Troops of Russia or Ukraine are not a peacekeeping force."""
+        if g.value != Guarantee.PEACEKEEPING_FORCE.value:
+            return False
+        for name in self.names:
+            if name.end <= g.start and g.start - name.end <= 1 and name.kind in ("J", "P"):
+                return name.value in ("rus", "ukr", "blr", "prk")
+        return False
+
+    def _coordinated(self, previous: Hit, g: Hit) -> bool:
+        gap = self.lower[previous.end:g.start]
+        return len(gap) <= 3 and all(w in (",", "and", "or", "nor", "as", "well", "&")
+                                     for w in gap)
+
+    def _stance(
+        self,
+        sent: Span,
+        g: Hit,
+        start: int,
+        cues: list[Hit],
+        mentions: list[Mention],
+        speaker: Actor | None,
+    ) -> tuple[list[Actor], str | None]:
+        """Polarity ("positive", "negative", "doubt") of the clause before a guarantee, and
+        who holds it."""
+        window = [c for c in cues if c.kind == "C" and start <= c.start and c.end <= g.start]
+        stance_cues = [c for c in window if c.value in ("positive", "negative", "doubt")]
+        negators = [c for c in window if c.value == "negator" and not self._contrastive(c)]
+        if g.start > sent.start and self.lower[g.start - 1] == "no":
+            pass
+        head: Hit | None = stance_cues[0] if stance_cues else None
+        without = [c for c in negators if self.lower[c.start] == "without"
+                   and g.start - c.end <= 3]
+        if without:
+            negators = [c for c in negators if self.lower[c.start] != "without"]
+            others = [c for c in cues if c.kind == "C" and (
+                c.value == "negative" or (c.value == "negator"
+                                          and self.lower[c.start] != "without"))]
+            if not others:
+                return [], None
+            polarity = "positive"
+            head = head or without[0]
+        else:
+            after = self._after_cues(sent, g, cues)
+            if not stance_cues and not after:
+                return [], None
+            if any(c.value == "doubt" for c in stance_cues + after):
+                polarity = "doubt"
+            else:
+                if not stance_cues:
+                    stance_cues = after[:1]
+                negatives = sum(c.value == "negative" for c in stance_cues) + len(negators)
+                if g.kind == "GI":
+                    negatives += 1
+                polarity = "negative" if negatives % 2 else "positive"
+                if polarity == "negative" and self._about_timing(sent, g, start):
+                    polarity = "doubt"
+        holders = self._holders(sent, g, head, mentions, speaker)
+        return holders, polarity
+
+    def _contrastive(self, negator: Hit) -> bool:
+        """"not the US" or "not only" are not negations of the cue."""
+        j = negator.end
+        if j < len(self.lower) and self.lower[j] in ("only", "just", "least"):
+            return True
+        while j < len(self.lower) and self.lower[j] in ("the", "a"):
+            j += 1
+        return any(n.start == j and n.kind in ("P", "A") for n in self.names)
+
+    def _after_cues(self, sent: Span, g: Hit, cues: list[Hit]) -> list[Hit]:
+        limit = min(sent.end, g.end + 6)
+        for other in self.guarantees:
+            if other.start >= g.end:
+                limit = min(limit, other.start)
+                break
+        return [c for c in cues if c.kind == "CA" and g.end <= c.start and c.end <= limit]
+
+    def _about_timing(self, sent: Span, g: Hit, start: int) -> bool:
+        timing = {c.start for c in self.cues if c.kind == "C" and c.value == "timing"}
+        return any(start <= i < min(sent.end, g.end + 8) for i in timing)
+
+    def _holders(
+        self,
+        sent: Span,
+        g: Hit,
+        head: Hit | None,
+        mentions: list[Mention],
+        speaker: Actor | None,
+    ) -> list[Actor]:
+        """The subject of the head cue (or the possessive before it), else the speaker."""
+        anchor = head.start if head is not None else g.start
+        # Possessive right before the cue or the guarantee: "Kiev's demands", "Kyiv's NATO bid".
+        for idx, m in enumerate(mentions):
+            if m.possessive and m.actor and 0 <= anchor - (m.end + 1) <= 2 and \
+                    all(self.lower[i].isalpha() for i in range(m.end + 1, anchor)):
+                return self._first_person(m, speaker) or coordinated(mentions, idx, self.lower)
+        if head is None or head.start >= g.end:
+            for m in mentions:
+                if m.possessive and m.actor and m.end + 1 == g.start:
+                    return [m.actor]
+        for idx in range(len(mentions) - 1, -1, -1):
+            m = mentions[idx]
+            if m.end > anchor or m.start < sent.start:
+                continue
+            if m.possessive or self._object_context(m) or m.actor is None:
+                continue
+            if any(i in self.in_guarantee for i in range(m.start, m.end)):
+                continue
+            if m.kind == "first":
+                return [speaker] if speaker else []
+            return coordinated(mentions, idx, self.lower)
+        return [speaker] if speaker else []
+
+    def _first_person(self, m: Mention, speaker: Actor | None) -> list[Actor] | None:
+        if m.kind == "first":
+            return [speaker] if speaker else []
+        return None
+
+    def _quote_speaker(self, k: int, sents: list[Span], speakers: list[Actor | None]
+                       ) -> Actor | None:
+        """A quotation whose speaker is named in the sentence before or after."""
+        sent = sents[k]
+        if not any(w in ('"', "“", "”") for w in self.lower[sent.start:sent.end]):
+            return None
+        if k + 1 < len(sents) and speakers[k] is None:
+            nxt = sents[k + 1]
+            mentions_next = [n for n in self.names if nxt.start <= n.start < nxt.start + 3]
+            if mentions_next and mentions_next[0].kind == "A":
+                return Actor(mentions_next[0].value, actors()[mentions_next[0].value].party,
+                             person=True)
+        return speakers[k - 1] if k > 0 else None
+
+    def _guarantor(
+        self,
+        g: Hit,
+        guarantee: Guarantee,
+        cues: list[Hit],
+        mentions: list[Mention],
+        sent: Span,
+    ) -> str | None:
+        """Who would provide it, where the text says: "European peacekeepers", "troops from
+        NATO countries", "expects Europe to provide"."""
+        fixed = {lex.guarantee: lex.guarantor for lex in guarantee_lexicons()}.get(guarantee)
+        if fixed:
+            return fixed
+        modifiers = [n.value for n in self.names if n.kind in ("J", "P")
+                     and (g.start <= n.start < g.end or 0 <= g.start - n.end <= 3)
+                     and all(w in ("and", ",", "-", '"', "“", "”", "'s", "’s") or w.isalpha()
+                             for w in self.lower[n.end:g.start])
+                     and n.start >= sent.start]
+        modifiers = [m for m in modifiers if m not in NOT_GUARANTORS]
+        if modifiers:
+            return _group(modifiers)
+        after = [n for n in self.names if n.kind in ("J", "P", "A") and g.end <= n.start
+                 < min(sent.end, g.end + 12) and n.start > 0
+                 and (self.lower[n.start - 1] in ("from", "by")
+                      or (n.start > 1 and self.lower[n.start - 2] in ("from", "by")
+                          and self.lower[n.start - 1] == "the"))]
+        for n in after:
+            party = _party_of(n)
+            if party and party not in NOT_GUARANTORS:
+                return party
+        return None
+
+    def _add(self, holder: Actor, stance: Stance, guarantee: Guarantee, guarantor: str | None,
+             evidence: str) -> None:
+        if not holder.party or holder.party not in parties():
+            return
+        if guarantor is None:
+            guarantor = _default_guarantor(holder, stance, guarantee)
+        key = (holder.party, stance, guarantee)
+        if key in self.found:
+            return
+        self.found[key] = Found(holder, stance, guarantee, guarantor, evidence, 0)
+
+
+def _party_of(hit: Hit) -> str | None:
+    if hit.kind == "A":
+        return actors()[hit.value].party
+    return hit.value
+
+
+def _group(codes: list[str]) -> str:
+    """One guarantor for "British and French troops" (Europe) or "American" (usa)."""
+    unique = list(dict.fromkeys(codes))
+    if len(unique) > 1 and all(c in EUROPEAN_STATES or c in ("europe", "eu") for c in unique):
+        return "europe"
+    return unique[0]
+
+
+def _default_guarantor(holder: Actor, stance: Stance, guarantee: Guarantee) -> str | None:
+    if holder.party == BENEFICIARY:
+        return None
+    if stance in (Stance.BACKS, Stance.OPPOSES):
+        return holder.party
+    return None
+
+
+def _stance_of(polarity: str, holder: Actor) -> Stance:
+    if polarity == "doubt":
+        return Stance.DOUBTS
+    if polarity == "negative":
+        return Stance.OPPOSES
+    return Stance.SEEKS if holder.party == BENEFICIARY else Stance.BACKS
+
+
+def _longest_per_kind(hits: list[Hit]) -> list[Hit]:
+    """Cue hits: speech cues and stance cues may share a token, stance cues among themselves
+    keep the longest."""
+    speech = _longest([h for h in hits if h.kind in ("S", "SP")])
+    stance = _longest([h for h in hits if h.kind == "C" and h.value not in (
+        "negator", "timing", "boundary")])
+    after = _longest([h for h in hits if h.kind == "CA"])
+    extra = [h for h in hits if h.kind == "C" and h.value in ("negator", "timing", "boundary")]
+    taken = {i for h in stance for i in range(h.start, h.end)}
+    extra = [h for h in _longest(extra) if not any(i in taken for i in range(h.start, h.end))
+             or h.value == "timing"]
+    return sorted(speech + stance + after + extra, key=lambda h: (h.start, h.end))
+
+
+def _bucket(hits: list[Any], sents: list[Span]) -> list[list[Any]]:
+    """Hits grouped by the sentence they start in."""
+    out: list[list[Any]] = [[] for _ in sents]
+    starts = [s.start for s in sents]
+    k = 0
+    for hit in sorted(hits, key=lambda h: h.start):
+        while k + 1 < len(starts) and starts[k + 1] <= hit.start:
+            k += 1
+        out[k].append(hit)
+    return out
