@@ -1,18 +1,721 @@
-"""Daily digests (issue 4). Placeholder until that work lands."""
+"""Daily digests: what is new for a subscription, and its delivery exactly once per local day.
+
+Flow of one run (`send_due_digests`): claim what is due in one store transaction
+(`bot.schedule` decides, `bot.store.subscriptions` records), build each digest from the store,
+render it with `bot.cards.digest`, post it through `SlackPoster` (paced one message per second
+per channel, 429 and 5xx retried with bounds), then record how it ended. Claims never posted
+are given back on a clean shutdown; the lease in `bot.schedule` covers a crash.
+
+Content of a digest (window = positions added since the last delivered digest of this
+subscription, or the last 24 hours for the first):
+- new positions, grouped by guarantee;
+- shifts: for each (actor, guarantee), the latest stance before the window against the latest
+  inside it ("latest" = publication date, then position id); the same per party (any actor of
+  the party). A change is a shift only when the newer position is not older by publication
+  than the one it replaces (an old article ingested late does not flip a stance). A party
+  shift already told by one of its actors' shifts (same stances) is not repeated;
+- contested guarantees among those touched: some party's current stance seeks or backs it while
+  another's opposes it (a party's current stance is its freshest position under the topic).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+import logging
+import random
+import sys
+import time as monotonic_time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, TypeVar
+
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.cards.common import Message
+from bot.models import PositionFilter, StoredPosition, Subscription
+from bot.query import Topic, UserError
+from bot.schedule import LogStatus, next_wakeup
+from bot.store.subscriptions import Claim, topic_key
+from bot.vocabulary import GUARANTEE_ORDER, Guarantee, Stance
 
 if TYPE_CHECKING:
     from bot.services import Services
+    from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+# How many positions of one window a digest reads (the card shows far fewer).
+MAX_WINDOW_POSITIONS = 500
+# Posts in flight at once across channels (each channel is still paced on its own).
+MAX_CONCURRENT_POSTS = 50
+# Slack: about one message per second per channel.
+CHANNEL_INTERVAL = 1.0
+# The scheduler never sleeps longer than this, so clock jumps and new subscriptions are seen.
+MAX_SLEEP = 60.0
+
+PRO_STANCES = frozenset({Stance.SEEKS, Stance.BACKS})
+
+Sleep = Callable[[float], Awaitable[None]]
+Monotonic = Callable[[], float]
+T = TypeVar("T")
+
+
+# --- content --------------------------------------------------------------------------------
+
+
+class ShiftKind(StrEnum):
+    ACTOR = "actor"
+    PARTY = "party"
+
+
+@dataclass(frozen=True)
+class Shift:
+    """An actor or a party whose stance on a guarantee changed across the window."""
+
+    kind: ShiftKind
+    who: str  # actor slug or party code
+    guarantee: Guarantee
+    before: StoredPosition
+    after: StoredPosition
+
+
+@dataclass(frozen=True)
+class Contest:
+    guarantee: Guarantee
+    pro: tuple[str, ...]  # parties that seek or back it
+    con: tuple[str, ...]  # parties that oppose it
+
+
+@dataclass(frozen=True)
+class Digest:
+    """What one digest says; rendered by `bot.cards.digest.render_digest`."""
+
+    subscription: Subscription
+    local_date: date
+    since: datetime
+    until: datetime
+    new: tuple[tuple[Guarantee, tuple[StoredPosition, ...]], ...] = ()
+    shifts: tuple[Shift, ...] = ()
+    contested: tuple[Contest, ...] = ()
+
+    @property
+    def new_count(self) -> int:
+        return sum(len(items) for _, items in self.new)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.new and not self.shifts
+
+
+def _when(position: StoredPosition) -> tuple[date, int]:
+    """Order of "latest": publication date (the day it was added when unknown), then id."""
+    return (position.published or position.added_at.date(), position.id)
+
+
+ShiftKey = tuple[ShiftKind, str, Guarantee]
+
+
+def _keys(position: StoredPosition) -> tuple[ShiftKey, ShiftKey]:
+    return (
+        (ShiftKind.ACTOR, position.actor, position.guarantee),
+        (ShiftKind.PARTY, position.party, position.guarantee),
+    )
+
+
+def latest_by_key(positions: Sequence[StoredPosition]) -> dict[ShiftKey, StoredPosition]:
+    """The latest position per (actor, guarantee) and per (party, guarantee)."""
+    latest: dict[ShiftKey, StoredPosition] = {}
+    for position in positions:
+        for key in _keys(position):
+            held = latest.get(key)
+            if held is None or _when(position) > _when(held):
+                latest[key] = position
+    return latest
+
+
+def find_shifts(
+    inside: Mapping[ShiftKey, StoredPosition], before: Mapping[ShiftKey, StoredPosition]
+) -> list[Shift]:
+    """Shifts by the rule in the module docstring: actors first, then parties not already told."""
+    shifts: list[Shift] = []
+    for (kind, who, guarantee), after in inside.items():
+        old = before.get((kind, who, guarantee))
+        if old is None or old.stance == after.stance or _when(after) < _when(old):
+            continue
+        shifts.append(Shift(kind, who, guarantee, old, after))
+    told = {
+        (s.after.party, s.guarantee, s.before.stance, s.after.stance)
+        for s in shifts
+        if s.kind is ShiftKind.ACTOR
+    }
+    shifts = [
+        s
+        for s in shifts
+        if s.kind is ShiftKind.ACTOR
+        or (s.who, s.guarantee, s.before.stance, s.after.stance) not in told
+    ]
+    order = {g: i for i, g in enumerate(GUARANTEE_ORDER)}
+    shifts.sort(key=lambda s: (order[s.guarantee], s.kind != ShiftKind.ACTOR, s.who))
+    return shifts
+
+
+def group_by_guarantee(
+    positions: Sequence[StoredPosition],
+) -> tuple[tuple[Guarantee, tuple[StoredPosition, ...]], ...]:
+    groups: dict[Guarantee, list[StoredPosition]] = {}
+    for position in positions:
+        groups.setdefault(position.guarantee, []).append(position)
+    return tuple(
+        (g, tuple(sorted(groups[g], key=_when, reverse=True)))
+        for g in GUARANTEE_ORDER
+        if g in groups
+    )
+
+
+async def _latest_before(
+    store: Store, topic: PositionFilter, keys: Sequence[ShiftKey], before: datetime
+) -> dict[ShiftKey, StoredPosition]:
+    """The latest position of each key added before `before`, under the topic's filter."""
+    found: dict[ShiftKey, StoredPosition] = {}
+    for kind, who, guarantee in keys:
+        if kind is ShiftKind.ACTOR:
+            narrowed = replace(topic, actors=frozenset({who}), guarantees=frozenset({guarantee}))
+        else:
+            narrowed = replace(topic, held_by=frozenset({who}), guarantees=frozenset({guarantee}))
+        rows = await store.positions(narrowed, limit=1, added_before=before)
+        if rows:
+            found[(kind, who, guarantee)] = rows[0]
+    return found
+
+
+async def _contested(
+    store: Store, topic: PositionFilter, guarantees: set[Guarantee]
+) -> tuple[Contest, ...]:
+    if not guarantees:
+        return ()
+    current: dict[tuple[Guarantee, str], tuple[tuple[str, int], Stance]] = {}
+    for cell in await store.cells(topic):
+        if cell.guarantee not in guarantees:
+            continue
+        rank = (cell.latest_published.isoformat() if cell.latest_published else "",
+                cell.latest_position_id)
+        key = (cell.guarantee, cell.party)
+        if key not in current or rank > current[key][0]:
+            current[key] = (rank, cell.stance)
+    contests = []
+    for guarantee in GUARANTEE_ORDER:
+        if guarantee not in guarantees:
+            continue
+        stances = {p: s for (g, p), (_, s) in current.items() if g == guarantee}
+        pro = tuple(sorted(p for p, s in stances.items() if s in PRO_STANCES))
+        con = tuple(sorted(p for p, s in stances.items() if s is Stance.OPPOSES))
+        if pro and con:
+            contests.append(Contest(guarantee, pro, con))
+    return tuple(contests)
+
+
+async def build_digest(
+    store: Store,
+    subscription: Subscription,
+    topic: Topic,
+    *,
+    local_date: date,
+    since: datetime,
+    until: datetime,
+) -> Digest:
+    """Read the window [since, until) of the topic and fold it into a `Digest`."""
+    new = await store.positions(
+        topic.filter, limit=MAX_WINDOW_POSITIONS, added_since=since, added_before=until
+    )
+    inside = latest_by_key(new)
+    before = await _latest_before(store, topic.filter, list(inside), since)
+    shifts = find_shifts(inside, before)
+    touched = {p.guarantee for p in new}
+    return Digest(
+        subscription=subscription,
+        local_date=local_date,
+        since=since,
+        until=until,
+        new=group_by_guarantee(new),
+        shifts=tuple(shifts),
+        contested=await _contested(store, topic.filter, touched),
+    )
+
+
+TopicResolver = Callable[["Store", Sequence[str]], Awaitable[Topic]]
+
+
+async def default_resolve_topic(store: Store, words: Sequence[str]) -> Topic:
+    """Topic words as stored, resolved against today's vocabulary and store (`bot.topics`)."""
+    from bot.topics import resolve_topic
+
+    return await resolve_topic(store, words)
+
+
+class DigestBuilder:
+    """Builds digests for one run; channels on the same topic and window share one build."""
+
+    def __init__(self, store: Store, resolve: TopicResolver = default_resolve_topic) -> None:
+        self.store = store
+        self.resolve = resolve
+        self._topics: dict[str, asyncio.Task[Topic]] = {}
+        self._built: dict[tuple[str, datetime, datetime], asyncio.Task[Digest]] = {}
+
+    async def topic(self, words: Sequence[str]) -> Topic:
+        key = topic_key(words)
+        if key not in self._topics:
+            self._topics[key] = asyncio.ensure_future(self.resolve(self.store, words))
+        return await self._topics[key]
+
+    async def build(self, subscription: Subscription, day: date, since: datetime,
+                    until: datetime) -> Digest:
+        key = (topic_key(subscription.topic_words), since, until)
+        if key not in self._built:
+            self._built[key] = asyncio.ensure_future(self._build(subscription, day, since, until))
+        digest = await self._built[key]
+        return replace(digest, subscription=subscription, local_date=day)
+
+    async def _build(self, subscription: Subscription, day: date, since: datetime,
+                     until: datetime) -> Digest:
+        topic = await self.topic(subscription.topic_words)
+        return await build_digest(
+            self.store, subscription, topic, local_date=day, since=since, until=until
+        )
+
+
+# --- delivery -------------------------------------------------------------------------------
+
+# Slack answers that no retry will fix for this channel: stop and tell someone.
+PAUSE_ERRORS = frozenset({
+    "not_in_channel", "channel_not_found", "is_archived", "invalid_auth", "account_inactive",
+    "token_revoked", "token_expired", "not_authed", "missing_scope", "no_permission",
+    "restricted_action", "restricted_action_read_only_channel",
+    "restricted_action_thread_only_channel", "restricted_action_non_threadable_channel",
+    "team_access_not_granted", "ekm_access_denied", "org_login_required", "access_denied",
+})
+# Errors Slack sends with HTTP 200 that are worth another try.
+TRANSIENT_ERRORS = frozenset({
+    "ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout",
+})
+# The blocks were refused: one more try as plain text rather than nothing.
+BLOCK_ERRORS = frozenset({"invalid_blocks", "msg_blocks_too_long", "invalid_blocks_format"})
+
+
+class Outcome(StrEnum):
+    SENT = "sent"
+    PAUSE = "pause"  # the channel refused: pause the subscription
+    RETRY_LATER = "retry_later"  # Slack unreachable after the in-run retries
+    FAILED = "failed"  # refused for another reason: given up for today
+    LOST = "lost"  # another process took the claim over (lease expired): not ours to post
+
+
+@dataclass(frozen=True)
+class PostResult:
+    outcome: Outcome
+    ts: str | None = None
+    error: str | None = None
+    retry_after: float | None = None  # seconds, when Slack asked
+    attempts: int = 1
+    rate_limited: int = 0  # 429s seen
+
+
+class ChannelPacer:
+    """At most one message per `interval` seconds per channel; a 429 holds the channel back
+    for its Retry-After."""
+
+    def __init__(
+        self,
+        interval: float = CHANNEL_INTERVAL,
+        *,
+        clock: Monotonic = monotonic_time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.interval = interval
+        self.clock = clock
+        self.sleep = sleep
+        self._next: dict[str, float] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def hold(self, channel: str, seconds: float) -> None:
+        self._next[channel] = max(self._next.get(channel, 0.0), self.clock() + seconds)
+
+    async def wait(self, channel: str) -> None:
+        """Return when `channel` may take its next message, and book the slot."""
+        lock = self._locks.setdefault(channel, asyncio.Lock())
+        async with lock:
+            delay = self._next.get(channel, 0.0) - self.clock()
+            if delay > 0:
+                await self.sleep(delay)
+            self._next[channel] = self.clock() + self.interval
+
+
+@dataclass
+class RetryPolicy:
+    attempts: int = 5  # posts per digest per run
+    backoff: float = 1.0  # first wait after a 5xx or network error; doubles, with jitter
+    max_backoff: float = 30.0
+    max_retry_after: float = 120.0  # a longer Retry-After ends this run's tries for the digest
+    later: timedelta = timedelta(minutes=5)  # when a digest given up in this run is tried again
+
+
+def _retry_after(error: SlackApiError) -> float | None:
+    headers = getattr(error.response, "headers", None) or {}
+    for name, value in dict(headers).items():
+        if name.lower() == "retry-after":
+            raw = value[0] if isinstance(value, list) else value
+            try:
+                return max(0.0, float(raw))
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+def _error_code(error: SlackApiError) -> str:
+    data = getattr(error.response, "data", None)
+    if isinstance(data, dict) and data.get("error"):
+        return str(data["error"])
+    return f"http_{getattr(error.response, 'status_code', 'error')}"
+
+
+class SlackPoster:
+    """chat.postMessage with our own bounded retries: the client passed in must not retry
+    itself (`digest_client`), so waits are paced, counted and testable."""
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        *,
+        pacer: ChannelPacer | None = None,
+        policy: RetryPolicy | None = None,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.client = client
+        self.pacer = pacer or ChannelPacer(sleep=sleep)
+        self.policy = policy or RetryPolicy()
+        self.sleep = sleep
+
+    async def post(
+        self,
+        channel: str,
+        message: Message,
+        heartbeat: Callable[[], Awaitable[bool]] | None = None,
+    ) -> PostResult:
+        """Post once, retrying what may pass. `heartbeat` runs before every attempt; when it
+        answers False (our claim was taken over) nothing more is posted."""
+        policy = self.policy
+        payload = message.to_dict()
+        rate_limited = 0
+        last_error = "no attempt"
+        for attempt in range(1, policy.attempts + 1):
+            await self.pacer.wait(channel)
+            if heartbeat is not None and not await heartbeat():
+                return PostResult(Outcome.LOST, error="claim_lost", attempts=attempt - 1,
+                                  rate_limited=rate_limited)
+            try:
+                response = await self.client.chat_postMessage(
+                    channel=channel,
+                    text=payload["text"],
+                    blocks=payload["blocks"] or None,
+                    unfurl_links=False,
+                    unfurl_media=False,
+                )
+                return PostResult(Outcome.SENT, ts=response.get("ts"), attempts=attempt,
+                                  rate_limited=rate_limited)
+            except SlackApiError as exc:
+                status = getattr(exc.response, "status_code", 0) or 0
+                code = _error_code(exc)
+                last_error = code
+                if status == 429 or code == "ratelimited":
+                    rate_limited += 1
+                    wait = _retry_after(exc)
+                    wait = 1.0 if wait is None else wait
+                    self.pacer.hold(channel, wait)
+                    if wait > policy.max_retry_after:
+                        return PostResult(Outcome.RETRY_LATER, error=code, retry_after=wait,
+                                          attempts=attempt, rate_limited=rate_limited)
+                    continue  # the pacer waits out Retry-After before the next attempt
+                if code in PAUSE_ERRORS:
+                    return PostResult(Outcome.PAUSE, error=code, attempts=attempt,
+                                      rate_limited=rate_limited)
+                if code in BLOCK_ERRORS and payload["blocks"]:
+                    log.warning("blocks refused in %s (%s): sending plain text", channel, code)
+                    payload = {"text": payload["text"], "blocks": []}
+                    continue
+                if status < 500 and code not in TRANSIENT_ERRORS:
+                    return PostResult(Outcome.FAILED, error=code, attempts=attempt,
+                                      rate_limited=rate_limited)
+            except (aiohttp.ClientError, TimeoutError, SlackClientError) as exc:
+                last_error = type(exc).__name__
+            if attempt < policy.attempts:
+                wait = min(policy.max_backoff, policy.backoff * 2 ** (attempt - 1))
+                await self.sleep(wait * (0.5 + random.random() / 2))
+        return PostResult(Outcome.RETRY_LATER, error=last_error, attempts=policy.attempts,
+                          rate_limited=rate_limited)
+
+    async def notify(self, user_id: str | None, channel: str, message: Message) -> bool:
+        """Tell one person privately: ephemeral in the channel, else a direct message (an
+        ephemeral cannot reach a channel the bot was removed from)."""
+        if not user_id:
+            return False
+        payload = message.to_dict()
+        try:
+            await self.client.chat_postEphemeral(
+                channel=channel, user=user_id, text=payload["text"], blocks=payload["blocks"]
+            )
+            return True
+        except (SlackApiError, aiohttp.ClientError, TimeoutError, SlackClientError) as exc:
+            log.info("ephemeral to the subscriber failed (%s); trying a direct message",
+                     type(exc).__name__)
+        try:
+            await self.client.chat_postMessage(
+                channel=user_id, text=payload["text"], blocks=payload["blocks"],
+                unfurl_links=False, unfurl_media=False,
+            )
+            return True
+        except (SlackApiError, aiohttp.ClientError, TimeoutError, SlackClientError) as exc:
+            log.warning("could not tell the subscriber about a paused digest (%s)",
+                        type(exc).__name__)
+            return False
+
+
+def digest_client(services: Services) -> AsyncWebClient:
+    """A Web API client like `services.slack` (token, base URL, session) without its retry
+    handlers: `SlackPoster` owns every retry, so 429s are paced per channel and a 5xx outage
+    is waited out with bounded, counted backoff instead of being retried twice over."""
+    if services.slack is None:
+        raise RuntimeError("no Slack client: digests need SLACK_BOT_TOKEN")
+    base = services.slack
+    return AsyncWebClient(
+        token=base.token,
+        base_url=base.base_url,
+        session=base.session,
+        timeout=base.timeout,
+        retry_handlers=[],
+    )
+
+
+# --- one run --------------------------------------------------------------------------------
+
+
+@dataclass
+class RunReport:
+    """What a run did, for logs, the command line and the benchmark."""
+
+    claimed: int = 0
+    sent: int = 0
+    empty: int = 0
+    paused: int = 0
+    retry_later: int = 0
+    failed: int = 0
+    rate_limited: int = 0
+    outcomes: dict[tuple[int, date], str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.retry_later or self.failed)
+
+
+def new_token() -> str:
+    return uuid.uuid4().hex
+
+
+def _settle(write: Awaitable[T]) -> Awaitable[T]:
+    """A store write that completes even if this task is cancelled meanwhile: a transaction
+    cut in half by a cancellation would leave the shared connection inside BEGIN."""
+    return asyncio.shield(write)
+
+
+async def _deliver(
+    services: Services,
+    claim: Claim,
+    builder: DigestBuilder,
+    poster: SlackPoster,
+    report: RunReport,
+) -> None:
+    from bot.cards.digest import pause_notice, render_digest
+
+    store = services.store
+    sub = claim.subscription
+    try:
+        digest = await builder.build(sub, claim.due.local_date, claim.window_start,
+                                     claim.window_end)
+    except UserError as exc:
+        # The topic words no longer resolve: nothing to send until someone re-subscribes.
+        reason = f"topic not understood: {exc.message}"
+        await _settle(store.pause_subscription(sub.id, reason))
+        await _settle(store.finish_digest(claim, LogStatus.DROPPED, error="topic_not_understood"))
+        await poster.notify(sub.created_by, sub.channel_id, pause_notice(sub, reason))
+        report.paused += 1
+        report.outcomes[claim.key] = "paused"
+        return
+    if digest.is_empty and sub.skip_when_empty:
+        await _settle(store.finish_digest(claim, LogStatus.EMPTY))
+        report.empty += 1
+        report.outcomes[claim.key] = "empty"
+        return
+    message = render_digest(digest)
+    result = await poster.post(
+        sub.channel_id, message, heartbeat=lambda: _settle(store.mark_posting(claim))
+    )
+    report.rate_limited += result.rate_limited
+    report.outcomes[claim.key] = str(result.outcome)
+    if result.outcome is Outcome.SENT:
+        await _settle(store.finish_digest(claim, LogStatus.SENT, message_ts=result.ts))
+        report.sent += 1
+    elif result.outcome is Outcome.PAUSE:
+        await _settle(store.pause_subscription(sub.id, result.error or "refused"))
+        await _settle(store.finish_digest(claim, LogStatus.DROPPED, error=result.error))
+        log.warning("digest %s paused: Slack said %s", sub.id, result.error)
+        await poster.notify(sub.created_by, sub.channel_id, pause_notice(sub, result.error or ""))
+        report.paused += 1
+    elif result.outcome is Outcome.LOST:
+        log.warning("digest %s: claim taken over by another process", sub.id)
+    elif result.outcome is Outcome.RETRY_LATER:
+        later = services.clock() + max(
+            poster.policy.later, timedelta(seconds=result.retry_after or 0)
+        )
+        await _settle(store.finish_digest(claim, LogStatus.FAILED, error=result.error,
+                                          next_attempt_at=later))
+        log.warning("digest %s not delivered (%s); next try after %s", sub.id, result.error,
+                    later.isoformat())
+        report.retry_later += 1
+    else:
+        await _settle(store.finish_digest(claim, LogStatus.DROPPED, error=result.error))
+        log.error("digest %s refused by Slack: %s", sub.id, result.error)
+        report.failed += 1
+
+
+async def send_due_digests(
+    services: Services,
+    *,
+    poster: SlackPoster | None = None,
+    builder: DigestBuilder | None = None,
+    token: str | None = None,
+    concurrency: int = MAX_CONCURRENT_POSTS,
+) -> RunReport:
+    """Claim what is due now and deliver it; channels in parallel, each paced."""
+    store = services.store
+    claims = await _settle(store.claim_due_digests(services.clock(), token or new_token()))
+    report = RunReport(claimed=len(claims))
+    if not claims:
+        return report
+    poster = poster or SlackPoster(digest_client(services))
+    builder = builder or DigestBuilder(store)
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(claim: Claim) -> None:
+        async with gate:
+            try:
+                await _deliver(services, claim, builder, poster, report)
+            except Exception:
+                # One digest's bug must not stop the others; it is retried later.
+                log.exception("digest %s failed", claim.subscription.id)
+                later = services.clock() + poster.policy.later
+                await _settle(store.finish_digest(claim, LogStatus.FAILED,
+                                                  error="internal_error", next_attempt_at=later))
+                report.failed += 1
+
+    try:
+        await asyncio.gather(*(one(claim) for claim in claims))
+    finally:
+        # Claims never posted (shutdown, crash of this task) go back at once; posts in flight
+        # stay `posting` and are settled by the lease.
+        released = await _settle(store.release_claims(claims))
+        if released:
+            log.info("gave back %d unsent digest claims", released)
+    log.info(
+        "digests: %d claimed, %d sent, %d empty, %d paused, %d to retry, %d failed, %d 429s",
+        report.claimed, report.sent, report.empty, report.paused, report.retry_later,
+        report.failed, report.rate_limited,
+    )
+    return report
 
 
 async def run_due_digests(services: Services, *, dry_run: bool = False) -> int:
     """Send (or with dry_run print) the digests due now; returns a process exit code."""
-    raise NotImplementedError("digests are not built yet")
+    if dry_run:
+        from bot.cards.digest import digest_as_text
+
+        now = services.clock()
+        builder = DigestBuilder(services.store)
+        due = await services.store.due_now(now)
+        for item in due:
+            since = await services.store.window_start(item.subscription.id, now)
+            try:
+                digest = await builder.build(item.subscription, item.local_date, since, now)
+            except UserError as exc:
+                print(f"# {item.subscription.channel_id}: topic not understood ({exc.message})")
+                continue
+            print(digest_as_text(digest))
+            print()
+        print(f"{len(due)} digest{'s' if len(due) != 1 else ''} due (dry run: nothing sent)",
+              file=sys.stderr)
+        return 0
+    report = await send_due_digests(services)
+    print(
+        f"{report.claimed} due: {report.sent} sent, {report.empty} empty, {report.paused} paused,"
+        f" {report.retry_later} to retry, {report.failed} failed",
+        file=sys.stderr,
+    )
+    return 0 if report.ok else 1
 
 
-async def run_scheduler(services: Services) -> None:
-    """Send due digests every minute until cancelled."""
-    raise NotImplementedError("digests are not built yet")
+async def seconds_until_next(services: Services) -> float:
+    """How long the scheduler may sleep: until the next due moment, at most a minute."""
+    now = services.clock()
+    scheduled = await services.store.scheduled_subscriptions()
+    from bot.schedule import candidate_dates, index_log
+
+    log_index = index_log(await services.store.digest_log(candidate_dates(now)))
+    wake = next_wakeup(scheduled, log_index, now)
+    if wake is None:
+        return MAX_SLEEP
+    return min(MAX_SLEEP, max(1.0, (wake - now).total_seconds()))
+
+
+async def run_scheduler(
+    services: Services,
+    *,
+    poster: SlackPoster | None = None,
+    sleep: Sleep = asyncio.sleep,
+    resolve: TopicResolver = default_resolve_topic,
+) -> None:
+    """Send due digests, then sleep until the next is due (at most a minute); until cancelled."""
+    log.info("digest scheduler started")
+    while True:
+        try:
+            await send_due_digests(
+                services, poster=poster, builder=DigestBuilder(services.store, resolve)
+            )
+            delay = await seconds_until_next(services)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("digest run failed; trying again in a minute")
+            delay = MAX_SLEEP
+        await sleep(delay)
+
+
+__all__ = [
+    "ChannelPacer",
+    "Contest",
+    "Digest",
+    "DigestBuilder",
+    "Outcome",
+    "PostResult",
+    "RetryPolicy",
+    "RunReport",
+    "Shift",
+    "ShiftKind",
+    "SlackPoster",
+    "build_digest",
+    "find_shifts",
+    "run_due_digests",
+    "run_scheduler",
+    "send_due_digests",
+]
