@@ -109,7 +109,7 @@ class TopicIndex:
 
     def add(self, phrase: str, reading: Reading) -> None:
         key = normalise(phrase)
-        if key:
+        if key and key not in FILLER_WORDS:  # "and" is Andorra's code, but mostly "and"
             self.phrases.setdefault(key, set()).add(reading)
 
     def lookup(self, phrase: str) -> set[Reading]:

@@ -21,7 +21,11 @@ from bot.cards.common import MAX_SECTION_TEXT, MAX_SURFACE_BLOCKS, escape, trunc
 from bot.cards.evidence import position_text
 from bot.models import StoredPosition, Subscription
 
-MAX_SUBSCRIPTIONS_SHOWN = 40
+MAX_SUBSCRIPTIONS_SHOWN = 60
+MAX_LATEST_SHOWN = 8
+LATEST_TEXT = 600
+# Kept within a message's ~12,000 characters: Slack documents no total for views.
+SUBSCRIPTIONS_TEXT = 6000
 _CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{2,20}")
 
 
@@ -62,27 +66,13 @@ def home_tab(
         SectionBlock(text=MarkdownTextObject(text="*Latest positions*")),
     ]
     if latest:
-        for position in latest[:20]:
-            blocks.append(
-                SectionBlock(text=MarkdownTextObject(text=position_text(position, 900)))
-            )
+        for position in latest[:MAX_LATEST_SHOWN]:
+            text = position_text(position, LATEST_TEXT)
+            blocks.append(SectionBlock(text=MarkdownTextObject(text=text)))
     else:
         blocks.append(SectionBlock(text=MarkdownTextObject(text="Nothing stored yet.")))
     blocks += [DividerBlock(), SectionBlock(text=MarkdownTextObject(text="*Daily digests*"))]
-    if subscriptions:
-        lines = [subscription_line(s) for s in subscriptions[:MAX_SUBSCRIPTIONS_SHOWN]]
-        if len(subscriptions) > MAX_SUBSCRIPTIONS_SHOWN:
-            lines.append(f"and {len(subscriptions) - MAX_SUBSCRIPTIONS_SHOWN} more")
-        # Several lines a section, each section within 3000 characters.
-        chunk: list[str] = []
-        for line in lines:
-            if sum(len(x) + 1 for x in chunk) + len(line) > MAX_SECTION_TEXT - 10:
-                blocks.append(SectionBlock(text=MarkdownTextObject(text="\n".join(chunk))))
-                chunk = []
-            chunk.append(truncate(line, 600))
-        if chunk:
-            blocks.append(SectionBlock(text=MarkdownTextObject(text="\n".join(chunk))))
-    else:
+    if not subscriptions:
         blocks.append(
             SectionBlock(
                 text=MarkdownTextObject(
@@ -90,4 +80,22 @@ def home_tab(
                 )
             )
         )
+    # Several lines a section, each section within 3000 characters, all within the budget.
+    budget = SUBSCRIPTIONS_TEXT
+    chunk: list[str] = []
+    shown = 0
+    for subscription in subscriptions:
+        line = truncate(subscription_line(subscription), 300)
+        if shown == MAX_SUBSCRIPTIONS_SHOWN or len(line) + 1 > budget:
+            break
+        if sum(len(x) + 1 for x in chunk) + len(line) > MAX_SECTION_TEXT - 40:
+            blocks.append(SectionBlock(text=MarkdownTextObject(text="\n".join(chunk))))
+            chunk = []
+        chunk.append(line)
+        budget -= len(line) + 1
+        shown += 1
+    if len(subscriptions) > shown:
+        chunk.append(f"and {len(subscriptions) - shown} more")
+    if chunk:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text="\n".join(chunk))))
     return View(type="home", blocks=blocks[:MAX_SURFACE_BLOCKS]).to_dict()
