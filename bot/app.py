@@ -40,10 +40,15 @@ def build_app(
     settings: Settings,
     services: Services,
     *,
+    responder: Responder | None = None,
     reply_attempts: int = 3,
     reply_backoff: float = 0.5,
 ) -> AsyncApp:
-    """The bolt app for one workspace, wired to `services` and every listener in `handlers`."""
+    """The bolt app for one workspace, wired to `services` and every listener in `handlers`.
+
+    Replies to response URLs go through `responder` (default: one on the services' HTTP
+    session, `reply_attempts` tries with `reply_backoff` seconds doubling between them).
+    """
     client = services.slack or build_slack_client(settings, services.http)
     if client.token is None:
         raise ValueError("SLACK_BOT_TOKEN is required to build the Slack app")
@@ -64,7 +69,9 @@ def build_app(
         )
     if app.oauth_flow is not None:  # pragma: no cover - guarded by _without_oauth_env
         raise RuntimeError("bolt switched to OAuth mode; this bot is single-workspace")
-    responder = Responder(services.http, attempts=reply_attempts, backoff=reply_backoff)
+    responder = responder or Responder(
+        services.http, attempts=reply_attempts, backoff=reply_backoff
+    )
 
     @app.middleware
     async def inject_services(context: AsyncBoltContext, next: Any) -> BoltResponse:
