@@ -1,13 +1,70 @@
-"""Channel subscriptions to daily digests (issue 4). Placeholder until that work lands."""
+"""Channel subscriptions to daily digests: subscribe, unsubscribe, list (issue 4).
+
+Subscriptions are kept per channel id (never a name), with the topic words as typed so they
+are resolved again at each digest. Re-subscribing a topic updates its time (and resumes it if
+it was paused). Who may change a channel's subscriptions is `SUBSCRIPTION_MANAGERS`:
+`members` (anyone who can run the command there) or `admins` (`ADMIN_USER_IDS` only); a refusal
+and the list go only to the caller, changes are announced in the channel.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from bot.cards.digest import (
+    not_in_channel_message,
+    refusal_message,
+    subscribed_message,
+    subscriptions_message,
+    unsubscribed_message,
+)
+from bot.models import Subscription
+from bot.query import ListSubscriptionsRequest, SubscribeRequest, UnsubscribeRequest
+from bot.replies import CommandContext, Reply
+from bot.schedule import local_today, scheduled_instant
+
 if TYPE_CHECKING:
-    from bot.query import ListSubscriptionsRequest, SubscribeRequest, UnsubscribeRequest
-    from bot.replies import CommandContext, Reply
     from bot.services import Services
+
+
+def may_manage(services: Services, ctx: CommandContext) -> bool:
+    """Whether the caller may change this channel's subscriptions."""
+    if services.settings.subscription_managers == "members":
+        return True
+    return ctx.user_id is not None and ctx.user_id in services.settings.admin_user_ids
+
+
+def first_digest_at(sub: Subscription, now: datetime) -> datetime:
+    """When a subscription changed at `now` fires first: today if its time is still ahead."""
+    today = local_today(sub.zone, now)
+    at = scheduled_instant(sub.at, sub.zone, today)
+    return at if at >= now else scheduled_instant(sub.at, sub.zone, today + timedelta(days=1))
+
+
+async def subscribe(
+    services: Services, request: SubscribeRequest, ctx: CommandContext
+) -> Reply:
+    assert ctx.channel_id is not None
+    settings = services.settings
+    result = await services.store.subscribe(
+        channel_id=ctx.channel_id,
+        topic_words=request.topic.words,
+        label=request.topic.label,
+        at=request.at or settings.digest_time,
+        zone=request.zone or settings.digest_timezone,
+        team_id=ctx.team_id,
+        created_by=ctx.user_id,
+    )
+    sub = result.subscription
+    message = subscribed_message(
+        sub,
+        created=result.created,
+        resumed=result.resumed,
+        user_id=ctx.user_id,
+        first=first_digest_at(sub, services.clock()),
+    )
+    return Reply(message, public=True)
 
 
 async def handle_request(
@@ -16,4 +73,15 @@ async def handle_request(
     ctx: CommandContext,
 ) -> Reply:
     """Subscribe, unsubscribe or list this channel's digests; answer the caller."""
-    raise NotImplementedError("subscriptions are not built yet")
+    if ctx.channel_id is None:
+        return Reply(not_in_channel_message())
+    if isinstance(request, ListSubscriptionsRequest):
+        subs = await services.store.list_subscriptions(ctx.channel_id)
+        return Reply(subscriptions_message(subs))
+    if not may_manage(services, ctx):
+        return Reply(refusal_message())
+    if isinstance(request, SubscribeRequest):
+        return await subscribe(services, request, ctx)
+    removed = await services.store.unsubscribe(ctx.channel_id, request.topic.words)
+    message = unsubscribed_message(request.topic.label, removed=removed, user_id=ctx.user_id)
+    return Reply(message, public=removed)
