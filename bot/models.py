@@ -104,6 +104,8 @@ class StanceCell:
     latest_actor: str  # the actor of the freshest position
     latest_published: date | None
     latest_position_id: int
+    # The most prominent actors (slug, positions), most positions first, when asked for.
+    top_actors: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from bot.models import (
     Article,
@@ -184,10 +185,12 @@ class AddResult:
 @dataclass(frozen=True)
 class StoreStats:
     positions: int
-    sources: int
-    actors: int
-    parties: int
+    sources: int  # distinct articles
     latest_published: date | None
+
+
+_GUARANTEES = {str(g): g for g in Guarantee}
+_STANCES = {str(s): s for s in Stance}
 
 
 def normalise_text(text: str) -> str:
@@ -254,6 +257,12 @@ def _filter_sql(filter_: PositionFilter, alias: str) -> tuple[str, list[object]]
 
 class PositionStoreMixin(StoreBase):
     """Articles in, positions in, summaries and evidence out."""
+
+    _slug_cache: dict[int, str]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._slug_cache = {}
 
     # --- articles -------------------------------------------------------------------------
 
@@ -426,31 +435,55 @@ class PositionStoreMixin(StoreBase):
                 async for row in cursor
             ]
 
-    async def cells(self, filter_: PositionFilter) -> list[StanceCell]:
+    async def cells(self, filter_: PositionFilter, top_actors: int = 0) -> list[StanceCell]:
         """Who stands where under the filter, folded per (guarantee, stance, party): what the
-        briefing card shows. Reads only the summary rows of the filter's topic."""
+        briefing card shows. Reads only the summary rows of the filter's topic.
+
+        Each cell names the actor of its freshest position; `top_actors` > 0 also lists the
+        most prominent actors of each cell, which costs a string fold per summary row.
+        """
         where, params = _filter_sql(filter_, "s")
+        folded = ", group_concat(s.positions || ':' || s.actor_id)" if top_actors else ""
         # SQLite returns the bare columns (actor, position id) of the row holding max().
         sql = (
             "SELECT s.guarantee, s.stance, s.party, sum(s.positions), count(*),"
-            " max(s.latest_published), s.latest_position_id, ac.slug"
-            " FROM topic_summary AS s JOIN actors AS ac ON ac.id = s.actor_id"
-            f" WHERE {where} GROUP BY s.guarantee, s.stance, s.party"
+            f" max(s.latest_published), s.latest_position_id, s.actor_id{folded}"
+            f" FROM topic_summary AS s WHERE {where} GROUP BY s.guarantee, s.stance, s.party"
         )
         async with self.db.execute(sql, params) as cursor:
-            return [
-                StanceCell(
-                    guarantee=Guarantee(row[0]),
-                    stance=Stance(row[1]),
-                    party=row[2],
-                    positions=int(row[3]),
-                    actors=int(row[4]),
-                    latest_published=_parse_date(row[5]),
-                    latest_position_id=int(row[6]),
-                    latest_actor=row[7],
-                )
-                async for row in cursor
-            ]
+            rows = await cursor.fetchall()
+        folds: list[list[tuple[int, int]]] = []
+        for row in rows:
+            counted: list[tuple[int, int]] = []
+            if top_actors:
+                pairs = (pair.split(":") for pair in row[8].split(","))
+                counted = sorted((-int(count), int(actor)) for count, actor in pairs)[:top_actors]
+            folds.append(counted)
+        wanted = {row[7] for row in rows} | {a for counted in folds for _, a in counted}
+        slugs = await self._actor_slugs(list(wanted))
+        dates: dict[str, date | None] = {}
+        return [
+            StanceCell(
+                guarantee=_GUARANTEES[row[0]],
+                stance=_STANCES[row[1]],
+                party=row[2],
+                positions=row[3],
+                actors=row[4],
+                latest_published=dates.setdefault(row[5], _parse_date(row[5] or None)),
+                latest_position_id=row[6],
+                latest_actor=slugs[row[7]],
+                top_actors=tuple((slugs[actor], -count) for count, actor in counted),
+            )
+            for row, counted in zip(rows, folds, strict=True)
+        ]
+
+    async def _actor_slugs(self, ids: list[int]) -> dict[int, str]:
+        """Actor ids to slugs through a cache: actors are only ever added, never renamed."""
+        missing = [i for i in ids if i not in self._slug_cache]
+        if missing:
+            async with self.db.execute("SELECT id, slug FROM actors") as cursor:
+                self._slug_cache.update({int(r[0]): r[1] async for r in cursor})
+        return {i: self._slug_cache[i] for i in ids}
 
     async def positions_by_ids(self, ids: Iterable[int]) -> list[StoredPosition]:
         wanted = sorted(set(ids))
@@ -525,8 +558,8 @@ class PositionStoreMixin(StoreBase):
         """Counts for the card's context line."""
         where, params = _filter_sql(filter_, "s")
         async with self.db.execute(
-            "SELECT ifnull(sum(positions), 0), count(DISTINCT actor_id), count(DISTINCT party),"
-            f" max(latest_published) FROM topic_summary AS s WHERE {where}",
+            "SELECT ifnull(sum(positions), 0), max(latest_published)"
+            f" FROM topic_summary AS s WHERE {where}",
             params,
         ) as cursor:
             row = await cursor.fetchone()
@@ -534,9 +567,7 @@ class PositionStoreMixin(StoreBase):
         return StoreStats(
             positions=int(row[0]),
             sources=await self._count_sources(filter_),
-            actors=int(row[1]),
-            parties=int(row[2]),
-            latest_published=_parse_date(row[3]),
+            latest_published=_parse_date(row[1] or None),
         )
 
     async def _count_sources(self, filter_: PositionFilter) -> int:
