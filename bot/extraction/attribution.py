@@ -20,6 +20,13 @@ AUXILIARIES = _words(
 )
 NAME_PARTICLES = frozenset({"von", "der", "de", "van", "bin", "da", "al", "del", "la", "le"})
 COORDINATORS = frozenset({",", "and", "&"})
+FUNCTION_WORDS = _words(
+    "and or but nor to in of for with on at by from as that which who whom whose than then"
+    " so if when while where because after before since until said says told say tells"
+    " has have had is are was were will would could can may might should must do does did"
+    " not also still already had been be being alone only too either neither each both"
+)
+LOCATIVE = frozenset({"in", "at", "near", "outside", "inside", "from"})
 
 
 @dataclass(frozen=True)
@@ -298,7 +305,8 @@ def _adjective_use(
         return False
     if end in in_guarantee:
         return True
-    return words[end].isalpha() and words[end].islower() and end not in cue_tokens
+    return (words[end].isalpha() and words[end].islower() and end not in cue_tokens
+            and nxt not in FUNCTION_WORDS)
 
 
 def resolve(mentions: list[Mention], tracker: Tracker, lower: list[str]) -> None:
@@ -315,7 +323,8 @@ def resolve(mentions: list[Mention], tracker: Tracker, lower: list[str]) -> None
             else:
                 run = [m.actor]
             run_end = m.end
-            tracker.note(m.actor, run)
+            if m.start == 0 or lower[m.start - 1] not in LOCATIVE:
+                tracker.note(m.actor, run)
         elif m.kind == "person-pronoun":
             m.actor = tracker.person
         elif m.kind == "group-pronoun":

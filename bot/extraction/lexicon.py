@@ -165,8 +165,15 @@ def attribution_lexicon() -> AttributionLexicon:
     for verb in _list(table["speech"], "verbs"):
         speech += inflect(verb)
     titles = {t.lower() for t in _list(table["titles"], "words")}
+    party_words = {w.lower() for party in parties().values()
+                   for w in (*party.names, *party.adjectives)}
     for actor in actors().values():
-        titles.update(t.lower() for t in actor.titles)
+        for title in actor.titles:
+            words = title.split()
+            # "Slovenian Prime Minister": the party word is matched on its own.
+            while len(words) > 1 and words[0].lower() in party_words:
+                words = words[1:]
+            titles.add(" ".join(words).lower())
     anaphora = table["anaphora"]
     return AttributionLexicon(
         speech=tuple(sorted(set(speech))),

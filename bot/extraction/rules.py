@@ -60,6 +60,9 @@ def sentence_marks(doc: Doc) -> Doc:
         if token.i > 0 and doc[token.i - 1].is_space:
             token.is_sent_start = False
         text = token.text
+        opens = text in QUOTES_OPEN or (text == '"' and not inside)
+        if opens and token.i > 0 and doc[token.i - 1].text in (".", "!", "?"):
+            token.is_sent_start = True
         if text == '"':
             inside = not inside
             opened = token.i
@@ -219,6 +222,7 @@ class _ArticleRun:
         self.attr = attribution_lexicon()
         self.found: dict[tuple[str, Stance, Guarantee], Found] = {}
         self.last_speaker: Actor | None = None
+        self._timing_words = frozenset(cue_lexicon().words.get("timing", ()))
 
     def run(self) -> list[Position]:
         sents = list(self.doc.sents)
@@ -298,6 +302,8 @@ class _ArticleRun:
     ) -> None:
         speaker = speakers[k] or self._quote_speaker(k, sents, speakers)
         evidence = self.text[sent.start_char:sent.end_char].strip()
+        # A headline is a poor piece of evidence: a body sentence saying the same wins.
+        quality = 0 if sent.start_char == 0 and "\n" in self.text else 1
         boundaries = [c.start for c in cues if c.kind == "C" and c.value == "boundary"]
         previous: Hit | None = None
         previous_result: tuple[list[Actor], Stance | None, str | None] | None = None
@@ -306,11 +312,14 @@ class _ArticleRun:
             guarantee = Guarantee(g.value)
             if self._skip(g):
                 continue
-            if previous is not None and previous_result and self._coordinated(previous, g):
+            clause = max([b + 1 for b in boundaries if b < g.start], default=sent.start)
+            start = max(clause, previous.end if previous else sent.start)
+            if previous is not None and previous_result and (
+                self._coordinated(previous, g)
+                or (g.start - previous.end <= 3 and not self._stance_cues(start, g, cues))
+            ):
                 holders, polarity, _ = previous_result
             else:
-                clause = max([b + 1 for b in boundaries if b < g.start], default=sent.start)
-                start = max(clause, previous.end if previous else sent.start)
                 holders, polarity = self._stance(sent, g, start, cues, mentions, speaker)
             previous = g
             guarantor = self._guarantor(g, guarantee, cues, mentions, sent)
@@ -322,7 +331,7 @@ class _ArticleRun:
                     continue
                 done.add((holder.party, guarantee))
                 stance = _stance_of(polarity, holder)
-                self._add(holder, stance, guarantee, guarantor, evidence)
+                self._add(holder, stance, guarantee, guarantor, evidence, quality)
 
     def _skip(self, g: Hit) -> bool:
         """Troops of Russia or Ukraine are not a peacekeeping force."""
@@ -332,6 +341,24 @@ class _ArticleRun:
             if name.end <= g.start and g.start - name.end <= 1 and name.kind in ("J", "P"):
                 return name.value in ("rus", "ukr", "blr", "prk")
         return False
+
+    def _stance_cues(self, start: int, g: Hit, cues: list[Hit]) -> list[Hit]:
+        """Stance cues between `start` and the guarantee whose scope reaches it."""
+        return [c for c in cues if c.kind in ("C", "CA") and start <= c.start and c.end <= g.start
+                and c.value in ("positive", "negative", "doubt") and not self._closed(c, g)]
+
+    def _closed(self, cue: Hit, g: Hit) -> bool:
+        """A cue with its own object before the guarantee ("stop the fighting and ...")."""
+        j = cue.end
+        while j < g.start and self.lower[j] in ("the", "a", "an", "any", "its", "their", "his",
+                                                 "her", "this", "that"):
+            j += 1
+        if j + 1 >= g.start:
+            return False
+        word = self.words[j]
+        return (word.isalpha() and word.islower() and j not in self.cue_tokens
+                and j not in self.in_guarantee
+                and self.lower[j + 1] in ("and", ",", '"', "”", ".", "or", ";"))
 
     def _coordinated(self, previous: Hit, g: Hit) -> bool:
         gap = self.lower[previous.end:g.start]
@@ -350,11 +377,14 @@ class _ArticleRun:
         """Polarity ("positive", "negative", "doubt") of the clause before a guarantee, and
         who holds it."""
         window = [c for c in cues if c.kind == "C" and start <= c.start and c.end <= g.start]
-        stance_cues = [c for c in window if c.value in ("positive", "negative", "doubt")]
+        stance_cues = self._stance_cues(start, g, cues)
         negators = [c for c in window if c.value == "negator" and not self._contrastive(c)]
-        if g.start > sent.start and self.lower[g.start - 1] == "no":
-            pass
         head: Hit | None = stance_cues[0] if stance_cues else None
+        owner = self._possessive_owner(g, mentions)
+        after_near = [c for c in self._after_cues(sent, g, cues) if c.start - g.end <= 2]
+        if owner is not None and after_near:
+            polarity = "doubt" if after_near[0].value == "doubt" else "positive"
+            return [owner], polarity
         without = [c for c in negators if self.lower[c.start] == "without"
                    and g.start - c.end <= 3]
         if without:
@@ -381,8 +411,15 @@ class _ArticleRun:
                 polarity = "negative" if negatives % 2 else "positive"
                 if polarity == "negative" and self._about_timing(sent, g, start):
                     polarity = "doubt"
-        holders = self._holders(sent, g, head, mentions, speaker)
+        holders = self._holders(sent, g, head, mentions, speaker, stance_cues)
         return holders, polarity
+
+    def _possessive_owner(self, g: Hit, mentions: list[Mention]) -> Actor | None:
+        """"Kyiv's NATO bid": the possessive right before the guarantee."""
+        for m in mentions:
+            if m.possessive and m.actor and m.end + 1 == g.start and m.kind != "first":
+                return m.actor
+        return None
 
     def _contrastive(self, negator: Hit) -> bool:
         """"not the US" or "not only" are not negations of the cue."""
@@ -402,8 +439,8 @@ class _ArticleRun:
         return [c for c in cues if c.kind == "CA" and g.end <= c.start and c.end <= limit]
 
     def _about_timing(self, sent: Span, g: Hit, start: int) -> bool:
-        timing = {c.start for c in self.cues if c.kind == "C" and c.value == "timing"}
-        return any(start <= i < min(sent.end, g.end + 8) for i in timing)
+        timing = self._timing_words
+        return any(self.lower[i] in timing for i in range(start, min(sent.end, g.end + 8)))
 
     def _holders(
         self,
@@ -412,21 +449,32 @@ class _ArticleRun:
         head: Hit | None,
         mentions: list[Mention],
         speaker: Actor | None,
+        chain: list[Hit] | None = None,
     ) -> list[Actor]:
-        """The subject of the head cue (or the possessive before it), else the speaker."""
+        """The subject of the cue chain before the guarantee (or the possessive before a cue
+        noun: "Kiev's demands"), else the speaker of the sentence."""
         anchor = head.start if head is not None else g.start
-        # Possessive right before the cue or the guarantee: "Kiev's demands", "Kyiv's NATO bid".
         for idx, m in enumerate(mentions):
             if m.possessive and m.actor and 0 <= anchor - (m.end + 1) <= 2 and \
                     all(self.lower[i].isalpha() for i in range(m.end + 1, anchor)):
                 return self._first_person(m, speaker) or coordinated(mentions, idx, self.lower)
-        if head is None or head.start >= g.end:
-            for m in mentions:
-                if m.possessive and m.actor and m.end + 1 == g.start:
-                    return [m.actor]
+        # The first cue of the chain that has a subject of its own, within the clause.
+        begin = sent.start
+        for cue in chain or ([head] if head else []):
+            found = self._subject_before(mentions, begin, cue.start, speaker)
+            if found is not None:
+                return found
+        found = self._subject_before(mentions, sent.start, anchor, speaker)
+        if found is not None:
+            return found
+        return [speaker] if speaker else []
+
+    def _subject_before(
+        self, mentions: list[Mention], begin: int, end: int, speaker: Actor | None
+    ) -> list[Actor] | None:
         for idx in range(len(mentions) - 1, -1, -1):
             m = mentions[idx]
-            if m.end > anchor or m.start < sent.start:
+            if m.end > end or m.start < begin:
                 continue
             if m.possessive or self._object_context(m) or m.actor is None:
                 continue
@@ -435,7 +483,7 @@ class _ArticleRun:
             if m.kind == "first":
                 return [speaker] if speaker else []
             return coordinated(mentions, idx, self.lower)
-        return [speaker] if speaker else []
+        return None
 
     def _first_person(self, m: Mention, speaker: Actor | None) -> list[Actor] | None:
         if m.kind == "first":
@@ -489,15 +537,18 @@ class _ArticleRun:
         return None
 
     def _add(self, holder: Actor, stance: Stance, guarantee: Guarantee, guarantor: str | None,
-             evidence: str) -> None:
+             evidence: str, quality: int) -> None:
         if not holder.party or holder.party not in parties():
             return
         if guarantor is None:
             guarantor = _default_guarantor(holder, stance, guarantee)
         key = (holder.party, stance, guarantee)
-        if key in self.found:
+        old = self.found.get(key)
+        if old is not None and old.quality >= quality:
             return
-        self.found[key] = Found(holder, stance, guarantee, guarantor, evidence, 0)
+        if old is not None:  # keep the first holder and guarantor, take the better sentence
+            holder, guarantor = old.actor, old.guarantor
+        self.found[key] = Found(holder, stance, guarantee, guarantor, evidence, quality)
 
 
 def _party_of(hit: Hit) -> str | None:
