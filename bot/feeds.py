@@ -1,20 +1,612 @@
-"""Live sources: RSS/Atom feeds and article URLs (issue 5). Placeholder until that work lands."""
+"""Live sources: RSS/Atom feeds polled on a schedule, and article or feed URLs on demand.
+
+Everything is fetched by `bot.fetch.SafeFetcher` (public addresses only, bounded in size and
+time); feeds are parsed by feedparser from bytes we fetched (it never fetches anything
+itself) after a defusedxml check that refuses entity declarations; each new entry's page is
+read with trafilatura (`bot.ingest.articles_from_html`), or from the entry's own summary when
+the page holds no article. Articles then take the common path
+(`bot.pipeline.ingest_articles`) and are clustered into stories (`bot.clustering`).
+
+An entry is new only when neither its GUID nor its link is known (checked in the store before
+its page is fetched); the store then refuses the same URL, GUID or text, and an article from
+the same outlet that is nearly the same text (an edited copy) is counted as known too.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+import asyncio
+import contextlib
+import html
+import io
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from bot.clustering import cluster_article, cluster_pending, find_same_article, fingerprint
+from bot.fetch import (
+    FEED_TYPES,
+    BadContent,
+    FetchError,
+    FetchTimeout,
+    HTTPStatusError,
+    SafeFetcher,
+)
+from bot.ingest import (
+    MIN_ARTICLE_CHARS,
+    IngestProblem,
+    ReadResult,
+    article_from_txt,
+    article_id_for,
+    articles_from_html,
+    clean_text,
+    outlet_from_url,
+)
+from bot.models import Article
+from bot.pipeline import IngestReport, ingest_articles
+from bot.store.feeds import MAX_ENTRY_ATTEMPTS
 
 if TYPE_CHECKING:
-    from bot.pipeline import IngestReport
     from bot.services import Services
 
+log = logging.getLogger(__name__)
 
-async def ingest_urls(services: Services, urls: Sequence[str]) -> IngestReport:
-    """Fetch each URL (an article page or a feed) safely and ingest what it holds."""
-    raise NotImplementedError("fetching URLs is not built yet")
+# Called with (done, total) after each URL or feed entry; total grows as feeds are read.
+ProgressHook = Callable[[int, int], None]
+
+BATCH = 16  # entries fetched concurrently, then ingested together
+MIN_SUMMARY_CHARS = 200  # an entry's own summary stands in for a page only when this long
+HTML_ACCEPT = ("text/html", "application/xhtml+xml", "text/plain")
+FEED_ACCEPT = (
+    "application/rss+xml",
+    "application/atom+xml",
+    "application/xml",
+    "text/xml",
+    "text/html",
+)
+_TRACKING_PARAMS = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid|ocid|cmpid)$", re.I)
 
 
-async def poll_feeds(services: Services) -> None:
-    """Poll `FEEDS` every `FEED_POLL_MINUTES` until cancelled."""
-    raise NotImplementedError("feed polling is not built yet")
+class FeedProblem(Exception):
+    """A feed could not be read; `reason` is one short line."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    """One feed item, as much as we need of it."""
+
+    key: str  # the GUID (scoped to the feed's host unless it is a URL or URN), else the link
+    url: str | None
+    title: str
+    summary: str
+    published: date | None
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    title: str
+    entries: list[FeedEntry]
+    warning: str | None = None  # set when the XML was malformed but entries could be read
+
+
+# --- URLs -----------------------------------------------------------------------------
+
+
+def normalise_url(url: str | None) -> str | None:
+    """A link as compared and stored: fragment and tracking parameters dropped, scheme and
+    host lower-cased. None for anything that is not http(s)."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    query = urlencode(
+        [
+            (k, v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            if not _TRACKING_PARAMS.match(k)
+        ]
+    )
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", query, ""))
+
+
+def loggable(url: str) -> str:
+    """A URL fit for a log line: no credentials, and no query (private feed URLs often
+    carry a token there)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "(invalid URL)"
+    host = (parts.hostname or "") + (f":{port}" if port else "")
+    return urlunsplit((parts.scheme, host, parts.path, "", "")) + ("?…" if parts.query else "")
+
+
+# --- feed parsing -----------------------------------------------------------------------
+
+_XML_DECL_ENCODING = re.compile(r"""^(\s*<\?xml[^>]*?\bencoding\s*=\s*)["'][^"']*["']""")
+_TAG = re.compile(r"<[^>]+>")
+_BLOCK_END = re.compile(r"</(p|div|li|h\d|blockquote)\s*>|<br\s*/?>", re.I)
+
+
+def _utf8_xml(text: str) -> bytes:
+    """The decoded feed as UTF-8 bytes whose XML declaration says so."""
+    text = text.lstrip("\ufeff")
+    return _XML_DECL_ENCODING.sub(r'\1"utf-8"', text, count=1).encode("utf-8")
+
+
+def _refuse_entities(data: bytes) -> None:
+    """Refuse feeds that declare entities or reference external ones (billion laughs,
+    XXE). Malformed XML passes here: feedparser's lenient parser gets its chance."""
+    from xml.etree.ElementTree import ParseError
+
+    import defusedxml
+    import defusedxml.ElementTree
+
+    try:
+        defusedxml.ElementTree.fromstring(
+            data, forbid_dtd=False, forbid_entities=True, forbid_external=True
+        )
+    except defusedxml.DefusedXmlException:
+        raise FeedProblem("feed declares XML entities (refused: entity expansion)") from None
+    except (ParseError, ValueError):
+        if re.search(rb"<!ENTITY", data[:65536], re.I):
+            raise FeedProblem("feed declares XML entities (refused: entity expansion)") from None
+
+
+def html_to_text(fragment: str) -> str:
+    """Plain text of an (already sanitised) HTML fragment from a feed."""
+    text = _BLOCK_END.sub("\n", fragment)
+    return clean_text(html.unescape(_TAG.sub(" ", text)))
+
+
+def _entry_date(entry: Any) -> date | None:
+    for field in ("published_parsed", "updated_parsed", "created_parsed"):
+        moment = entry.get(field)
+        if moment:
+            with contextlib.suppress(TypeError, ValueError):
+                return date(moment.tm_year, moment.tm_mon, moment.tm_mday)
+    return None
+
+
+def _entry_key(guid: str | None, link: str | None, host: str) -> str | None:
+    if guid and guid.strip():
+        guid = guid.strip()
+        # A GUID that is not a URL or URN ("1234") is only unique within its site.
+        return guid if ":" in guid else f"{host}#{guid}"
+    return link
+
+
+def parse_feed(text: str, base_url: str) -> ParsedFeed:
+    """Entries of an RSS or Atom document, or `FeedProblem` with one line saying why not."""
+    import feedparser
+
+    data = _utf8_xml(text)
+    _refuse_entities(data)
+    # A file-like object: feedparser treats a str or bytes argument as a URL or file name.
+    parsed = feedparser.parse(
+        io.BytesIO(data),
+        response_headers={
+            "content-type": "application/xml; charset=utf-8",
+            "content-location": base_url,
+        },
+        sanitize_html=True,
+        resolve_relative_uris=True,
+    )
+    reason = None
+    if parsed.get("bozo"):
+        error = parsed.get("bozo_exception")
+        reason = str(getattr(error, "getMessage", lambda: error)())[:120] or "malformed XML"
+    if not parsed.get("version") and not parsed.entries:
+        if reason:
+            raise FeedProblem(f"malformed feed ({reason})")
+        raise FeedProblem("not an RSS or Atom feed")
+    host = (urlsplit(base_url).hostname or "").removeprefix("www.")
+    entries: list[FeedEntry] = []
+    seen: set[str] = set()
+    for item in parsed.entries:
+        link = normalise_url(item.get("link"))
+        key = _entry_key(item.get("id"), link, host)
+        if key is None or key in seen:
+            continue
+        seen.add(key)
+        content = item.get("content") or []
+        body = content[0].get("value", "") if content else item.get("summary", "")
+        entries.append(
+            FeedEntry(
+                key=key,
+                url=link,
+                title=html_to_text(item.get("title", ""))[:300],
+                summary=html_to_text(body or ""),
+                published=_entry_date(item),
+            )
+        )
+    title = html_to_text(parsed.feed.get("title", "")) or host
+    if not entries:
+        if reason:
+            raise FeedProblem(f"malformed feed ({reason})")
+        raise FeedProblem("empty feed (no entries)")
+    warning = f"malformed feed read leniently ({reason})" if reason else None
+    return ParsedFeed(title=title, entries=entries, warning=warning)
+
+
+# --- progress -------------------------------------------------------------------------
+
+
+class _Progress:
+    def __init__(self, hook: ProgressHook | None, total: int) -> None:
+        self.hook = hook
+        self.done = 0
+        self.total = total
+
+    def grow(self, more: int) -> None:
+        self.total += more
+        self._tell()
+
+    def advance(self, count: int = 1) -> None:
+        self.done += count
+        self._tell()
+
+    def _tell(self) -> None:
+        if self.hook is not None:
+            self.hook(self.done, max(self.total, self.done))
+
+
+# --- articles from documents ----------------------------------------------------------
+
+
+def article_from_document(
+    text: str, kind: str, where: str, url: str, guid: str | None
+) -> ReadResult:
+    """An article from a fetched page (HTML via trafilatura, or plain text)."""
+    if kind == "text":
+        found = article_from_txt(text, where)
+        if isinstance(found, IngestProblem):
+            return found
+        return replace(
+            found,
+            id=article_id_for(url, found.text),
+            url=url,
+            outlet=outlet_from_url(url),
+            guid=guid,
+        )
+    return articles_from_html(text, where, url, guid)
+
+
+def _summary_article(entry: FeedEntry, feed_url: str, guid: str) -> Article | None:
+    if len(entry.summary) < MIN_SUMMARY_CHARS:
+        return None
+    title = entry.title or entry.summary.splitlines()[0][:300]
+    text = entry.summary if entry.summary.startswith(title) else f"{title}\n{entry.summary}"
+    if len(text) < MIN_ARTICLE_CHARS:
+        return None
+    return Article(
+        id=article_id_for(entry.url, text),
+        title=title,
+        text=text,
+        url=entry.url,
+        outlet=outlet_from_url(entry.url or feed_url),
+        published=entry.published,
+        source=feed_url,
+        guid=guid,
+    )
+
+
+def _is_transient(error: FetchError) -> bool:
+    if isinstance(error, HTTPStatusError):
+        return error.status >= 500 or error.status == 429
+    return isinstance(error, FetchTimeout) or type(error) is FetchError
+
+
+@dataclass
+class _EntryResult:
+    entry: FeedEntry
+    result: ReadResult
+    retry: bool = False  # a transient failure: try this entry again at the next poll
+
+
+async def _read_entry(
+    fetcher: SafeFetcher, feed_url: str, entry: FeedEntry, attempts: int
+) -> _EntryResult:
+    """The entry's article: its page, else its summary; or the problem."""
+    where = entry.url or f"{loggable(feed_url)} entry {entry.key[:80]}"
+    guid = entry.key
+    page_problem = "entry has no link"
+    if entry.url:
+        try:
+            doc = await fetcher.fetch(entry.url, accept=HTML_ACCEPT)
+            text = doc.text()
+            kind = doc.kind(text)
+            if kind == "feed":
+                raise BadContent("entry links to a feed, not an article")
+            found = article_from_document(
+                text, kind, where, normalise_url(doc.url) or doc.url, guid
+            )
+        except FetchError as error:
+            last_try = attempts + 1 >= MAX_ENTRY_ATTEMPTS
+            if _is_transient(error) and not last_try:
+                return _EntryResult(entry, IngestProblem(where, error.reason), retry=True)
+            page_problem = error.reason
+        else:
+            if isinstance(found, Article):
+                if found.published is None and entry.published is not None:
+                    found = replace(found, published=entry.published)
+                return _EntryResult(entry, replace(found, source=feed_url))
+            page_problem = found.reason
+    fallback = _summary_article(entry, feed_url, guid)
+    if fallback is not None:
+        return _EntryResult(entry, fallback)
+    return _EntryResult(entry, IngestProblem(where, f"{page_problem}; summary too short"))
+
+
+async def _ingest_batch(
+    services: Services, results: Sequence[_EntryResult] | Sequence[ReadResult], feed_url: str
+) -> IngestReport:
+    """Ingest fetched articles: near-copies from the same outlet are counted as known, the
+    rest go through the common pipeline, and the new ones are clustered."""
+    store = services.store
+    report = IngestReport()
+    items: list[ReadResult] = []
+    prints = {}
+    for one in results:
+        item = one.result if isinstance(one, _EntryResult) else one
+        if isinstance(item, Article):
+            print_ = fingerprint(item.text)
+            same = await find_same_article(store, item.text, item.outlet, print_)
+            if same is not None:
+                report.duplicates.append(same)
+                continue
+            prints[item.id] = print_
+        if not (isinstance(one, _EntryResult) and one.retry):
+            items.append(item)
+    report.merge(await ingest_articles(store, services.extractor, items))
+    added = set(report.added)
+    for item in items:
+        if isinstance(item, Article) and item.id in added:
+            await cluster_article(store, item.id, item.text, prints.get(item.id))
+    for one in results:
+        if isinstance(one, _EntryResult):
+            if one.retry:
+                report.problems.append(one.result)  # type: ignore[arg-type]
+                await store.record_entry(
+                    one.entry.key, feed_url=feed_url, url=one.entry.url, status="failed"
+                )
+            else:
+                key = one.result.id if isinstance(one.result, Article) else None
+                status = "done" if key else "gave_up"
+                await store.record_entry(
+                    one.entry.key,
+                    feed_url=feed_url,
+                    url=one.entry.url,
+                    status=status,
+                    article_key=key,
+                )
+    return report
+
+
+async def ingest_feed(
+    services: Services,
+    fetcher: SafeFetcher,
+    feed_url: str,
+    parsed: ParsedFeed,
+    progress: _Progress | None = None,
+) -> IngestReport:
+    """Fetch and ingest every entry of a parsed feed that is not known yet."""
+    store = services.store
+    report = IngestReport()
+    known_keys, known_urls = await store.known_entries(
+        [e.key for e in parsed.entries], [e.url for e in parsed.entries if e.url]
+    )
+    fresh: list[FeedEntry] = []
+    for entry in parsed.entries:
+        if entry.key in known_keys:
+            report.duplicates.append(entry.key)
+        elif entry.url is not None and entry.url in known_urls:
+            # Same link under a new GUID: remember the GUID so it is skipped faster next time.
+            report.duplicates.append(entry.key)
+            await store.record_entry(entry.key, feed_url=feed_url, url=entry.url, status="done")
+        else:
+            fresh.append(entry)
+    if progress is not None:
+        progress.grow(len(fresh))
+    pending: asyncio.Task[list[_EntryResult]] | None = None
+    batches = [fresh[i : i + BATCH] for i in range(0, len(fresh), BATCH)]
+
+    async def fetch_batch(batch: list[FeedEntry]) -> list[_EntryResult]:
+        attempts = [await store.entry_attempts(e.key) for e in batch]
+        return list(
+            await asyncio.gather(
+                *(
+                    _read_entry(fetcher, feed_url, e, n)
+                    for e, n in zip(batch, attempts, strict=True)
+                )
+            )
+        )
+
+    try:
+        for number, batch in enumerate(batches):
+            # Fetch the next batch while this one is being extracted.
+            results = await (pending or fetch_batch(batch))
+            pending = (
+                asyncio.create_task(fetch_batch(batches[number + 1]))
+                if number + 1 < len(batches)
+                else None
+            )
+            report.merge(await _ingest_batch(services, results, feed_url))
+            if progress is not None:
+                progress.advance(len(batch))
+    finally:
+        if pending is not None:
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await pending
+    return report
+
+
+# --- on demand ------------------------------------------------------------------------
+
+
+async def ingest_urls(
+    services: Services, urls: Sequence[str], progress: ProgressHook | None = None
+) -> IngestReport:
+    """Fetch each URL (an article page or a feed) safely and ingest what it holds.
+
+    `progress`, when given, is called with (done, total) after each page or feed entry; the
+    total grows as feeds reveal their entries. Every failure is an `IngestProblem` line.
+    """
+    report = IngestReport()
+    counter = _Progress(progress, len(urls))
+    async with SafeFetcher.from_settings(services.settings) as fetcher:
+        for url in urls:
+            report.merge(await _ingest_one_url(services, fetcher, url.strip(), counter))
+            counter.advance()
+        await cluster_pending(services.store)
+    return report
+
+
+async def _ingest_one_url(
+    services: Services, fetcher: SafeFetcher, url: str, counter: _Progress
+) -> IngestReport:
+    report = IngestReport()
+    store = services.store
+    link = normalise_url(url)
+    if link is not None:
+        _, known = await store.known_entries([], [link])
+        if link in known:
+            report.duplicates.append(link)
+            return report
+    try:
+        doc = await fetcher.fetch(url, accept=FEED_ACCEPT)
+        text = doc.text()
+        kind = doc.kind(text)
+        if kind == "feed":
+            parsed = parse_feed(text, doc.url)
+            if parsed.warning:
+                log.warning("feed %s: %s", loggable(url), parsed.warning)
+            return await ingest_feed(services, fetcher, doc.url, parsed, counter)
+        found = article_from_document(text, kind, url, normalise_url(doc.url) or doc.url, None)
+    except (FetchError, FeedProblem) as error:
+        report.problems.append(IngestProblem(url, error.reason))
+        return report
+    return await _ingest_batch(services, [found], url)
+
+
+# --- polling --------------------------------------------------------------------------
+
+
+@dataclass
+class FeedPoll:
+    """What one poll of one feed did, and the one line the log gets for it."""
+
+    report: IngestReport
+    not_modified: bool = False
+    warning: str | None = None
+
+    def line(self) -> str:
+        if self.not_modified:
+            return "not modified"
+        text = self.report.summary()
+        return f"{text}; {self.warning}" if self.warning else text
+
+
+async def poll_feed(services: Services, fetcher: SafeFetcher, feed_url: str) -> FeedPoll:
+    """One conditional GET of one feed and the ingestion of its new entries. Raises
+    `FetchError` or `FeedProblem` when the feed itself cannot be read."""
+    store = services.store
+    state = await store.feed_state(feed_url)
+    try:
+        doc = await fetcher.fetch(
+            feed_url,
+            etag=state.etag if state else None,
+            last_modified=state.last_modified if state else None,
+            accept=FEED_ACCEPT,
+        )
+        if doc.not_modified:
+            await store.save_feed_state(feed_url, keep_validators=True)
+            return FeedPoll(IngestReport(), not_modified=True)
+        text = doc.text()
+        if doc.kind(text) != "feed" and doc.media_type not in FEED_TYPES:
+            raise FeedProblem("not an RSS or Atom feed")
+        parsed = parse_feed(text, doc.url)
+    except (FetchError, FeedProblem) as error:
+        await store.save_feed_state(feed_url, error=error.reason)
+        raise
+    report = await ingest_feed(services, fetcher, doc.url, parsed)
+    # Validators are saved only once the entries are in: a crash mid-way refetches the feed.
+    await store.save_feed_state(feed_url, etag=doc.etag, last_modified=doc.last_modified)
+    return FeedPoll(report, warning=parsed.warning)
+
+
+async def poll_once(services: Services, fetcher: SafeFetcher | None = None) -> IngestReport:
+    """Poll every configured feed once; one log line per feed, whatever happens to it."""
+    report = IngestReport()
+    async with contextlib.AsyncExitStack() as stack:
+        if fetcher is None:
+            fetcher = await stack.enter_async_context(SafeFetcher.from_settings(services.settings))
+        for feed_url in services.settings.feeds:
+            shown = loggable(feed_url)
+            try:
+                one = await poll_feed(services, fetcher, feed_url)
+            except (FetchError, FeedProblem) as error:
+                log.warning("feed %s skipped: %s", shown, error.reason)
+                report.problems.append(IngestProblem(feed_url, error.reason))
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # one bad feed must never stop the others
+                log.error("feed %s failed: %s: %s", shown, type(error).__name__, error)
+                log.debug("feed %s traceback", shown, exc_info=True)
+                report.problems.append(
+                    IngestProblem(feed_url, f"internal error ({type(error).__name__})")
+                )
+                continue
+            (log.warning if one.warning else log.info)("feed %s: %s", shown, one.line())
+            report.merge(one.report)
+        await cluster_pending(services.store)
+    return report
+
+
+async def poll_feeds(services: Services, *, interval: float | None = None) -> None:
+    """Poll `FEEDS` every `FEED_POLL_MINUTES` until cancelled. Never raises for a bad feed;
+    with no feeds configured it logs that once and idles until cancelled."""
+    settings = services.settings
+    if not settings.feeds:
+        log.info("no FEEDS configured: feed polling is idle")
+        await asyncio.Event().wait()
+        return
+    every = interval if interval is not None else settings.feed_poll_minutes * 60.0
+    log.info("polling %d feed(s) every %g minutes", len(settings.feeds), every / 60)
+    async with SafeFetcher.from_settings(settings) as fetcher:
+        while True:
+            try:
+                await poll_once(services, fetcher)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # e.g. the store is briefly locked: try next round
+                log.error("feed poll failed: %s: %s", type(error).__name__, error)
+            await asyncio.sleep(every)
+
+
+__all__ = [
+    "FeedEntry",
+    "FeedPoll",
+    "FeedProblem",
+    "ParsedFeed",
+    "ProgressHook",
+    "ingest_urls",
+    "normalise_url",
+    "parse_feed",
+    "poll_feed",
+    "poll_feeds",
+    "poll_once",
+]
