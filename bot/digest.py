@@ -26,7 +26,8 @@ import random
 import sys
 import time as monotonic_time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -342,16 +343,23 @@ class ChannelPacer:
         self._locks: dict[str, asyncio.Lock] = {}
 
     def hold(self, channel: str, seconds: float) -> None:
+        """Nothing more to `channel` for `seconds` from now."""
         self._next[channel] = max(self._next.get(channel, 0.0), self.clock() + seconds)
 
-    async def wait(self, channel: str) -> None:
-        """Return when `channel` may take its next message, and book the slot."""
+    @asynccontextmanager
+    async def slot(self, channel: str) -> AsyncIterator[None]:
+        """Hold `channel` from its next allowed moment until the post's answer, then book the
+        next moment one interval after that answer: Slack counts from when it took the
+        message, which our start time would underestimate. Other channels are not held."""
         lock = self._locks.setdefault(channel, asyncio.Lock())
         async with lock:
             delay = self._next.get(channel, 0.0) - self.clock()
             if delay > 0:
                 await self.sleep(delay)
-            self._next[channel] = self.clock() + self.interval
+            try:
+                yield
+            finally:
+                self.hold(channel, self.interval)
 
 
 @dataclass
@@ -393,11 +401,15 @@ class SlackPoster:
         pacer: ChannelPacer | None = None,
         policy: RetryPolicy | None = None,
         sleep: Sleep = asyncio.sleep,
+        concurrency: int = MAX_CONCURRENT_POSTS,
     ) -> None:
         self.client = client
         self.pacer = pacer or ChannelPacer(sleep=sleep)
         self.policy = policy or RetryPolicy()
         self.sleep = sleep
+        # Bounds requests in flight, not waiting digests: a channel waiting for its next
+        # second does not hold up the others.
+        self.gate = asyncio.Semaphore(concurrency)
 
     async def post(
         self,
@@ -412,18 +424,18 @@ class SlackPoster:
         rate_limited = 0
         last_error = "no attempt"
         for attempt in range(1, policy.attempts + 1):
-            await self.pacer.wait(channel)
-            if heartbeat is not None and not await heartbeat():
-                return PostResult(Outcome.LOST, error="claim_lost", attempts=attempt - 1,
-                                  rate_limited=rate_limited)
             try:
-                response = await self.client.chat_postMessage(
-                    channel=channel,
-                    text=payload["text"],
-                    blocks=payload["blocks"] or None,
-                    unfurl_links=False,
-                    unfurl_media=False,
-                )
+                async with self.pacer.slot(channel), self.gate:
+                    if heartbeat is not None and not await heartbeat():
+                        return PostResult(Outcome.LOST, error="claim_lost",
+                                          attempts=attempt - 1, rate_limited=rate_limited)
+                    response = await self.client.chat_postMessage(
+                        channel=channel,
+                        text=payload["text"],
+                        blocks=payload["blocks"] or None,
+                        unfurl_links=False,
+                        unfurl_media=False,
+                    )
                 return PostResult(Outcome.SENT, ts=response.get("ts"), attempts=attempt,
                                   rate_limited=rate_limited)
             except SlackApiError as exc:
@@ -520,6 +532,19 @@ class RunReport:
         return not (self.retry_later or self.failed)
 
 
+def interleave(claims: Sequence[Claim]) -> list[Claim]:
+    """Every channel's first digest, then every channel's second...: the pacer makes a
+    channel's later ones wait, so they go last."""
+    rank: dict[str, int] = {}
+    ordered = []
+    for claim in claims:
+        channel = claim.subscription.channel_id
+        ordered.append((rank.get(channel, 0), claim))
+        rank[channel] = rank.get(channel, 0) + 1
+    ordered.sort(key=lambda item: item[0])
+    return [claim for _, claim in ordered]
+
+
 def new_token() -> str:
     return uuid.uuid4().hex
 
@@ -596,7 +621,6 @@ async def send_due_digests(
     poster: SlackPoster | None = None,
     builder: DigestBuilder | None = None,
     token: str | None = None,
-    concurrency: int = MAX_CONCURRENT_POSTS,
 ) -> RunReport:
     """Claim what is due now and deliver it; channels in parallel, each paced."""
     store = services.store
@@ -606,22 +630,20 @@ async def send_due_digests(
         return report
     poster = poster or SlackPoster(digest_client(services))
     builder = builder or DigestBuilder(store)
-    gate = asyncio.Semaphore(concurrency)
 
     async def one(claim: Claim) -> None:
-        async with gate:
-            try:
-                await _deliver(services, claim, builder, poster, report)
-            except Exception:
-                # One digest's bug must not stop the others; it is retried later.
-                log.exception("digest %s failed", claim.subscription.id)
-                later = services.clock() + poster.policy.later
-                await _settle(store.finish_digest(claim, LogStatus.FAILED,
-                                                  error="internal_error", next_attempt_at=later))
-                report.failed += 1
+        try:
+            await _deliver(services, claim, builder, poster, report)
+        except Exception:
+            # One digest's bug must not stop the others; it is retried later.
+            log.exception("digest %s failed", claim.subscription.id)
+            later = services.clock() + poster.policy.later
+            await _settle(store.finish_digest(claim, LogStatus.FAILED,
+                                              error="internal_error", next_attempt_at=later))
+            report.failed += 1
 
     try:
-        await asyncio.gather(*(one(claim) for claim in claims))
+        await asyncio.gather(*(one(claim) for claim in interleave(claims)))
     finally:
         # Claims never posted (shutdown, crash of this task) go back at once; posts in flight
         # stay `posting` and are settled by the lease.

@@ -81,10 +81,13 @@ async def digest_services(
         yield Services(settings, store, None, http, slack, clock)  # type: ignore[arg-type]
 
 
-def poster_for(services: Services, waits: Waits, **policy: Any) -> SlackPoster:
+def poster_for(
+    services: Services, waits: Waits, concurrency: int = 50, **policy: Any
+) -> SlackPoster:
     pacer = ChannelPacer(clock=waits.monotonic, sleep=waits.sleep)
     return SlackPoster(
-        digest_client(services), pacer=pacer, policy=RetryPolicy(**policy), sleep=waits.sleep
+        digest_client(services), pacer=pacer, policy=RetryPolicy(**policy), sleep=waits.sleep,
+        concurrency=concurrency,
     )
 
 
@@ -177,10 +180,10 @@ async def test_restart_in_the_middle_of_a_fan_out_sends_every_digest_once(
     async with digest_services(db, clock, fake_slack) as services:
         ids = await add_subscriptions(services, channels)
         waits = Waits()
-        poster = poster_for(services, waits)
+        poster = poster_for(services, waits, concurrency=2)
         blocking = BlockingClient(poster.client, allow=3)
         poster.client = blocking  # type: ignore[assignment]
-        run = asyncio.create_task(send_due_digests(services, poster=poster, concurrency=2))
+        run = asyncio.create_task(send_due_digests(services, poster=poster))
         await asyncio.wait_for(blocking.hung.wait(), 10)
         run.cancel()  # the process is stopped mid fan-out
         with pytest.raises(asyncio.CancelledError):
@@ -271,8 +274,8 @@ async def test_pacer_never_posts_twice_a_second_in_one_channel() -> None:
     stamps: dict[str, list[float]] = {"A": [], "B": []}
 
     async def post(channel: str) -> None:
-        await pacer.wait(channel)
-        stamps[channel].append(waits.t)
+        async with pacer.slot(channel):
+            stamps[channel].append(waits.t)
 
     await asyncio.gather(*(post(c) for c in ["A", "A", "A", "B", "B"]))
     for times in stamps.values():
