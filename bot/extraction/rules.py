@@ -8,6 +8,7 @@ Python over the token indices of the sentences that name a guarantee.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import spacy
@@ -16,6 +17,7 @@ from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span
 
 from bot.extraction.attribution import (
+    FUNCTION_WORDS,
     Actor,
     Mention,
     Tracker,
@@ -223,6 +225,9 @@ class _ArticleRun:
         self.found: dict[tuple[str, Stance, Guarantee], Found] = {}
         self.last_speaker: Actor | None = None
         self._timing_words = frozenset(cue_lexicon().words.get("timing", ()))
+        self._after_words = frozenset(
+            w for w in cue_lexicon().after.get("positive", ()) if " " not in w)
+        self.provider: str | None = None
 
     def run(self) -> list[Position]:
         sents = list(self.doc.sents)
@@ -320,9 +325,10 @@ class _ArticleRun:
             ):
                 holders, polarity, _ = previous_result
             else:
+                self.provider = None
                 holders, polarity = self._stance(sent, g, start, cues, mentions, speaker)
             previous = g
-            guarantor = self._guarantor(g, guarantee, cues, mentions, sent)
+            guarantor = self._guarantor(g, guarantee, cues, mentions, sent) or self.provider
             previous_result = (holders, polarity, guarantor)
             if polarity is None:
                 continue
@@ -381,9 +387,12 @@ class _ArticleRun:
         negators = [c for c in window if c.value == "negator" and not self._contrastive(c)]
         head: Hit | None = stance_cues[0] if stance_cues else None
         owner = self._possessive_owner(g, mentions)
-        after_near = [c for c in self._after_cues(sent, g, cues) if c.start - g.end <= 2]
+        after_near = [c.value for c in self._after_cues(sent, g, cues) if c.start - g.end <= 2]
+        if any(self.lower[i] in self._after_words for i in range(g.start, g.end)):
+            after_near.append("positive")  # "NATO membership bid"
         if owner is not None and after_near:
-            polarity = "doubt" if after_near[0].value == "doubt" else "positive"
+            polarity = "doubt" if after_near[0] == "doubt" else "positive"
+            self.provider = None
             return [owner], polarity
         without = [c for c in negators if self.lower[c.start] == "without"
                    and g.start - c.end <= 3]
@@ -412,7 +421,22 @@ class _ArticleRun:
                 if polarity == "negative" and self._about_timing(sent, g, start):
                     polarity = "doubt"
         holders = self._holders(sent, g, head, mentions, speaker, stance_cues)
+        self.provider = self._provider(stance_cues, mentions, holders)
         return holders, polarity
+
+    def _provider(
+        self, chain: list[Hit], mentions: list[Mention], holders: list[Actor]
+    ) -> str | None:
+        """"expects Europe, not the US, to provide": the subject of a later cue in the chain."""
+        held = {h.party for h in holders}
+        for before, cue in pairwise(chain):
+            for m in reversed(mentions):
+                if before.end <= m.start and m.end <= cue.start and m.actor is not None \
+                        and not m.possessive and not self._object_context(m) \
+                        and m.kind not in ("first",) and m.actor.party not in held \
+                        and m.actor.party not in NOT_GUARANTORS:
+                    return m.actor.party
+        return None
 
     def _possessive_owner(self, g: Hit, mentions: list[Mention]) -> Actor | None:
         """"Kyiv's NATO bid": the possessive right before the guarantee."""
@@ -519,8 +543,11 @@ class _ArticleRun:
             return fixed
         modifiers = [n.value for n in self.names if n.kind in ("J", "P")
                      and (g.start <= n.start < g.end or 0 <= g.start - n.end <= 3)
-                     and all(w in ("and", ",", "-", '"', "“", "”", "'s", "’s") or w.isalpha()
+                     and all(w in ("and", ",", "-", '"', "“", "”", "'s", "’s")
+                             or (w.isalpha() and w not in FUNCTION_WORDS)
                              for w in self.lower[n.end:g.start])
+                     and not any(i in self.cue_tokens for i in range(n.end, g.start))
+                     and not (n.start > 0 and self.lower[n.start - 1] == "not")
                      and n.start >= sent.start]
         modifiers = [m for m in modifiers if m not in NOT_GUARANTORS]
         if modifiers:

@@ -1,0 +1,122 @@
+"""Scoring tests with hand-made gold and predictions, and the end-to-end corpus target."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.evaluate import evaluate_records, read_gold, run_eval, score
+from bot.extraction.rules import RuleExtractor
+from bot.models import Position
+from bot.vocabulary import Guarantee, Stance
+
+TEXT = "Spain backs peacekeepers. Hungary blocks EU accession. Ukraine wants NATO membership."
+
+
+def gold_record(positions: list[dict[str, object]], article_id: str = "a1") -> dict:
+    return {"id": article_id, "title": "t", "text": TEXT, "positions": positions}
+
+
+def g(party: str, stance: str, guarantee: str, evidence: str, guarantor: str | None = None,
+      also: tuple[str, ...] = ()) -> dict[str, object]:
+    return {"actor": party, "party": party, "stance": stance, "guarantee": guarantee,
+            "guarantor": guarantor, "beneficiary": "ukr", "evidence": evidence,
+            "also": list(also)}
+
+
+def pos(party: str, stance: str, guarantee: str, evidence: str,
+        guarantor: str | None = None) -> Position:
+    return Position(actor=party, party=party, stance=Stance(stance),
+                    guarantee=Guarantee(guarantee), guarantor=guarantor, beneficiary="ukr",
+                    evidence=evidence)
+
+
+def test_hand_computed_scores() -> None:
+    records = [gold_record([
+        g("esp", "backs", "peacekeeping_force", "Spain backs peacekeepers", "esp"),
+        g("hun", "opposes", "eu_membership", "Hungary blocks", "eu"),
+        g("ukr", "seeks", "nato_membership", "Ukraine wants NATO", "nato",
+          also=("NATO membership",)),
+    ])]
+    predictions = {"a1": [
+        pos("esp", "backs", "peacekeeping_force", "Spain backs peacekeepers.", "esp"),
+        pos("ukr", "seeks", "nato_membership", "Ukraine wants NATO membership.", None),
+        # the same tuple twice counts once
+        pos("ukr", "seeks", "nato_membership", "Something else.", None),
+        pos("hun", "backs", "eu_membership", "Hungary blocks EU accession.", "eu"),
+        pos("pol", "doubts", "air_sea_protection", "Spain backs peacekeepers.", None),
+    ]}
+    result = score(records, predictions)
+    # tp 2 (esp, ukr), fp 2 (hun backs, pol doubts), fn 1 (hun opposes)
+    assert (result.overall.tp, result.overall.fp, result.overall.fn) == (2, 2, 1)
+    assert result.overall.precision == pytest.approx(0.5)
+    assert result.overall.recall == pytest.approx(2 / 3)
+    assert result.overall.f1 == pytest.approx(2 * 0.5 * (2 / 3) / (0.5 + 2 / 3))
+    # guarantor: esp right, ukr wrong (None vs nato)
+    assert result.guarantor_accuracy == pytest.approx(0.5)
+    assert result.evidence_accuracy == pytest.approx(1.0)
+    per = result.per_guarantee
+    assert (per["eu_membership"].tp, per["eu_membership"].fp, per["eu_membership"].fn) == (
+        0, 1, 1)
+    assert per["peacekeeping_force"].f1 == pytest.approx(1.0)
+    assert per["demilitarized_zone"].f1 == 0.0
+    assert [m.party for m in result.misses] == ["hun"]
+    assert {m.party for m in result.false_hits} == {"hun", "pol"}
+
+
+def test_evidence_must_contain_a_gold_span() -> None:
+    records = [gold_record([g("esp", "backs", "peacekeeping_force", "Spain backs peacekeepers",
+                              also=("peacekeepers",))])]
+    wrong = score(records, {"a1": [pos("esp", "backs", "peacekeeping_force", "Hungary.")]})
+    also = score(records, {"a1": [pos("esp", "backs", "peacekeeping_force", "the peacekeepers")]})
+    assert wrong.evidence_accuracy == 0.0
+    assert also.evidence_accuracy == 1.0
+
+
+def test_matching_is_per_article() -> None:
+    records = [gold_record([g("esp", "backs", "peacekeeping_force", "Spain")], "a1"),
+               gold_record([], "a2")]
+    result = score(records, {"a2": [pos("esp", "backs", "peacekeeping_force", "Spain")]})
+    assert (result.overall.tp, result.overall.fp, result.overall.fn) == (0, 1, 1)
+    assert result.overall.f1 == 0.0
+
+
+def test_empty_everything_is_zero_not_an_error() -> None:
+    result = score([gold_record([])], {})
+    assert result.overall.f1 == 0.0 and result.guarantor_accuracy == 0.0
+
+
+def test_run_eval_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "gold.jsonl"
+    record = gold_record([g("esp", "backs", "peacekeeping_force", "Spain backs peacekeepers")])
+    path.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    assert run_eval(path, as_json=True, verbose=True) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {"precision", "recall", "f1", "guarantor_accuracy", "evidence_accuracy",
+            "per_guarantee", "misses", "false_hits"} <= out.keys()
+    assert run_eval(path, as_json=False, verbose=True) == 0
+    assert "F1" in capsys.readouterr().out
+
+
+def test_run_eval_unreadable(tmp_path: Path) -> None:
+    assert run_eval(tmp_path / "missing.jsonl", as_json=False, verbose=False) == 2
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{not json\n", encoding="utf-8")
+    assert run_eval(bad, as_json=False, verbose=False) == 2
+
+
+CORPUS = Path(__file__).resolve().parents[1] / "bot" / "corpus"
+
+
+@pytest.fixture(scope="module")
+def extractor() -> RuleExtractor:
+    return RuleExtractor()
+
+
+def test_corpus_targets(extractor: RuleExtractor) -> None:
+    records = [r for f in sorted(CORPUS.glob("*.jsonl")) for r in read_gold(f)]
+    result = evaluate_records(records, extractor)
+    assert result.overall.f1 >= 0.85
+    assert result.evidence_accuracy >= 0.9
