@@ -190,3 +190,16 @@ def test_one_position_per_key_and_evidence_is_verbatim(extractor: RuleExtractor)
 def test_deterministic(extractor: RuleExtractor) -> None:
     text = "Latvia urged allies to send peacekeepers and supply more weapons to Kyiv."
     assert run(extractor, text) == run(extractor, text)
+
+
+def test_negative_after_the_guarantee(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Foreign peacekeepers on Ukrainian soil would be unacceptable, "
+                           "Sergei Lavrov said.")
+    p = find(found, "rus", "peacekeeping_force")
+    assert p.stance.value == "opposes" and p.actor == "sergei-lavrov"
+
+
+def test_object_possessive_is_not_the_holder(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Vilnius supported Ukraine's membership bid.")
+    assert ("ltu", "backs", "eu_membership") in keys(found)
+    assert ("ukr", "seeks", "eu_membership") not in keys(found)

@@ -103,7 +103,7 @@ class RuleExtractor:
     """Rules over spaCy matches; `extract` is safe to call from one thread at a time."""
 
     name = "rules"
-    version = "1.0.0"
+    version = "1.1.0"
 
     def __init__(self) -> None:
         self._nlp: Language | None = None
@@ -390,7 +390,10 @@ class _ArticleRun:
         after_near = [c.value for c in self._after_cues(sent, g, cues) if c.start - g.end <= 2]
         if any(self.lower[i] in self._after_words for i in range(g.start, g.end)):
             after_near.append("positive")  # "NATO membership bid"
-        if owner is not None and after_near:
+        if owner is not None and after_near and not any(
+            c.value in ("positive", "negative") and 0 <= g.start - c.end <= 4
+            for c in stance_cues
+        ):
             polarity = "doubt" if after_near[0] == "doubt" else "positive"
             self.provider = None
             return [owner], polarity
@@ -411,6 +414,8 @@ class _ArticleRun:
                 return [], None
             if any(c.value == "doubt" for c in stance_cues + after):
                 polarity = "doubt"
+            elif not stance_cues and after and after[0].value == "negative":
+                polarity = "negative"
             else:
                 if not stance_cues:
                     stance_cues = after[:1]
