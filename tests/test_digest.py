@@ -23,6 +23,7 @@ from bot.digest import (
     SlackPoster,
     digest_client,
     run_due_digests,
+    run_scheduler,
     send_due_digests,
 )
 from bot.schedule import CLAIM_LEASE
@@ -338,3 +339,21 @@ async def test_dry_run_prints_and_claims_nothing(
     assert "C1" in out.out and "1 digest due" in out.err
     assert fake_slack.calls("chat.postMessage") == []
 
+
+
+async def test_scheduler_sends_then_sleeps_until_the_next_due_time(
+    db: str, fake_slack: FakeSlack
+) -> None:
+    clock = Clock(DUE)
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        raise asyncio.CancelledError  # stop after the first round
+
+    async with digest_services(db, clock, fake_slack) as services:
+        await add_subscriptions(services, ["C1"])
+        with pytest.raises(asyncio.CancelledError):
+            await run_scheduler(services, poster=poster_for(services, Waits()), sleep=sleep)
+    assert posts(fake_slack) == ["C1"]
+    assert slept == [60.0]  # tomorrow's digest is far off: wake each minute meanwhile
