@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import random
 import sqlite3
 from collections import Counter
@@ -251,3 +253,22 @@ async def test_clock_sets_added_at(tmp_path: Path) -> None:
 async def test_memory_store_works() -> None:
     async with open_store(":memory:") as store:
         assert (await store.add_article(ARTICLE)).added
+
+
+async def test_cancelled_writer_leaves_no_open_transaction(tmp_path: Path) -> None:
+    """Cancel writers at every await point: the shared connection must stay usable."""
+    async with open_store(str(tmp_path / "s.db")) as store:
+        await store.add_article(ARTICLE)
+        for delay_steps in range(12):
+            task = asyncio.create_task(
+                store.save_positions("story-1", [position()], "rules", f"v{delay_steps}")
+            )
+            for _ in range(delay_steps):
+                await asyncio.sleep(0)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            assert not store.db.in_transaction
+        # Still writable afterwards.
+        assert await store.save_positions("story-1", [position()], "rules", "final")
+        assert await store.count_positions() == 1

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -92,16 +92,41 @@ class StoreBase:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One write transaction: committed on success, rolled back on any error."""
+        """One write transaction: committed on success, rolled back on any error.
+
+        BEGIN, COMMIT and ROLLBACK run to completion even when the task is cancelled while
+        waiting for them (aiosqlite runs them on its own thread regardless), so a cancelled
+        task never leaves the shared connection inside a transaction.
+        """
         async with self._write_lock:
-            await self.db.execute("BEGIN IMMEDIATE")
+            try:
+                await _uncancellable(self.db.execute("BEGIN IMMEDIATE"))
+            except asyncio.CancelledError:
+                if self.db.in_transaction:
+                    await _uncancellable(self.db.execute("ROLLBACK"))
+                raise
             try:
                 yield self.db
             except BaseException:
-                await self.db.execute("ROLLBACK")
+                if self.db.in_transaction:
+                    await _uncancellable(self.db.execute("ROLLBACK"))
                 raise
             else:
-                await self.db.execute("COMMIT")
+                await _uncancellable(self.db.execute("COMMIT"))
+
+
+async def _uncancellable(step: Awaitable[object]) -> None:
+    """Await `step` to the end; if we were cancelled meanwhile, raise that afterwards."""
+    task = asyncio.ensure_future(step)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            cancelled = True
+    task.result()
+    if cancelled:
+        raise asyncio.CancelledError
 
 
 def _split_script(script: str) -> list[str]:
