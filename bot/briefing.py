@@ -15,9 +15,10 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
-from bot.models import PositionFilter, StoredPosition, SummaryRow
+from bot.models import PositionFilter, StanceCell, StoredPosition, SummaryRow
 from bot.query import Topic
 from bot.topics import actor_display_name, normalise, party_label
 from bot.vocabulary import GUARANTEE_ORDER, GUARANTEES, Guarantee, Stance, actors, parties
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 STANCE_ORDER: tuple[Stance, ...] = (Stance.SEEKS, Stance.BACKS, Stance.OPPOSES, Stance.DOUBTS)
 FOR_STANCES = frozenset({Stance.SEEKS, Stance.BACKS})
 AGAINST_STANCES = frozenset({Stance.OPPOSES, Stance.DOUBTS})
+# Above this many (actor, stance, guarantee) rows under a topic, actors are counted, not named.
+NAMED_ACTORS_LIMIT = 1500
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class Holder:
     name: str
     actors: tuple[str, ...]  # short display names; the party speaking as itself is left out
     positions: int
+    more_actors: int = 0  # actors counted but not named (a whole topic on a big store)
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,7 @@ def is_contested(holders_by_stance: dict[Stance, set[str]]) -> bool:
     return any(a != b for a in for_ for b in against)
 
 
+@lru_cache(maxsize=8192)
 def short_actor_name(slug: str, party: str) -> str | None:
     """How an actor reads inside "Ukraine (Zelensky, officials)"; None for the party itself.
 
@@ -110,16 +115,17 @@ def short_actor_name(slug: str, party: str) -> str | None:
     return actor_display_name(slug)
 
 
-def _party_words(code: str) -> set[str]:
+@cache
+def _party_words(code: str) -> frozenset[str]:
     party = parties().get(code)
     if party is None:
-        return {code}
+        return frozenset({code})
     phrases = {normalise(word) for word in party.all_words()}
-    return phrases | {w for phrase in phrases for w in phrase.split()}
+    return frozenset(phrases | {w for phrase in phrases for w in phrase.split()})
 
 
 def fold_rows(rows: list[SummaryRow]) -> dict[Guarantee, dict[Stance, list[Holder]]]:
-    """Summary rows (one per actor) to holders per guarantee and stance."""
+    """Summary rows (one per actor) to holders per guarantee and stance, every actor named."""
     counts: dict[tuple[Guarantee, Stance, str], dict[str, int]] = defaultdict(dict)
     for row in rows:
         actors_of = counts[(row.guarantee, row.stance, row.party)]
@@ -133,30 +139,56 @@ def fold_rows(rows: list[SummaryRow]) -> dict[Guarantee, dict[Stance, list[Holde
                 names.append(name)
         holder = Holder(party, party_label(party), tuple(names), sum(by_actor.values()))
         folded[guarantee].setdefault(stance, []).append(holder)
+    return _sorted(folded)
+
+
+def fold_cells(cells: list[StanceCell]) -> dict[Guarantee, dict[Stance, list[Holder]]]:
+    """Cells (one per party) to holders: only the freshest actor is named, the rest counted."""
+    folded: dict[Guarantee, dict[Stance, list[Holder]]] = defaultdict(dict)
+    for cell in cells:
+        name = short_actor_name(cell.latest_actor, cell.party)
+        names = (name,) if name else ()
+        holder = Holder(
+            cell.party, party_label(cell.party), names, cell.positions,
+            more_actors=cell.actors - len(names),
+        )
+        folded[cell.guarantee].setdefault(cell.stance, []).append(holder)
+    return _sorted(folded)
+
+
+def _sorted(
+    folded: dict[Guarantee, dict[Stance, list[Holder]]],
+) -> dict[Guarantee, dict[Stance, list[Holder]]]:
     for stances in folded.values():
         for holders in stances.values():
             holders.sort(key=lambda h: (-h.positions, h.name))
     return folded
 
 
-def _freshest(rows: list[SummaryRow]) -> dict[Guarantee, int]:
-    best: dict[Guarantee, SummaryRow] = {}
-    for row in rows:
-        current = best.get(row.guarantee)
-        if current is None or _freshness(row) > _freshness(current):
-            best[row.guarantee] = row
-    return {guarantee: row.latest_position_id for guarantee, row in best.items()}
-
-
-def _freshness(row: SummaryRow) -> tuple[date, int]:
-    return (row.latest_published or date.min, row.latest_position_id)
+def _freshest(cells: list[StanceCell]) -> dict[Guarantee, int]:
+    """The freshest position id of each guarantee (by publication date, then id)."""
+    best: dict[Guarantee, tuple[date, int]] = {}
+    for cell in cells:
+        mark = (cell.latest_published or date.min, cell.latest_position_id)
+        if mark > best.get(cell.guarantee, (date.min, -1)):
+            best[cell.guarantee] = mark
+    return {guarantee: mark[1] for guarantee, mark in best.items()}
 
 
 async def build_briefing(store: Store, topic: Topic) -> Briefing:
-    """The briefing for a topic, from summary rows and at most one position per guarantee."""
-    rows = await store.summary(topic.filter)
-    folded = fold_rows(rows)
-    latest_ids = _freshest(rows)
+    """The briefing for a topic, from the folded summary and one position per guarantee.
+
+    The store's cells (one per guarantee, stance and party) give counts, contest and the
+    freshest evidence. When the topic has at most `NAMED_ACTORS_LIMIT` actor rows, the
+    per-actor rows are read too so every actor is named; above that (a whole topic on a big
+    store) only the freshest actor of each party is named and the others counted.
+    """
+    cells = await store.cells(topic.filter)
+    if sum(cell.actors for cell in cells) <= NAMED_ACTORS_LIMIT:
+        folded = fold_rows(await store.summary(topic.filter))
+    else:
+        folded = fold_cells(cells)
+    latest_ids = _freshest(cells)
     latest = {p.id: p for p in await store.positions_by_ids(latest_ids.values())}
     sections: list[GuaranteeBriefing] = []
     for guarantee in sorted(GUARANTEE_ORDER, key=lambda g: not GUARANTEES[g].hard):
@@ -179,7 +211,7 @@ async def build_briefing(store: Store, topic: Topic) -> Briefing:
                     {line.stance: {h.party for h in line.holders} for line in lines}
                 ),
                 positions=sum(line.positions for line in lines),
-                latest=latest.get(latest_ids[guarantee]),
+                latest=latest.get(latest_ids.get(guarantee, -1)),
             )
         )
     stats = await store.stats(topic.filter)
@@ -221,7 +253,7 @@ async def build_evidence(
 
 async def latest_positions(store: Store, limit: int = 8) -> list[StoredPosition]:
     """The freshest positions in the store, read through the summary rows (no scan)."""
-    rows = await store.summary(PositionFilter())
-    rows.sort(key=_freshness, reverse=True)
-    found = await store.positions_by_ids(row.latest_position_id for row in rows[:limit])
+    cells = await store.cells(PositionFilter())
+    cells.sort(key=lambda c: (c.latest_published or date.min, c.latest_position_id), reverse=True)
+    found = await store.positions_by_ids(cell.latest_position_id for cell in cells[:limit])
     return sorted(found, key=lambda p: (p.published or date.min, p.id), reverse=True)

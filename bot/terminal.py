@@ -19,7 +19,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from bot.briefing import STANCE_ORDER, Briefing, GuaranteeBriefing
+from bot.briefing import STANCE_ORDER, Briefing, GuaranteeBriefing, Holder
 from bot.cards.briefing import STANCE_LABELS, context_line
 from bot.cards.common import host_of
 from bot.replies import Reply
@@ -73,12 +73,7 @@ def render_guarantee(section: GuaranteeBriefing) -> RenderableType:
         who = Text("—", style="dim")
         if line is not None:
             who = Text(
-                clean(
-                    ", ".join(
-                        h.name + (f" ({', '.join(h.actors)})" if h.actors else "")
-                        for h in line.holders
-                    )
-                )
+                clean(", ".join(holder_label(h) for h in line.holders))
             )
         table.add_row(Text(STANCE_LABELS[stance], style=STANCE_STYLES[str(stance)]), who)
     parts: list[RenderableType] = [table]
@@ -95,6 +90,14 @@ def render_guarantee(section: GuaranteeBriefing) -> RenderableType:
         parts += [Text(f"“{quote}”", style="italic"), source]
     count = f"{section.positions} position{'' if section.positions == 1 else 's'}"
     return Panel(Group(*parts), title=title, title_align="left", subtitle=count)
+
+
+def holder_label(holder: Holder) -> str:
+    """`Ukraine (Zelensky, officials)`, or `(Trump +12)` when actors were only counted."""
+    names = ", ".join(holder.actors)
+    if holder.more_actors:
+        names = f"{names} +{holder.more_actors}" if names else f"{holder.more_actors} actors"
+    return f"{holder.name} ({names})" if names else holder.name
 
 
 def from_mrkdwn(text: str) -> Text:

@@ -27,6 +27,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
 from rapidfuzz import fuzz, process
@@ -70,13 +71,16 @@ class Reading:
     value: str
 
 
+_DROPPED = re.compile(r"[.'’`]")
+_SEPARATORS = re.compile(r"[\W_]+")
+
+
 def normalise(text: str) -> str:
     """Lower-case words without accents or punctuation: "Zelenskyy's U.S." -> "zelenskyys us"."""
     decomposed = unicodedata.normalize("NFKD", text)
     bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
-    bare = re.sub(r"[.'’`]", "", bare)  # "U.S." is "us"; "Ukraine's" is "ukraines"
-    bare = re.sub(r"[\W_]+", " ", bare)
-    return " ".join(bare.split())
+    bare = _DROPPED.sub("", bare)  # "U.S." is "us"; "Ukraine's" is "ukraines"
+    return " ".join(_SEPARATORS.sub(" ", bare).split())
 
 
 def actor_display_name(slug: str) -> str:
@@ -246,13 +250,9 @@ def _number_variants(phrase: str) -> list[str]:
     return variants
 
 
-def build_topic_index(
-    store_actors: Mapping[str, str] | None = None, store_parties: Iterable[str] = ()
-) -> TopicIndex:
-    """The index from the vocabulary plus the store's actors (slug -> party).
-
-    `store_parties` (parties with positions) only steers suggestions toward topics with data.
-    """
+@cache
+def _vocabulary_phrases() -> tuple[dict[str, frozenset[Reading]], frozenset[str]]:
+    """Phrases of the vocabulary alone, and every word of a party name; built once."""
     index = TopicIndex()
     for info in GUARANTEES.values():
         reading = Reading(Kind.GUARANTEE, str(info.id))
@@ -270,18 +270,38 @@ def build_topic_index(
             party_words.update(key.split())
             if key.startswith("the "):
                 index.add(key[4:], reading)
-    vocab_actors = actors()
-    for actor in vocab_actors.values():
+    for actor in actors().values():
         reading = Reading(Kind.ACTOR, actor.slug)
         for phrase in (actor.slug, actor.name, *actor.aliases):
             index.add(phrase, reading)
+    frozen = {key: frozenset(readings) for key, readings in index.phrases.items()}
+    return frozen, frozenset(party_words)
+
+
+def build_topic_index(
+    store_actors: Mapping[str, str] | None = None, store_parties: Iterable[str] = ()
+) -> TopicIndex:
+    """The index from the vocabulary plus the store's actors (slug -> party).
+
+    `store_parties` (parties with positions) only steers suggestions toward topics with data.
+    """
+    return _build_index(frozenset((store_actors or {}).items()), frozenset(store_parties))
+
+
+@lru_cache(maxsize=4)
+def _build_index(
+    store_actors: frozenset[tuple[str, str]], known_parties: frozenset[str]
+) -> TopicIndex:
+    # Cached: the same store contents give the same index, so a command costs two small
+    # queries and a dictionary lookup. A TopicIndex is only read after it is built.
+    base, party_words = _vocabulary_phrases()
+    index = TopicIndex(phrases={key: set(readings) for key, readings in base.items()})
+    vocab_actors = actors()
     surnames: dict[str, set[Reading]] = {}
-    for slug in sorted(store_actors or {}):
+    for slug in sorted(slug for slug, _ in store_actors):
         reading = Reading(Kind.ACTOR, slug)
         phrase = normalise(slug)
-        if not phrase or index.phrases.get(phrase, set()) & {
-            Reading(Kind.PARTY, c) for c in parties()
-        }:
+        if not phrase or any(r.kind is Kind.PARTY for r in index.phrases.get(phrase, ())):
             continue  # "russia" as an actor is the party Russia
         index.add(phrase, reading)
         words = phrase.split()
@@ -301,9 +321,8 @@ def build_topic_index(
         if surname not in index.phrases:  # a surname never shadows a party or guarantee word
             for reading in readings:
                 index.add(surname, reading)
-    known_parties = set(store_parties)
     if store_actors or known_parties:
-        index.known = {Reading(Kind.ACTOR, slug) for slug in store_actors or {}} | {
+        index.known = {Reading(Kind.ACTOR, slug) for slug, _ in store_actors} | {
             Reading(Kind.PARTY, code) for code in known_parties
         }
     return index

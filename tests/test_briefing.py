@@ -149,3 +149,20 @@ def test_short_actor_names() -> None:
     assert short_actor_name("ukrainian-military-officials", "ukr") == "military officials"
     assert short_actor_name("ukraine", "ukr") is None
     assert short_actor_name("some-new-person", "fra") == "Some New Person"
+
+
+async def test_big_topics_name_the_freshest_actor_and_count_the_rest(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    named = await briefing_for(store, "ukraine")
+    monkeypatch.setattr("bot.briefing.NAMED_ACTORS_LIMIT", 0)
+    counted = await briefing_for(store, "ukraine")
+    seeks = counted.guarantees[0].line(Stance.SEEKS)
+    assert seeks is not None
+    [ukraine] = seeks.holders
+    # Both actors have one position on 2025-02-01; one is named, the other counted.
+    assert len(ukraine.actors) == 1 and ukraine.more_actors == 1 and ukraine.positions == 2
+    # Everything but the naming is the same on both paths.
+    assert [(g.guarantee, g.contested, g.positions, g.latest) for g in named.guarantees] == [
+        (g.guarantee, g.contested, g.positions, g.latest) for g in counted.guarantees
+    ]

@@ -295,3 +295,20 @@ def test_home_tab() -> None:
     assert len(big["blocks"]) <= MAX_SURFACE_BLOCKS
     assert block_text_length(big["blocks"]) <= MAX_TOTAL_TEXT
     assert re.search(r"and 4\d\d more", json.dumps(big))
+
+
+def test_counted_actors_read_as_plus_n() -> None:
+    holders = (
+        Holder("usa", "United States", ("Trump",), 40, more_actors=12),
+        Holder("rus", "Russia", (), 3, more_actors=2),
+    )
+    section = GuaranteeBriefing(
+        Guarantee.SECURITY_GUARANTEE, "Security guarantees", True,
+        (StanceLine(Stance.OPPOSES, holders),), False, 43, None,
+    )
+    topic = Topic(("ukraine",), "Ukraine", PositionFilter(parties=("ukr",)))
+    payload = assert_within_limits(
+        briefing_message(Briefing(topic, (section,), 43, 9, date(2025, 1, 1)))
+    )
+    text = payload["blocks"][2]["text"]["text"]
+    assert "*Opposes:* United States (Trump +12), Russia (2 actors)" in text

@@ -181,10 +181,12 @@ def stance_line(line: StanceLine, limit: int) -> str:
 def holder_text(holder: Holder) -> str:
     """`Ukraine (Zelensky, officials +2)`, escaped."""
     text = escape(holder.name)
-    if holder.actors:
-        names = [escape(name) for name in holder.actors[:ACTORS_PER_HOLDER]]
-        extra = len(holder.actors) - ACTORS_PER_HOLDER
+    names = [escape(name) for name in holder.actors[:ACTORS_PER_HOLDER]]
+    extra = len(holder.actors) - len(names) + holder.more_actors
+    if names:
         text += " (" + ", ".join(names) + (f" +{extra}" if extra > 0 else "") + ")"
+    elif extra > 0:
+        text += f" ({extra} actor{_s(extra)})"
     return text
 
 
