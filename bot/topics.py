@@ -168,8 +168,10 @@ class TopicIndex:
         named_guarantees = {r.value for r in chosen if r.kind is Kind.GUARANTEE}
         named_parties = {r.value for r in chosen if r.kind is Kind.PARTY}
         for readings in ambiguous:
-            as_guarantee = sorted(r for r in readings if r.kind is Kind.GUARANTEE)
-            as_party = sorted(r for r in readings if r.kind is Kind.PARTY)
+            as_guarantee = sorted(
+                (r for r in readings if r.kind is Kind.GUARANTEE), key=lambda r: r.value
+            )
+            as_party = sorted((r for r in readings if r.kind is Kind.PARTY), key=lambda r: r.value)
             if named_guarantees & {r.value for r in as_guarantee} or (
                 named_parties - {r.value for r in as_party}
             ):
