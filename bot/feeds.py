@@ -30,6 +30,7 @@ from bot.clustering import cluster_article, cluster_pending, find_same_article, 
 from bot.fetch import (
     FEED_TYPES,
     BadContent,
+    Fetched,
     FetchError,
     FetchTimeout,
     HTTPStatusError,
@@ -315,38 +316,63 @@ class _EntryResult:
     retry: bool = False  # a transient failure: try this entry again at the next poll
 
 
-async def _read_entry(
-    fetcher: SafeFetcher, feed_url: str, entry: FeedEntry, attempts: int
-) -> _EntryResult:
-    """The entry's article: its page, else its summary; or the problem."""
+@dataclass
+class _Page:
+    """An entry's page as fetched (network only), or why it could not be."""
+
+    entry: FeedEntry
+    doc: Fetched | None = None
+    error: FetchError | None = None
+
+
+async def _fetch_entry(fetcher: SafeFetcher, entry: FeedEntry) -> _Page:
+    if not entry.url:
+        return _Page(entry)
+    try:
+        return _Page(entry, doc=await fetcher.fetch(entry.url, accept=HTML_ACCEPT))
+    except FetchError as error:
+        return _Page(entry, error=error)
+
+
+def _read_page(page: _Page, feed_url: str, attempts: int) -> _EntryResult:
+    """The entry's article: its page (decoded, read by trafilatura), else its summary; or
+    the problem. CPU work, run in a worker thread."""
+    entry = page.entry
     where = entry.url or f"{loggable(feed_url)} entry {entry.key[:80]}"
-    guid = entry.key
     page_problem = "entry has no link"
-    if entry.url:
+    error = page.error
+    found: ReadResult | None = None
+    if page.doc is not None:
         try:
-            doc = await fetcher.fetch(entry.url, accept=HTML_ACCEPT)
-            text = doc.text()
-            kind = doc.kind(text)
+            text = page.doc.text()
+            kind = page.doc.kind(text)
             if kind == "feed":
                 raise BadContent("entry links to a feed, not an article")
-            found = article_from_document(
-                text, kind, where, normalise_url(doc.url) or doc.url, guid
-            )
-        except FetchError as error:
-            last_try = attempts + 1 >= MAX_ENTRY_ATTEMPTS
-            if _is_transient(error) and not last_try:
-                return _EntryResult(entry, IngestProblem(where, error.reason), retry=True)
-            page_problem = error.reason
-        else:
-            if isinstance(found, Article):
-                if found.published is None and entry.published is not None:
-                    found = replace(found, published=entry.published)
-                return _EntryResult(entry, replace(found, source=feed_url))
-            page_problem = found.reason
-    fallback = _summary_article(entry, feed_url, guid)
+            url = normalise_url(page.doc.url) or page.doc.url
+            found = article_from_document(text, kind, where, url, entry.key)
+        except FetchError as problem:
+            error = problem
+    if error is not None:
+        last_try = attempts + 1 >= MAX_ENTRY_ATTEMPTS
+        if _is_transient(error) and not last_try:
+            return _EntryResult(entry, IngestProblem(where, error.reason), retry=True)
+        page_problem = error.reason
+    elif isinstance(found, Article):
+        if found.published is None and entry.published is not None:
+            found = replace(found, published=entry.published)
+        return _EntryResult(entry, replace(found, source=feed_url))
+    elif isinstance(found, IngestProblem):
+        page_problem = found.reason
+    fallback = _summary_article(entry, feed_url, entry.key)
     if fallback is not None:
         return _EntryResult(entry, fallback)
     return _EntryResult(entry, IngestProblem(where, f"{page_problem}; summary too short"))
+
+
+def _read_pages(
+    pages: Sequence[_Page], feed_url: str, attempts: Sequence[int]
+) -> list[_EntryResult]:
+    return [_read_page(p, feed_url, n) for p, n in zip(pages, attempts, strict=True)]
 
 
 async def _ingest_batch(
@@ -358,6 +384,7 @@ async def _ingest_batch(
     report = IngestReport()
     items: list[ReadResult] = []
     prints = {}
+    stored_as: dict[str, str] = {}  # article id -> key of the stored article it is
     for one in results:
         item = one.result if isinstance(one, _EntryResult) else one
         if isinstance(item, Article):
@@ -365,6 +392,7 @@ async def _ingest_batch(
             same = await find_same_article(store, item.text, item.outlet, print_)
             if same is not None:
                 report.duplicates.append(same)
+                stored_as[item.id] = same
                 continue
             prints[item.id] = print_
         if not (isinstance(one, _EntryResult) and one.retry):
@@ -373,24 +401,22 @@ async def _ingest_batch(
     added = set(report.added)
     for item in items:
         if isinstance(item, Article) and item.id in added:
+            stored_as[item.id] = item.id
             await cluster_article(store, item.id, item.text, prints.get(item.id))
+    outcomes: list[tuple[str, str | None, str, str | None]] = []
     for one in results:
-        if isinstance(one, _EntryResult):
-            if one.retry:
-                report.problems.append(one.result)  # type: ignore[arg-type]
-                await store.record_entry(
-                    one.entry.key, feed_url=feed_url, url=one.entry.url, status="failed"
-                )
-            else:
-                key = one.result.id if isinstance(one.result, Article) else None
-                status = "done" if key else "gave_up"
-                await store.record_entry(
-                    one.entry.key,
-                    feed_url=feed_url,
-                    url=one.entry.url,
-                    status=status,
-                    article_key=key,
-                )
+        if not isinstance(one, _EntryResult):
+            continue
+        if one.retry:
+            report.problems.append(one.result)  # type: ignore[arg-type]
+            outcomes.append((one.entry.key, one.entry.url, "failed", None))
+        elif isinstance(one.result, Article):
+            key = stored_as.get(one.result.id)  # None when the store knew it already
+            outcomes.append((one.entry.key, one.entry.url, "done", key))
+        else:
+            outcomes.append((one.entry.key, one.entry.url, "gave_up", None))
+    if outcomes:
+        await store.record_entries(outcomes, feed_url=feed_url)
     return report
 
 
@@ -419,29 +445,26 @@ async def ingest_feed(
             fresh.append(entry)
     if progress is not None:
         progress.grow(len(fresh))
-    pending: asyncio.Task[list[_EntryResult]] | None = None
     batches = [fresh[i : i + BATCH] for i in range(0, len(fresh), BATCH)]
 
-    async def fetch_batch(batch: list[FeedEntry]) -> list[_EntryResult]:
-        attempts = [await store.entry_attempts(e.key) for e in batch]
-        return list(
-            await asyncio.gather(
-                *(
-                    _read_entry(fetcher, feed_url, e, n)
-                    for e, n in zip(batch, attempts, strict=True)
-                )
-            )
-        )
+    async def fetch_batch(batch: list[FeedEntry]) -> list[_Page]:
+        return list(await asyncio.gather(*(_fetch_entry(fetcher, e) for e in batch)))
 
+    # The next batch's pages are fetched (network only) while this batch is read and
+    # extracted; the CPU work (trafilatura, then the extractor) runs one step at a time in
+    # worker threads, since threads doing CPU work at once only fight over the GIL.
+    pending: asyncio.Task[list[_Page]] | None = None
     try:
         for number, batch in enumerate(batches):
-            # Fetch the next batch while this one is being extracted.
-            results = await (pending or fetch_batch(batch))
+            pages = await (pending or fetch_batch(batch))
             pending = (
                 asyncio.create_task(fetch_batch(batches[number + 1]))
                 if number + 1 < len(batches)
                 else None
             )
+            tried = await store.entry_attempts([e.key for e in batch])
+            attempts = [tried.get(e.key, 0) for e in batch]
+            results = await asyncio.to_thread(_read_pages, pages, feed_url, attempts)
             report.merge(await _ingest_batch(services, results, feed_url))
             if progress is not None:
                 progress.advance(len(batch))
@@ -490,11 +513,13 @@ async def _ingest_one_url(
         text = doc.text()
         kind = doc.kind(text)
         if kind == "feed":
-            parsed = parse_feed(text, doc.url)
+            parsed = await asyncio.to_thread(parse_feed, text, doc.url)
             if parsed.warning:
                 log.warning("feed %s: %s", loggable(url), parsed.warning)
             return await ingest_feed(services, fetcher, doc.url, parsed, counter)
-        found = article_from_document(text, kind, url, normalise_url(doc.url) or doc.url, None)
+        found = await asyncio.to_thread(
+            article_from_document, text, kind, url, normalise_url(doc.url) or doc.url, None
+        )
     except (FetchError, FeedProblem) as error:
         report.problems.append(IngestProblem(url, error.reason))
         return report
@@ -537,7 +562,7 @@ async def poll_feed(services: Services, fetcher: SafeFetcher, feed_url: str) -> 
         text = doc.text()
         if doc.kind(text) != "feed" and doc.media_type not in FEED_TYPES:
             raise FeedProblem("not an RSS or Atom feed")
-        parsed = parse_feed(text, doc.url)
+        parsed = await asyncio.to_thread(parse_feed, text, doc.url)
     except (FetchError, FeedProblem) as error:
         await store.save_feed_state(feed_url, error=error.reason)
         raise

@@ -167,12 +167,17 @@ class FeedStoreMixin(StoreBase):
                 known_urls |= {row[0] async for row in cursor}
         return known_keys, known_urls
 
-    async def entry_attempts(self, key: str) -> int:
-        async with self.db.execute(
-            "SELECT attempts FROM feed_entries WHERE entry_key = ?", (key,)
-        ) as cursor:
-            row = await cursor.fetchone()
-        return int(row[0]) if row else 0
+    async def entry_attempts(self, keys: Sequence[str]) -> dict[str, int]:
+        """Failed attempts so far of each entry (entries never tried are left out)."""
+        found: dict[str, int] = {}
+        for chunk in _chunks(sorted(set(keys))):
+            marks = ",".join("?" * len(chunk))
+            async with self.db.execute(
+                f"SELECT entry_key, attempts FROM feed_entries WHERE entry_key IN ({marks})",
+                chunk,
+            ) as cursor:
+                found.update({row[0]: int(row[1]) async for row in cursor})
+        return found
 
     async def record_entry(
         self,
@@ -185,18 +190,28 @@ class FeedStoreMixin(StoreBase):
     ) -> None:
         """Record one attempt at an entry: `done` (ingested or known), `gave_up` (no article
         to be had) or `failed` (transient: retried until `MAX_ENTRY_ATTEMPTS`)."""
-        if status not in ENTRY_STATUSES:
-            raise ValueError(f"unknown entry status {status!r}")
+        await self.record_entries([(key, url, status, article_key)], feed_url=feed_url)
+
+    async def record_entries(
+        self, entries: Sequence[tuple[str, str | None, str, str | None]], *, feed_url: str
+    ) -> None:
+        """`record_entry` for many (key, url, status, article_key) in one transaction."""
+        for _, _, status, _ in entries:
+            if status not in ENTRY_STATUSES:
+                raise ValueError(f"unknown entry status {status!r}")
         now = to_db_time(self.clock())
         async with self.transaction() as db:
-            await db.execute(
+            await db.executemany(
                 "INSERT INTO feed_entries (entry_key, url, feed_url, status, attempts,"
                 " article_key, first_seen, last_seen) VALUES (?, ?, ?, ?, 1, ?, ?, ?)"
                 " ON CONFLICT (entry_key) DO UPDATE SET status = excluded.status,"
                 "  url = ifnull(excluded.url, url), attempts = attempts + 1,"
                 "  article_key = ifnull(excluded.article_key, article_key),"
                 "  last_seen = excluded.last_seen",
-                (key, url, feed_url, status, article_key, now, now),
+                [
+                    (key, url, feed_url, status, article, now, now)
+                    for key, url, status, article in entries
+                ],
             )
 
     # --- clusters ---------------------------------------------------------------------
