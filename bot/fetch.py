@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 MAX_REDIRECTS = 5
-USER_AGENT = "guarantees-bot/0.1 (+news reader; respects robots of the feeds it is given)"
+USER_AGENT = "guarantees-bot/0.1 (news reader)"
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 # Media types we read. Anything else (images, PDFs, archives, JSON) is refused.
