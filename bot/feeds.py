@@ -151,8 +151,8 @@ def _refuse_entities(data: bytes) -> None:
     XXE). Malformed XML passes here: feedparser's lenient parser gets its chance."""
     from xml.etree.ElementTree import ParseError
 
-    import defusedxml
-    import defusedxml.ElementTree
+    import defusedxml  # type: ignore[import-untyped]
+    import defusedxml.ElementTree  # type: ignore[import-untyped]
 
     try:
         defusedxml.ElementTree.fromstring(
@@ -190,7 +190,7 @@ def _entry_key(guid: str | None, link: str | None, host: str) -> str | None:
 
 def parse_feed(text: str, base_url: str) -> ParsedFeed:
     """Entries of an RSS or Atom document, or `FeedProblem` with one line saying why not."""
-    import feedparser
+    import feedparser  # type: ignore[import-untyped]
 
     data = _utf8_xml(text)
     _refuse_entities(data)
