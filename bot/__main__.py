@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import json
 import logging
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,7 +20,8 @@ log = logging.getLogger("bot")
 
 
 def _is_url(text: str) -> bool:
-    return text.lower().startswith(("http://", "https://"))
+    """Anything with a scheme is a URL; the fetcher refuses the schemes it does not allow."""
+    return re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", text) is not None
 
 
 def configure_logging(level: str) -> None:
@@ -56,7 +58,13 @@ async def cmd_ingest(settings: Settings, targets: Sequence[str]) -> int:
         if urls:
             from bot.feeds import ingest_urls
 
-            report.merge(await ingest_urls(services, urls))
+            with Progress(transient=True) as bar:
+                task = bar.add_task("fetching", total=len(urls))
+
+                def advance(done: int, total: int) -> None:
+                    bar.update(task, completed=done, total=total)
+
+                report.merge(await ingest_urls(services, urls, progress=advance))
     for problem in report.problems:
         print(f"skipped {problem}", file=sys.stderr)
     print(report.summary())

@@ -142,11 +142,19 @@ def articles_from_html(
     html: str, where: str, url: str | None, guid: str | None = None
 ) -> ReadResult:
     """The main text of a web page, via trafilatura; a page with no article is a problem."""
-    import trafilatura  # imported lazily: it is slow to import and only pages need it
+    # Imported lazily: trafilatura is slow to import and only pages need it.
+    import trafilatura
+    from trafilatura.settings import set_date_params
 
     try:
         extracted = trafilatura.bare_extraction(
-            html, url=url, with_metadata=True, include_comments=False, include_tables=False
+            html,
+            url=url,
+            with_metadata=True,
+            include_comments=False,
+            include_tables=False,
+            # The extensive date search calls dateparser: ~0.1 s a page, for little gain.
+            date_extraction_params=set_date_params(extensive=False),
         )
     except Exception as exc:  # trafilatura raises many kinds on hostile markup
         log.debug("trafilatura failed on %s", where, exc_info=True)

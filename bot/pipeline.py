@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from bot.clustering import cluster_pending
 from bot.extraction import Extractor
 from bot.ingest import IngestProblem, ReadResult, read_paths
 from bot.models import Article
@@ -73,6 +74,9 @@ async def ingest_articles(
             progress(1)
     # Articles stored earlier by an older extractor version are brought up to date too.
     report.positions += await extract_pending(store, extractor)
+    if report.added:
+        # Group the new articles with near-copies from other outlets ("reported by N").
+        await cluster_pending(store)
     return report
 
 
