@@ -203,3 +203,66 @@ def test_object_possessive_is_not_the_holder(extractor: RuleExtractor) -> None:
     found = run(extractor, "Vilnius supported Ukraine's membership bid.")
     assert ("ltu", "backs", "eu_membership") in keys(found)
     assert ("ukr", "seeks", "eu_membership") not in keys(found)
+
+
+# -- 1.2.0: news-style clauses, appositives, conditions and lexicon fixes -------------------
+
+
+def test_membership_in_nato_and_accession_to_the_eu_match(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Oslo backs membership in NATO for Kyiv. Rome backs accession to "
+                           "the EU for Kyiv.")
+    assert ("nor", "backs", "nato_membership") in keys(found)
+    assert ("ita", "backs", "eu_membership") in keys(found)
+
+
+def test_adding_that_starts_a_new_clause(extractor: RuleExtractor) -> None:
+    found = run(extractor, '"Moscow does not get to decide," Stubb told reporters, adding that '
+                           "Finland was ready to contribute to air policing.")
+    assert ("fin", "backs", "air_sea_protection") in keys(found)
+    assert not any(p.party == "rus" for p in found)
+
+
+def test_clause_without_subject_belongs_to_speaker(extractor: RuleExtractor) -> None:
+    found = run(extractor, "A senior U.S. official told reporters that Washington would help "
+                           "if Russia attacked again, but stressed that no American soldiers "
+                           "would be sent to Ukraine.")
+    assert ("usa", "opposes", "peacekeeping_force") in keys(found)
+    assert not any(p.party == "rus" for p in found)
+
+
+def test_as_with_a_new_subject_ends_the_clause(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Spain pledges a reassurance force as Washington weighs a backstop.")
+    assert ("esp", "backs", "peacekeeping_force") in keys(found)
+    assert ("esp", "backs", "security_guarantee") not in keys(found)
+
+
+def test_condition_subject_is_not_the_holder(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Vance said that if Ukrainians sign the deal, they would get "
+                           "security guarantees.")
+    assert ("ukr", "seeks", "security_guarantee") not in keys(found)
+
+
+def test_imposed_object_is_not_the_holder(extractor: RuleExtractor) -> None:
+    found = run(extractor, "The draft would require Kyiv to give up its NATO membership bid.")
+    assert not any(p.party == "ukr" for p in found)
+
+
+def test_appositive_who_clause_speaker(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Croatian Prime Minister Andrej Plenkovic, who met Sebastien Lecornu "
+                           "in Paris, said Croatia was ready to send peacekeepers.")
+    assert ("hrv", "backs", "peacekeeping_force") in keys(found)
+    assert not any(p.party == "fra" for p in found)
+
+
+def test_news_phrasings_of_force_and_skies(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Belgium pledged to join a post-war force. Norway offered to help "
+                           "protect Ukraine's skies. Moscow rejects any foreign military "
+                           "intervention.")
+    assert ("bel", "backs", "peacekeeping_force") in keys(found)
+    assert ("nor", "backs", "air_sea_protection") in keys(found)
+    assert ("rus", "opposes", "peacekeeping_force") in keys(found)
+
+
+def test_supplier_is_a_positive_cue(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Berlin would remain the largest supplier of military aid to Kyiv.")
+    assert ("deu", "backs", "military_strength") in keys(found)

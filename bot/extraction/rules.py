@@ -103,7 +103,7 @@ class RuleExtractor:
     """Rules over spaCy matches; `extract` is safe to call from one thread at a time."""
 
     name = "rules"
-    version = "1.1.0"
+    version = "1.2.0"
 
     def __init__(self) -> None:
         self._nlp: Language | None = None
@@ -228,6 +228,7 @@ class _ArticleRun:
         self._after_words = frozenset(
             w for w in cue_lexicon().after.get("positive", ()) if " " not in w)
         self.provider: str | None = None
+        self.own_speaker = False
 
     def run(self) -> list[Position]:
         sents = list(self.doc.sents)
@@ -276,6 +277,9 @@ class _ArticleRun:
             after = [m for m in mentions if m.start == cue.end and m.actor]
             if after and (cue.start == sent.start or self.lower[cue.start - 1] in (",", '"', "”")):
                 return after[0].actor
+            head = self._appositive_subject(sent, cue, mentions)
+            if head is not None:
+                return head
             before = [m for m in mentions if m.end <= cue.start and m.actor
                       and cue.start - m.end <= 3 and not m.possessive
                       and not self._object_context(m)]
@@ -284,6 +288,25 @@ class _ArticleRun:
                 if before[-1].kind == "first":
                     continue
                 return actor
+        return None
+
+    def _appositive_subject(self, sent: Span, cue: Hit, mentions: list[Mention]
+                            ) -> Actor | None:
+        """"Lavrov, Russia's foreign minister, said" and "Healey, who co-chaired the meeting
+        with Lecornu, said": the name before the inserted phrase speaks, not the last name."""
+        if cue.start - 1 <= sent.start or self.lower[cue.start - 1] != ",":
+            return None
+        name_starts = {n.start for n in self.names}
+        for m in mentions:
+            if m.end >= cue.start - 1 or m.actor is None or m.possessive or m.kind == "first":
+                continue
+            if m.end + 1 >= sent.end or self.lower[m.end] != ",":
+                continue
+            if self._object_context(m):
+                continue
+            nxt = self.lower[m.end + 1]
+            if nxt in ("who", "which", "a", "an", "the") or m.end + 1 in name_starts:
+                return m.actor
         return None
 
     def _object_context(self, m: Mention) -> bool:
@@ -306,10 +329,11 @@ class _ArticleRun:
         speakers: list[Actor | None],
     ) -> None:
         speaker = speakers[k] or self._quote_speaker(k, sents, speakers)
+        self.own_speaker = speakers[k] is not None
         evidence = self.text[sent.start_char:sent.end_char].strip()
         # A headline is a poor piece of evidence: a body sentence saying the same wins.
         quality = 0 if sent.start_char == 0 and "\n" in self.text else 1
-        boundaries = [c.start for c in cues if c.kind == "C" and c.value == "boundary"]
+        boundaries = self._boundaries(sent, cues)
         previous: Hit | None = None
         previous_result: tuple[list[Actor], Stance | None, str | None] | None = None
         done: set[tuple[str, Guarantee]] = set()
@@ -326,7 +350,7 @@ class _ArticleRun:
                 holders, polarity, _ = previous_result
             else:
                 self.provider = None
-                holders, polarity = self._stance(sent, g, start, cues, mentions, speaker)
+                holders, polarity = self._stance(sent, g, start, cues, mentions, speaker, clause)
             previous = g
             guarantor = self._guarantor(g, guarantee, cues, mentions, sent) or self.provider
             previous_result = (holders, polarity, guarantor)
@@ -338,6 +362,40 @@ class _ArticleRun:
                 done.add((holder.party, guarantee))
                 stance = _stance_of(polarity, holder)
                 self._add(holder, stance, guarantee, guarantor, evidence, quality)
+
+    def _boundaries(self, sent: Span, cues: list[Hit]) -> list[int]:
+        """Tokens that end the clause a cue governs: boundary words, "said that" / "adding
+        that", the closing quote of '"...," X said', a colon, and "as" opening a new clause
+        with its own subject ("X pledges troops as Y signals support")."""
+        out = [c.start for c in cues if c.kind == "C" and c.value == "boundary"]
+        for c in cues:
+            if c.kind == "S":
+                for j in range(c.end, min(c.end + 4, sent.end)):
+                    if self.lower[j] == "that":
+                        out.append(j)
+                        break
+                    if self.lower[j] in (",", ".", '"', "“", "”", ":"):
+                        break
+        name_starts = {n.start for n in self.names}
+        out += [i for i in range(sent.start + 1, sent.end - 1)
+                if self._colon(i, sent) or self._closing_quote(i)
+                or self._as_clause(i, name_starts)]
+        return sorted(set(out))
+
+    def _colon(self, i: int, sent: Span) -> bool:
+        return self.lower[i] == ":" and i > sent.start + 2
+
+    def _closing_quote(self, i: int) -> bool:
+        """The closing mark of '"...," X said' (after punctuation, or before a comma)."""
+        return self.lower[i] in ('"', "”") and (
+            self.lower[i - 1] in (",", ".", "?", "!") or self.lower[i + 1] == ",")
+
+    def _as_clause(self, i: int, name_starts: set[int]) -> bool:
+        """"as Washington weighs ...", not "such as Britain" or "as well as"."""
+        if self.lower[i] != "as" or self.lower[i - 1] in ("such", "well", "same", "so", "just",
+                                                           "known"):
+            return False
+        return i + 1 in name_starts or (self.lower[i + 1] == "the" and i + 2 in name_starts)
 
     def _skip(self, g: Hit) -> bool:
         """Troops of Russia or Ukraine are not a peacekeeping force."""
@@ -379,6 +437,7 @@ class _ArticleRun:
         cues: list[Hit],
         mentions: list[Mention],
         speaker: Actor | None,
+        clause: int | None = None,
     ) -> tuple[list[Actor], str | None]:
         """Polarity ("positive", "negative", "doubt") of the clause before a guarantee, and
         who holds it."""
@@ -425,7 +484,7 @@ class _ArticleRun:
                 polarity = "negative" if negatives % 2 else "positive"
                 if polarity == "negative" and self._about_timing(sent, g, start):
                     polarity = "doubt"
-        holders = self._holders(sent, g, head, mentions, speaker, stance_cues)
+        holders = self._holders(sent, g, head, mentions, speaker, stance_cues, clause)
         self.provider = self._provider(stance_cues, mentions, holders)
         return holders, polarity
 
@@ -479,20 +538,30 @@ class _ArticleRun:
         mentions: list[Mention],
         speaker: Actor | None,
         chain: list[Hit] | None = None,
+        clause: int | None = None,
     ) -> list[Actor]:
         """The subject of the cue chain before the guarantee (or the possessive before a cue
-        noun: "Kiev's demands"), else the speaker of the sentence."""
+        noun: "Kiev's demands"), else the speaker of the sentence.
+
+        The subject is looked for in the guarantee's own clause first ("..., adding that
+        Finland was ready"); a clause without one ("but stressed that no troops would be
+        sent") belongs to the sentence's speaker before any name of an earlier clause."""
         anchor = head.start if head is not None else g.start
         for idx, m in enumerate(mentions):
             if m.possessive and m.actor and 0 <= anchor - (m.end + 1) <= 2 and \
                     all(self.lower[i].isalpha() for i in range(m.end + 1, anchor)):
                 return self._first_person(m, speaker) or coordinated(mentions, idx, self.lower)
-        # The first cue of the chain that has a subject of its own, within the clause.
-        begin = sent.start
-        for cue in chain or ([head] if head else []):
-            found = self._subject_before(mentions, begin, cue.start, speaker)
-            if found is not None:
-                return found
+        begins = [sent.start]
+        if clause is not None and clause > sent.start:
+            begins.insert(0, clause)
+        for n, begin in enumerate(begins):
+            if n == 1 and speaker is not None and self.own_speaker:
+                return [speaker]
+            # The first cue of the chain that has a subject of its own.
+            for cue in chain or ([head] if head else []):
+                found = self._subject_before(mentions, begin, cue.start, speaker)
+                if found is not None:
+                    return found
         found = self._subject_before(mentions, sent.start, anchor, speaker)
         if found is not None:
             return found
