@@ -357,17 +357,24 @@ class PositionStoreMixin(StoreBase):
                 (article_pk, extractor),
             )
             now = to_db_time(self.clock())
-            for position in positions:
-                sentence_id = await self._sentence_id(position.evidence)
-                actor_id = await self._actor_id(position.actor, position.party)
-                await db.execute(
-                    "INSERT INTO positions (article_id, sentence_id, actor_id, party, stance,"
-                    " guarantee, guarantor, beneficiary, published, added_at, extractor,"
-                    " extractor_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            # One round trip per distinct sentence and actor, then one for all positions.
+            sentence_ids = {
+                text: await self._sentence_id(text)
+                for text in dict.fromkeys(p.evidence for p in positions)
+            }
+            actor_ids = {
+                slug: await self._actor_id(slug, party)
+                for slug, party in dict.fromkeys((p.actor, p.party) for p in positions)
+            }
+            await db.executemany(
+                "INSERT INTO positions (article_id, sentence_id, actor_id, party, stance,"
+                " guarantee, guarantor, beneficiary, published, added_at, extractor,"
+                " extractor_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
                     (
                         article_pk,
-                        sentence_id,
-                        actor_id,
+                        sentence_ids[position.evidence],
+                        actor_ids[position.actor],
                         position.party,
                         str(position.stance),
                         str(position.guarantee),
@@ -377,8 +384,10 @@ class PositionStoreMixin(StoreBase):
                         now,
                         extractor,
                         version,
-                    ),
-                )
+                    )
+                    for position in positions
+                ],
+            )
             await db.execute(
                 "INSERT INTO extractions (article_id, extractor, version, extracted_at)"
                 " VALUES (?, ?, ?, ?) ON CONFLICT (article_id, extractor)"
