@@ -78,6 +78,7 @@ class Briefing:
     positions: int
     sources: int
     last_update: date | None
+    sources_at_least: bool = False  # `sources` is a lower bound ("1,000+")
 
     @property
     def is_empty(self) -> bool:
@@ -221,6 +222,7 @@ async def build_briefing(store: Store, topic: Topic) -> Briefing:
         positions=stats.positions,
         sources=stats.sources,
         last_update=stats.latest_published,
+        sources_at_least=stats.sources_at_least,
     )
 
 

@@ -272,3 +272,26 @@ async def test_cancelled_writer_leaves_no_open_transaction(tmp_path: Path) -> No
         # Still writable afterwards.
         assert await store.save_positions("story-1", [position()], "rules", "final")
         assert await store.count_positions() == 1
+
+
+async def test_narrowed_source_count_stops_at_the_cap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.store.positions as positions_module
+
+    monkeypatch.setattr(positions_module, "SOURCES_CAP", 3)
+    async with open_store(str(tmp_path / "s.db")) as store:
+        for n in range(5):
+            await store.add_article(
+                Article(id=f"a{n}", title="t", text=f"story {n} about troops for Ukraine")
+            )
+            await store.save_positions(f"a{n}", [position(evidence=f"Troops {n}.")], "r", "1")
+        whole = await store.stats(PositionFilter(parties=("ukr",)))
+        assert (whole.sources, whole.sources_at_least) == (5, False)
+        narrowed = PositionFilter(
+            parties=("ukr",), guarantees=frozenset({Guarantee.PEACEKEEPING_FORCE})
+        )
+        capped = await store.stats(narrowed)
+        assert (capped.positions, capped.sources, capped.sources_at_least) == (5, 3, True)
+        by_actor = await store.stats(PositionFilter(actors=frozenset({"nobody"})))
+        assert (by_actor.sources, by_actor.sources_at_least) == (0, False)

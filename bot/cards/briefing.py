@@ -117,8 +117,8 @@ def briefing_message(briefing: Briefing) -> Message:
 
 def context_line(briefing: Briefing) -> str:
     parts = [
-        f"*{briefing.positions}* position{_s(briefing.positions)} from"
-        f" *{briefing.sources}* source{_s(briefing.sources)}",
+        f"*{briefing.positions:,}* position{_s(briefing.positions)} from"
+        f" *{_sources(briefing)}* source{_s(briefing.sources)}",
         f"last update {_date(briefing.last_update)}",
     ]
     contested = len(briefing.contested)
@@ -127,11 +127,15 @@ def context_line(briefing: Briefing) -> str:
     return " · ".join(parts)
 
 
+def _sources(briefing: Briefing) -> str:
+    return f"{briefing.sources:,}{'+' if briefing.sources_at_least else ''}"
+
+
 def fallback_text(briefing: Briefing) -> str:
     """The notification text: topic, counts and which guarantees are contested, escaped."""
     text = (
         f"Security guarantees · {escape(briefing.topic.label)}: {briefing.positions}"
-        f" position{_s(briefing.positions)} from {briefing.sources}"
+        f" position{_s(briefing.positions)} from {_sources(briefing)}"
         f" source{_s(briefing.sources)}"
     )
     contested = [escape(g.label) for g in briefing.contested]

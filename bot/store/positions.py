@@ -187,7 +187,11 @@ class StoreStats:
     positions: int
     sources: int  # distinct articles
     latest_published: date | None
+    sources_at_least: bool = False  # True: `sources` is SOURCES_CAP, there are more
 
+
+# Narrowed topics count their source articles up to this many, then say "N+".
+SOURCES_CAP = 1000
 
 _GUARANTEES = {str(g): g for g in Guarantee}
 _STANCES = {str(s): s for s in Stance}
@@ -573,24 +577,37 @@ class PositionStoreMixin(StoreBase):
         ) as cursor:
             row = await cursor.fetchone()
         assert row is not None
+        sources, at_least = await self._count_sources(filter_)
         return StoreStats(
             positions=int(row[0]),
-            sources=await self._count_sources(filter_),
+            sources=sources,
             latest_published=_parse_date(row[1] or None),
+            sources_at_least=at_least,
         )
 
-    async def _count_sources(self, filter_: PositionFilter) -> int:
-        """Distinct articles behind the filter: from `topic_articles` for a whole topic,
-        else counted over the (narrower) matching positions."""
+    async def _count_sources(self, filter_: PositionFilter) -> tuple[int, bool]:
+        """Distinct articles behind the filter, and whether that is only a lower bound.
+
+        A whole topic reads its exact count from `topic_counts`. A narrowed topic counts over
+        the matching positions and stops at SOURCES_CAP, so a broad narrowing of a huge store
+        ("ukraine peacekeepers" over a million positions) costs no more than a small one.
+        """
         if not (filter_.held_by or filter_.actors or filter_.guarantees):
-            sql = "SELECT ifnull(sum(articles), 0) FROM topic_counts WHERE topic = ?"
-            params: list[object] = [filter_.topic]
-        else:
-            where, params = _filter_sql(filter_, "p")
-            sql = f"SELECT count(DISTINCT p.article_id) FROM positions AS p WHERE {where}"
-        async with self.db.execute(sql, params) as cursor:
+            async with self.db.execute(
+                "SELECT ifnull(sum(articles), 0) FROM topic_counts WHERE topic = ?",
+                (filter_.topic,),
+            ) as cursor:
+                row = await cursor.fetchone()
+            return (int(row[0]) if row else 0), False
+        where, params = _filter_sql(filter_, "p")
+        sql = (
+            "SELECT count(*) FROM (SELECT DISTINCT p.article_id FROM positions AS p"
+            f" WHERE {where} LIMIT ?)"
+        )
+        async with self.db.execute(sql, [*params, SOURCES_CAP]) as cursor:
             row = await cursor.fetchone()
-        return int(row[0]) if row else 0
+        count = int(row[0]) if row else 0
+        return count, count >= SOURCES_CAP
 
     async def known_actors(self) -> dict[str, str]:
         """Every actor the store has positions for: slug -> party."""
