@@ -190,6 +190,15 @@ def attribution_lexicon() -> AttributionLexicon:
     )
 
 
+@cache
+def memberships() -> dict[str, frozenset[str]]:
+    """The groups each state belongs to (`member_of` in bot/data/parties.toml)."""
+    text = resources.files("bot.data").joinpath("parties.toml").read_text(encoding="utf-8")
+    table = tomllib.loads(text)
+    return {code: frozenset(_list(entry, "member_of")) for code, entry in table.items()
+            if entry.get("member_of")}
+
+
 def slugify(text: str) -> str:
     """Lower-case ASCII-ish slug with hyphens: "Robert Golob" -> "robert-golob"."""
     import unicodedata

@@ -29,18 +29,16 @@ from bot.extraction.lexicon import (
     attribution_lexicon,
     cue_lexicon,
     guarantee_lexicons,
+    memberships,
 )
-from bot.extraction.lexicon import word_set as _words
 from bot.models import Article, Position
 from bot.vocabulary import Guarantee, Stance, actors, parties
 
 BENEFICIARY = "ukr"
 # Parties whose troops are never the guarantee ("Russian troops would not enter").
 NOT_GUARANTORS = frozenset({"rus", "blr", "prk", BENEFICIARY})
-EUROPEAN_STATES = _words(
-    "alb and aut bel bgr bih che cyp cze deu dnk esp est fin fra gbr grc hrv hun irl"
-    " isl ita lie ltu lux lva mco mda mkd mlt mne nld nor pol prt rou smr srb svk svn swe"
-)
+# A reported future or possibility: "Macron said European allies would ...".
+MODALS = frozenset({"would", "will", "could", "can", "might", "may", "should", "'ll", "’ll"})
 QUOTES_OPEN = {"“", "«", "‘"}
 QUOTES_CLOSE = {"”", "»", "’"}
 MAX_QUOTE_TOKENS = 120
@@ -103,7 +101,7 @@ class RuleExtractor:
     """Rules over spaCy matches; `extract` is safe to call from one thread at a time."""
 
     name = "rules"
-    version = "1.2.0"
+    version = "1.3.0"
 
     def __init__(self) -> None:
         self._nlp: Language | None = None
@@ -353,6 +351,8 @@ class _ArticleRun:
                 holders, polarity = self._stance(sent, g, start, cues, mentions, speaker, clause)
             previous = g
             guarantor = self._guarantor(g, guarantee, cues, mentions, sent) or self.provider
+            if any(w in MODALS for w in self.lower[clause:g.start]):
+                holders, guarantor = _as_member(holders, speaker, guarantor)
             previous_result = (holders, polarity, guarantor)
             if polarity is None:
                 continue
@@ -652,6 +652,24 @@ class _ArticleRun:
         self.found[key] = Found(holder, stance, guarantee, guarantor, evidence, quality)
 
 
+def _as_member(holders: list[Actor], speaker: Actor | None, guarantor: str | None
+               ) -> tuple[list[Actor], str | None]:
+    """"Macron said European allies would ...": a group the speaker's state belongs to speaks
+    through the speaker, who holds the position with the group as guarantor (the caller
+    checks the clause is a reported future or possibility)."""
+    if speaker is None:
+        return holders, guarantor
+    groups = memberships().get(speaker.party, frozenset())
+    out: list[Actor] = []
+    for holder in holders:
+        if holder.party in groups:
+            guarantor = guarantor or holder.party
+            holder = speaker
+        if holder not in out:
+            out.append(holder)
+    return out, guarantor
+
+
 def _party_of(hit: Hit) -> str | None:
     if hit.kind == "A":
         return actors()[hit.value].party
@@ -661,7 +679,8 @@ def _party_of(hit: Hit) -> str | None:
 def _group(codes: list[str]) -> str:
     """One guarantor for "British and French troops" (Europe) or "American" (usa)."""
     unique = list(dict.fromkeys(codes))
-    if len(unique) > 1 and all(c in EUROPEAN_STATES or c in ("europe", "eu") for c in unique):
+    if len(unique) > 1 and all("europe" in memberships().get(c, ()) or c in ("europe", "eu")
+                                for c in unique):
         return "europe"
     return unique[0]
 

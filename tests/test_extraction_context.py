@@ -1,0 +1,66 @@
+"""Extractor rules that look beyond one phrase: reported speech through a group the speaker
+belongs to, guarantees referred back to, lists of holders, copular framing. Sentences are
+written for these tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.extraction.lexicon import memberships
+from bot.extraction.rules import RuleExtractor
+from bot.models import Article, Position
+
+
+@pytest.fixture(scope="module")
+def extractor() -> RuleExtractor:
+    return RuleExtractor()
+
+
+def run(extractor: RuleExtractor, text: str) -> list[Position]:
+    return extractor.extract(Article(id="t", title="", text=text))
+
+
+def keys(positions: list[Position]) -> set[tuple[str, str, str]]:
+    return {(p.party, p.stance.value, p.guarantee.value) for p in positions}
+
+
+def find(positions: list[Position], party: str, guarantee: str) -> Position:
+    matches = [p for p in positions if p.party == party and p.guarantee.value == guarantee]
+    assert matches, positions
+    return matches[0]
+
+
+# -- reported speech through a group the speaker's state belongs to ------------------------
+
+
+def test_memberships_are_data() -> None:
+    assert {"europe", "eu", "nato"} <= memberships()["fra"]
+    assert "eu" not in memberships()["gbr"]
+    assert "ukr" not in memberships()
+
+
+def test_member_speaks_for_group_with_group_as_guarantor(extractor: RuleExtractor) -> None:
+    found = run(extractor, "French President Emmanuel Macron said European allies would "
+                           "provide security guarantees to Kyiv.")
+    assert keys(found) == {("fra", "backs", "security_guarantee")}
+    assert find(found, "fra", "security_guarantee").guarantor == "europe"
+
+
+def test_non_member_reports_the_group(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Donald Trump said European countries would provide security "
+                           "guarantees to Kyiv.")
+    assert ("europe", "backs", "security_guarantee") in keys(found)
+    assert ("usa", "backs", "security_guarantee") not in keys(found)
+
+
+def test_past_fact_about_the_group_stays_the_groups(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Macron said the coalition had pledged to build up Ukraine's "
+                           "armed forces.")
+    assert ("europe", "backs", "military_strength") in keys(found)
+    assert ("fra", "backs", "military_strength") not in keys(found)
+
+
+def test_other_party_acting_holds_its_own_position(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Zelensky said the United States has offered a 15-year security "
+                           "guarantee.")
+    assert ("usa", "backs", "security_guarantee") in keys(found)
