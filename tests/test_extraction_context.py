@@ -64,3 +64,56 @@ def test_other_party_acting_holds_its_own_position(extractor: RuleExtractor) -> 
     found = run(extractor, "Zelensky said the United States has offered a 15-year security "
                            "guarantee.")
     assert ("usa", "backs", "security_guarantee") in keys(found)
+
+
+# -- guarantees referred back to ----------------------------------------------------------
+
+
+def test_generic_reference_takes_the_last_guarantee(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Washington has floated a demilitarised zone along the front line. "
+                           "Moscow rejected the proposal on Friday.")
+    assert ("rus", "opposes", "demilitarized_zone") in keys(found)
+
+
+def test_generic_reference_has_short_memory(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Washington has floated a demilitarised zone along the front line. "
+                           "Talks went on. Delegates met. The weather was cold. "
+                           "Moscow rejected the proposal on Friday.")
+    assert ("rus", "opposes", "demilitarized_zone") not in keys(found)
+
+
+def test_typed_reference_skips_other_guarantees(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Ministers discussed a reassurance force for Ukraine. Kyiv also "
+                           "wants more air defence systems. Sweden was open to contributing "
+                           "to the force.")
+    assert ("swe", "backs", "peacekeeping_force") in keys(found)
+    assert ("swe", "backs", "military_strength") not in keys(found)
+
+
+def test_reference_without_antecedent_is_nothing(extractor: RuleExtractor) -> None:
+    assert run(extractor, "Sweden was open to contributing to the force.") == []
+
+
+def test_russian_troops_are_no_antecedent(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Russian troops would not enter the area. "
+                           "Kyiv backed the idea.")
+    assert found == []
+
+
+def test_a_strip_of_land_and_an_open_question(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Washington floated a buffer zone. One EU diplomat said it was far "
+                           "from clear who would police a strip of land that long.")
+    assert ("eu", "doubts", "demilitarized_zone") in keys(found)
+
+
+def test_refusal_denied_in_part_is_doubt(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Washington floated a demilitarised zone in Donetsk. Zelensky did "
+                           "not reject the proposal outright but listed concerns.")
+    assert ("ukr", "doubts", "demilitarized_zone") in keys(found)
+    assert ("ukr", "seeks", "demilitarized_zone") not in keys(found)
+
+
+def test_kremlin_with_a_speech_verb_is_a_subject(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Washington floated a buffer zone. The Kremlin signalled it would "
+                           "not accept that formula.")
+    assert ("rus", "opposes", "demilitarized_zone") in keys(found)

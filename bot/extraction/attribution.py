@@ -176,8 +176,10 @@ def build_mentions(
                 mentions.append(m)
                 i = group_end
                 continue
-            if kind == "P" and not _adjective_use(end, lower, words, sent_end, in_guarantee,
-                                                  cue_tokens, by_start):
+            if kind == "P" and (
+                (end < sent_end and lower[end] in lex.speech_words)  # "the Kremlin signalled"
+                or not _adjective_use(end, lower, words, sent_end, in_guarantee, cue_tokens,
+                                      by_start)):
                 if end < sent_end and title_case[end] and words[end][:1].isupper() and \
                         lower[end] not in AUXILIARIES and end != sent_start:
                     # "Washington Post", "Moscow State University": a name, not the party.

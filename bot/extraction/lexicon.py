@@ -106,6 +106,7 @@ class CueLexicon:
 @dataclass(frozen=True)
 class AttributionLexicon:
     speech: tuple[str, ...]
+    speech_words: frozenset[str]  # one-word forms of `speech`, for look-ups
     speech_phrases: tuple[str, ...]
     titles: tuple[str, ...]
     official_nouns: frozenset[str]
@@ -116,6 +117,18 @@ class AttributionLexicon:
     first_person: frozenset[str]
     role_nouns: tuple[str, ...]
     not_subject: frozenset[str]
+
+
+@dataclass(frozen=True)
+class ReferenceLexicon:
+    """Noun phrases that refer back to a guarantee (data/discourse.toml)."""
+
+    generic: tuple[str, ...]
+    generic_determiners: frozenset[str]
+    generic_window: int
+    typed: dict[str, tuple[str, ...]]  # guarantee id -> nouns
+    typed_determiners: frozenset[str]
+    typed_window: int
 
 
 def _expand_all(patterns: Iterable[str]) -> tuple[str, ...]:
@@ -159,6 +172,24 @@ def cue_lexicon() -> CueLexicon:
 
 
 @cache
+def reference_lexicon() -> ReferenceLexicon:
+    table = _read("discourse.toml")
+    generic, typed = table["generic"], table["typed"]
+    nouns = typed.get("nouns", {})
+    assert isinstance(nouns, dict)
+    for key in nouns:
+        Guarantee(key)  # a typo in the data fails loudly
+    return ReferenceLexicon(
+        generic=_expand_all(_list(generic, "nouns")),
+        generic_determiners=frozenset(_list(generic, "determiners")),
+        generic_window=int(generic.get("window", 2)),  # type: ignore[call-overload]
+        typed={key: _expand_all(_list(nouns, key)) for key in nouns},
+        typed_determiners=frozenset(_list(typed, "determiners")),
+        typed_window=int(typed.get("window", 4)),  # type: ignore[call-overload]
+    )
+
+
+@cache
 def attribution_lexicon() -> AttributionLexicon:
     table = _read("attribution.toml")
     speech: list[str] = []
@@ -177,6 +208,7 @@ def attribution_lexicon() -> AttributionLexicon:
     anaphora = table["anaphora"]
     return AttributionLexicon(
         speech=tuple(sorted(set(speech))),
+        speech_words=frozenset(s for s in speech if " " not in s),
         speech_phrases=tuple(_list(table["speech"], "words")),
         titles=tuple(sorted(titles)),
         official_nouns=frozenset(_list(table["officials"], "nouns")),

@@ -7,6 +7,7 @@ Python over the token indices of the sentences that name a guarantee.
 
 from __future__ import annotations
 
+from bisect import bisect_right, insort
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
@@ -30,6 +31,7 @@ from bot.extraction.lexicon import (
     cue_lexicon,
     guarantee_lexicons,
     memberships,
+    reference_lexicon,
 )
 from bot.models import Article, Position
 from bot.vocabulary import Guarantee, Stance, actors, parties
@@ -101,7 +103,7 @@ class RuleExtractor:
     """Rules over spaCy matches; `extract` is safe to call from one thread at a time."""
 
     name = "rules"
-    version = "1.3.0"
+    version = "1.4.0"
 
     def __init__(self) -> None:
         self._nlp: Language | None = None
@@ -134,6 +136,10 @@ class RuleExtractor:
             add(lower, "C", cls, list(words))
         for cls, words in cues.after.items():
             add(lower, "CA", cls, list(words))
+        refs = reference_lexicon()
+        add(lower, "R", "generic", list(refs.generic))
+        for value, nouns in refs.typed.items():
+            add(lower, "R", value, list(nouns))
         attr = attribution_lexicon()
         add(lower, "S", "speech", list(attr.speech))
         add(lower, "SP", "speech", list(attr.speech_phrases))
@@ -209,7 +215,10 @@ class _ArticleRun:
         self.lower = [t.lower_ for t in doc]
         self.title_case = [t.is_title for t in doc]
         hits = extractor.hits(doc)
+        self.names = _longest([h for h in hits if h.kind in ("A", "P", "J", "T")])
         guarantees = _longest([h for h in hits if h.kind in ("G", "GI")])
+        guarantees += self._references([h for h in hits if h.kind == "R"], guarantees)
+        guarantees.sort(key=lambda h: h.start)
         self.guarantees = guarantees
         self.in_guarantee = {i for g in guarantees for i in range(g.start, g.end)}
         cue_hits = [h for h in hits if h.kind in ("C", "CA", "S", "SP")]
@@ -217,7 +226,6 @@ class _ArticleRun:
                                                   for i in range(h.start, h.end))]
         self.cues = _longest_per_kind(cue_hits)
         self.cue_tokens = {i for c in self.cues if c.kind == "C" for i in range(c.start, c.end)}
-        self.names = _longest([h for h in hits if h.kind in ("A", "P", "J", "T")])
         self.tracker = Tracker()
         self.attr = attribution_lexicon()
         self.found: dict[tuple[str, Stance, Guarantee], Found] = {}
@@ -227,6 +235,49 @@ class _ArticleRun:
             w for w in cue_lexicon().after.get("positive", ()) if " " not in w)
         self.provider: str | None = None
         self.own_speaker = False
+
+    def _references(self, refs: list[Hit], named: list[Hit]) -> list[Hit]:
+        """"the proposal", "the force", "a strip of land": noun phrases that stand for a
+        guarantee named shortly before (data/discourse.toml), as hits of that guarantee."""
+        if not refs or not named:
+            return []
+        lex = reference_lexicon()
+        starts = [s.start for s in self.doc.sents if not all(t.is_space for t in s)]
+        kinds: dict[tuple[int, int], set[str]] = {}
+        for r in refs:
+            kinds.setdefault((r.start, r.end), set()).add(r.value)
+        taken = {i for g in named for i in range(g.start, g.end)}
+        # (start, sentence, hit) of every guarantee named so far, in text order; not
+        # "Russian troops", which are no guarantee
+        memory = [(g.start, bisect_right(starts, g.start) - 1, g) for g in named
+                  if not self._skip(g)]
+        out: list[Hit] = []
+        for r in _longest(refs):
+            if any(i in taken for i in range(r.start, r.end)) or r.start == 0:
+                continue
+            if r.end < len(self.lower) and self.lower[r.end] in ("of", "for", "to"):
+                continue
+            det = {self.lower[r.start - 1], " ".join(self.lower[max(0, r.start - 2):r.start])}
+            k = bisect_right(starts, r.start) - 1
+            before = memory[:bisect_right(memory, r.start, key=lambda m: m[0])]
+            values = kinds[(r.start, r.end)]
+            typed = values - {"generic"}
+            found: Hit | None = None
+            if typed and det & lex.typed_determiners:
+                for _, sent, g in reversed(before):
+                    if k - sent > lex.typed_window:
+                        break
+                    if g.value in typed:
+                        found = g
+                        break
+            if found is None and "generic" in values and det & lex.generic_determiners \
+                    and before and k - before[-1][1] <= lex.generic_window:
+                found = before[-1][2]
+            if found is not None:
+                hit = Hit(r.start, r.end, found.kind, found.value)
+                out.append(hit)
+                insort(memory, (r.start, k, hit), key=lambda m: m[0])
+        return out
 
     def run(self) -> list[Position]:
         sents = list(self.doc.sents)
@@ -482,7 +533,12 @@ class _ArticleRun:
                 if g.kind == "GI":
                     negatives += 1
                 polarity = "negative" if negatives % 2 else "positive"
-                if polarity == "negative" and self._about_timing(sent, g, start):
+                # "not ready to give a date"; "did not reject the proposal outright"
+                timing = polarity == "negative" and self._about_timing(sent, g, start)
+                partial = (polarity == "positive" and bool(negators)
+                           and any(c.value == "negative" for c in stance_cues)
+                           and self._partial(sent, g, start))
+                if timing or partial:
                     polarity = "doubt"
         holders = self._holders(sent, g, head, mentions, speaker, stance_cues, clause)
         self.provider = self._provider(stance_cues, mentions, holders)
@@ -525,6 +581,11 @@ class _ArticleRun:
                 limit = min(limit, other.start)
                 break
         return [c for c in cues if c.kind == "CA" and g.end <= c.start and c.end <= limit]
+
+    def _partial(self, sent: Span, g: Hit, start: int) -> bool:
+        """"did not reject the proposal outright": a partial word near the guarantee."""
+        return any(c.kind == "C" and c.value == "partial" and start <= c.start < g.end + 3
+                   for c in self.cues)
 
     def _about_timing(self, sent: Span, g: Hit, start: int) -> bool:
         timing = self._timing_words
@@ -706,9 +767,10 @@ def _longest_per_kind(hits: list[Hit]) -> list[Hit]:
     keep the longest."""
     speech = _longest([h for h in hits if h.kind in ("S", "SP")])
     stance = _longest([h for h in hits if h.kind == "C" and h.value not in (
-        "negator", "timing", "boundary")])
+        "negator", "timing", "boundary", "partial")])
     after = _longest([h for h in hits if h.kind == "CA"])
-    extra = [h for h in hits if h.kind == "C" and h.value in ("negator", "timing", "boundary")]
+    extra = [h for h in hits if h.kind == "C" and h.value in ("negator", "timing", "boundary",
+                                                              "partial")]
     taken = {i for h in stance for i in range(h.start, h.end)}
     extra = [h for h in _longest(extra) if not any(i in taken for i in range(h.start, h.end))
              or h.value == "timing"]
