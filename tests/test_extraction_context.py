@@ -117,3 +117,24 @@ def test_kremlin_with_a_speech_verb_is_a_subject(extractor: RuleExtractor) -> No
     found = run(extractor, "Washington floated a buffer zone. The Kremlin signalled it would "
                            "not accept that formula.")
     assert ("rus", "opposes", "demilitarized_zone") in keys(found)
+
+
+# -- copular framing ----------------------------------------------------------------------
+
+
+def test_x_is_the_best_security_guarantee(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Polish officials say EU membership is the best guarantee for Kyiv.")
+    assert keys(found) == {("pol", "backs", "eu_membership")}
+
+
+def test_the_best_security_guarantee_is_x(extractor: RuleExtractor) -> None:
+    found = run(extractor, "The strongest security guarantee for Ukraine remains a "
+                           "well-equipped army, Kaja Kallas said.")
+    assert ("eu", "backs", "military_strength") in keys(found)
+    assert ("eu", "backs", "security_guarantee") not in keys(found)
+
+
+def test_praise_without_copula_stays_general(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Germany wants the best security guarantee for Ukraine and "
+                           "more weapons.")
+    assert ("deu", "backs", "security_guarantee") in keys(found)

@@ -129,6 +129,8 @@ class ReferenceLexicon:
     typed: dict[str, tuple[str, ...]]  # guarantee id -> nouns
     typed_determiners: frozenset[str]
     typed_window: int
+    evaluatives: frozenset[str]
+    copulas: frozenset[str]
 
 
 def _expand_all(patterns: Iterable[str]) -> tuple[str, ...]:
@@ -174,7 +176,7 @@ def cue_lexicon() -> CueLexicon:
 @cache
 def reference_lexicon() -> ReferenceLexicon:
     table = _read("discourse.toml")
-    generic, typed = table["generic"], table["typed"]
+    generic, typed, copular = table["generic"], table["typed"], table["copular"]
     nouns = typed.get("nouns", {})
     assert isinstance(nouns, dict)
     for key in nouns:
@@ -186,6 +188,8 @@ def reference_lexicon() -> ReferenceLexicon:
         typed={key: _expand_all(_list(nouns, key)) for key in nouns},
         typed_determiners=frozenset(_list(typed, "determiners")),
         typed_window=int(typed.get("window", 4)),  # type: ignore[call-overload]
+        evaluatives=frozenset(_list(copular, "evaluatives")),
+        copulas=frozenset(_list(copular, "copulas")),
     )
 
 

@@ -103,7 +103,7 @@ class RuleExtractor:
     """Rules over spaCy matches; `extract` is safe to call from one thread at a time."""
 
     name = "rules"
-    version = "1.4.0"
+    version = "1.5.0"
 
     def __init__(self) -> None:
         self._nlp: Language | None = None
@@ -219,6 +219,8 @@ class _ArticleRun:
         guarantees = _longest([h for h in hits if h.kind in ("G", "GI")])
         guarantees += self._references([h for h in hits if h.kind == "R"], guarantees)
         guarantees.sort(key=lambda h: h.start)
+        praise = self._copular(guarantees)
+        hits += praise
         self.guarantees = guarantees
         self.in_guarantee = {i for g in guarantees for i in range(g.start, g.end)}
         cue_hits = [h for h in hits if h.kind in ("C", "CA", "S", "SP")]
@@ -235,6 +237,67 @@ class _ArticleRun:
             w for w in cue_lexicon().after.get("positive", ()) if " " not in w)
         self.provider: str | None = None
         self.own_speaker = False
+
+    def _copular(self, guarantees: list[Hit]) -> list[Hit]:
+        """"X is the best security guarantee" / "the best security guarantee is X": the general
+        word is re-valued in place as X, and the praise word returned as a positive cue."""
+        lex = reference_lexicon()
+        lower = self.lower
+        cues: list[Hit] = []
+        general = Guarantee.SECURITY_GUARANTEE.value
+        for n, g in enumerate(guarantees):
+            if g.value != general or g.kind != "G":
+                continue
+            e = next((j for j in range(g.start - 1, max(-1, g.start - 4), -1)
+                      if lower[j] in lex.evaluatives), None)
+            if e is None:
+                continue
+            other: Hit | None = None
+            # before: "X is the (most) cheapest ...", "X was in itself a major ..."
+            j = e - 1
+            while j > 0 and lower[j] in ("the", "a", "an", "most", "itself", "in", "still",
+                                          "by", "far"):
+                j -= 1
+            cop = self._copula_ending(j)
+            if cop is not None:
+                for prev in reversed(guarantees[:n]):
+                    if prev.value != general and 0 <= cop - prev.end <= 8 and not any(
+                            w in (",", ".", ";", ":", "that", "which") for w in
+                            lower[prev.end:cop]):
+                        other = prev
+                    break
+            # after: "... security guarantee (for Ukraine) is/remained a strong army"
+            if other is None and n + 1 < len(guarantees):
+                j = g.end
+                if j < len(lower) and lower[j] == "for":
+                    j += 2
+                cop_end = self._copula_starting(j)
+                nxt = guarantees[n + 1]
+                if cop_end is not None and nxt.value != general and \
+                        0 <= nxt.start - cop_end <= 6:
+                    other = nxt
+            if other is not None:
+                guarantees[n] = Hit(g.start, g.end, other.kind, other.value)
+                cues.append(Hit(e, e + 1, "C", "positive"))
+        return cues
+
+    def _copula_ending(self, j: int) -> int | None:
+        """Start of a copula whose last token is `j`, if there is one."""
+        copulas = reference_lexicon().copulas
+        if j >= 0 and self.lower[j] in copulas:
+            return j
+        if j >= 1 and f"{self.lower[j - 1]} {self.lower[j]}" in copulas:
+            return j - 1
+        return None
+
+    def _copula_starting(self, j: int) -> int | None:
+        """End of a copula starting at `j`, if there is one."""
+        copulas = reference_lexicon().copulas
+        if j + 1 < len(self.lower) and f"{self.lower[j]} {self.lower[j + 1]}" in copulas:
+            return j + 2
+        if j < len(self.lower) and self.lower[j] in copulas:
+            return j + 1
+        return None
 
     def _references(self, refs: list[Hit], named: list[Hit]) -> list[Hit]:
         """"the proposal", "the force", "a strip of land": noun phrases that stand for a
