@@ -1,0 +1,283 @@
+"""HTTP mode under load: signed `/guarantees ukraine` at concurrency 20, beside a bare bolt app.
+
+Both servers run in their own process and are served the same way (aiohttp, `bot.serve`'s
+`POST /slack/events` route); the load generator and the fake Slack (which receives the cards
+at its response URLs) share this process. Measured in the same run:
+
+- acks/s and ack latency p50/p99 (HTTP answer to the signed request), ours vs. the bare app
+  whose `/guarantees` listener only acks;
+- command-to-card p50/p99: from sending the command to the fake receiving the card, measured
+  first and closed-loop (each of the 20 workers waits for its card before the next command);
+  the throughput run then sends as fast as acks return, faster than cards can be built.
+
+The store holds `--positions` synthetic positions (`benchmarks/synthetic.py`), kept in
+`benchmarks/out/` between runs. Targets: ours >= 70 % of the bare app's acks/s, p99 ack <=
+100 ms, p99 command-to-card <= 500 ms. Loopback only; bounded by `--requests` and `--seconds`.
+
+    .venv/bin/python benchmarks/bench_http.py [--positions 1000000] [--requests 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.fakes.slack import FakeSlack, sign, slash_command  # noqa: E402
+
+SECRET = "bench-signing-secret"
+BOT_TOKEN = "xoxb-bench"
+OUT = ROOT / "benchmarks" / "out"
+
+
+# --- the servers (run in a child process) ----------------------------------------------------
+
+
+async def run_server(kind: str, port: int, api_url: str, store: str) -> None:
+    from slack_bolt.async_app import AsyncAck, AsyncApp
+
+    from bot.app import build_app
+    from bot.serve import run_http
+    from bot.services import build_slack_client, open_services
+    from bot.settings import Settings
+
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        slack_bot_token=BOT_TOKEN,
+        slack_signing_secret=SECRET,
+        slack_api_url=api_url,
+        store_path=store,
+        host="127.0.0.1",
+        port=port,
+    )
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    if kind == "bare":
+        async with aiohttp.ClientSession() as http:
+            bare = AsyncApp(client=build_slack_client(settings, http), signing_secret=SECRET)
+
+            @bare.command("/guarantees")
+            async def ack_only(ack: AsyncAck) -> None:
+                await ack()
+
+            await run_http(bare, settings.host, port, stop)
+    else:
+        # The synthetic store has no extraction records: skip the demo-corpus step, which
+        # would try to extract every synthetic article.
+        async with open_services(settings, load_demo_corpus=False) as services:
+            await run_http(build_app(settings, services), settings.host, port, stop)
+
+
+# --- the load generator ----------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    name: str
+    ack_ms: list[float] = field(default_factory=list)
+    card_ms: list[float] = field(default_factory=list)
+    failures: int = 0
+    wall: float = 0.0
+    posted_ok: int = 0
+
+    @property
+    def acks_per_second(self) -> float:
+        return len(self.ack_ms) / self.wall if self.wall else 0.0
+
+
+def percentile(samples: list[float], q: float) -> float:
+    if not samples:
+        return float("nan")
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def wait_healthy(http: aiohttp.ClientSession, base: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            async with http.get(f"{base}/healthz") as response:
+                if response.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"{base} never became healthy")
+
+
+async def load(
+    name: str,
+    base: str,
+    fake: FakeSlack,
+    http: aiohttp.ClientSession,
+    requests: int,
+    concurrency: int,
+    seconds: float,
+) -> tuple[Run, dict[str, float]]:
+    run = Run(name)
+    sent_at: dict[str, float] = {}
+    queue = iter(range(requests))
+    deadline = time.monotonic() + seconds
+
+    async def worker() -> None:
+        for _ in queue:
+            if time.monotonic() > deadline:
+                return
+            url = fake.new_response_url()
+            body = urllib.parse.urlencode(slash_command("ukraine", response_url=url))
+            headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(SECRET, body)}
+            started = time.monotonic()
+            sent_at[url.rsplit("/", 1)[-1]] = started
+            async with http.post(f"{base}/slack/events", data=body, headers=headers) as resp:
+                await resp.read()
+                if resp.status != 200:
+                    run.failures += 1
+                    continue
+            run.ack_ms.append((time.monotonic() - started) * 1000)
+
+    started = time.monotonic()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    run.wall = time.monotonic() - started
+    return run, sent_at
+
+
+async def cards(
+    base: str,
+    fake: FakeSlack,
+    http: aiohttp.ClientSession,
+    count: int,
+    concurrency: int,
+    seconds: float,
+) -> list[float]:
+    """Closed loop: each worker sends a command and waits for its card before the next, so
+    the latency is not inflated by an unbounded backlog of cards still being built."""
+    latencies: list[float] = []
+    queue = iter(range(count))
+    deadline = time.monotonic() + seconds
+
+    async def worker() -> None:
+        for _ in queue:
+            if time.monotonic() > deadline:
+                return
+            url = fake.new_response_url()
+            body = urllib.parse.urlencode(slash_command("ukraine", response_url=url))
+            headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(SECRET, body)}
+            started = time.monotonic()
+            async with http.post(f"{base}/slack/events", data=body, headers=headers) as resp:
+                await resp.read()
+            posted = await fake.wait_for(lambda u=url: fake.responses(u, ok_only=False), 60)
+            latencies.append((posted[0].at - started) * 1000)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies
+
+
+async def measure(args: argparse.Namespace, store: str) -> None:
+    async with (
+        FakeSlack(bot_token=BOT_TOKEN) as fake,
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=args.concurrency * 2)) as http,
+    ):
+        results: list[Run] = []
+        for kind in ("bare", "ours"):
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            child = subprocess.Popen(
+                [sys.executable, __file__, "--serve", kind, "--port", str(port),
+                 "--api-url", fake.base_url, "--store", store],
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+            )  # fmt: skip
+            try:
+                await wait_healthy(http, base)
+                card_ms: list[float] = []
+                if kind == "ours":
+                    # warm-up, then command-to-card first, before any backlog exists
+                    await cards(base, fake, http, 40, args.concurrency, 30)
+                    card_ms = await cards(
+                        base, fake, http, args.cards, args.concurrency, args.seconds
+                    )
+                else:
+                    await load(kind, base, fake, http, 100, args.concurrency, 30)  # warm-up
+                run, sent_at = await load(
+                    kind, base, fake, http, args.requests, args.concurrency, args.seconds
+                )
+                run.card_ms = card_ms
+                run.posted_ok = sum(
+                    1 for c in fake.responses() if c.headers.get("x-fake-rid") in sent_at
+                )
+                results.append(run)
+            finally:
+                child.send_signal(signal.SIGTERM)
+                child.wait(30)
+
+    bare, ours = results
+    print(f"\nHTTP mode, {args.positions:,} positions, concurrency {args.concurrency}")
+    print(f"{'':24}{'acks/s':>10}{'ack p50':>10}{'ack p99':>10}{'card p50':>10}{'card p99':>10}")
+    for run in results:
+        card = (
+            f"{percentile(run.card_ms, 0.5):>8.1f}ms{percentile(run.card_ms, 0.99):>8.1f}ms"
+            if run.card_ms
+            else f"{'-':>10}{'-':>10}"
+        )
+        print(
+            f"{run.name + ' (' + str(len(run.ack_ms)) + ' acks)':24}{run.acks_per_second:>10.0f}"
+            f"{percentile(run.ack_ms, 0.5):>8.1f}ms{percentile(run.ack_ms, 0.99):>8.1f}ms{card}"
+        )
+    ratio = ours.acks_per_second / bare.acks_per_second if bare.acks_per_second else 0.0
+    print(f"\nours/bare acks/s: {ratio:.0%} (target >= 70%)")
+    print(f"ours ack p99: {percentile(ours.ack_ms, 0.99):.1f} ms (target <= 100 ms)")
+    print(f"ours card p99: {percentile(ours.card_ms, 0.99):.1f} ms (target <= 500 ms)")
+    print(
+        f"cards of the throughput run posted before it ended: {ours.posted_ok}/{len(ours.ack_ms)}"
+        " (the rest were still being built: cards are slower than acks)"
+    )
+    print(f"failed requests: bare {bare.failures}, ours {ours.failures}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--positions", type=int, default=1_000_000)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--cards", type=int, default=200, help="closed-loop card requests")
+    parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=60.0, help="cap on each measured run")
+    parser.add_argument("--serve", choices=("bare", "ours"), help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--api-url", help=argparse.SUPPRESS)
+    parser.add_argument("--store", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        asyncio.run(run_server(args.serve, args.port, args.api_url, args.store))
+        return
+    from benchmarks.synthetic import fill_synthetic
+
+    OUT.mkdir(exist_ok=True)
+    store = OUT / f"store-{args.positions}.db"
+    if not store.exists():
+        started = time.perf_counter()
+        fill_synthetic(str(store), args.positions)
+        print(f"filled {store.name} in {time.perf_counter() - started:.1f} s")
+    asyncio.run(measure(args, str(store)))
+
+
+if __name__ == "__main__":
+    main()
