@@ -138,3 +138,26 @@ def test_praise_without_copula_stays_general(extractor: RuleExtractor) -> None:
     found = run(extractor, "Germany wants the best security guarantee for Ukraine and "
                            "more weapons.")
     assert ("deu", "backs", "security_guarantee") in keys(found)
+
+
+# -- relative clauses naming the holder ---------------------------------------------------
+
+
+def test_relative_clause_after_the_guarantee(extractor: RuleExtractor) -> None:
+    found = run(extractor, "The deal contains no security guarantees, which Kyiv had sought "
+                           "in earlier talks.")
+    assert ("ukr", "seeks", "security_guarantee") in keys(found)
+
+
+def test_relative_clause_in_first_person(extractor: RuleExtractor) -> None:
+    found = run(extractor, '"This is the core of the guarantee we are offering," Keir Starmer '
+                           "said.")
+    assert ("gbr", "backs", "security_guarantee") in keys(found)
+
+
+def test_relative_clause_with_its_own_object_is_not_the_holder(
+    extractor: RuleExtractor,
+) -> None:
+    found = run(extractor, "Talks on security guarantees that Kyiv wants Washington to sign "
+                           "went on.")
+    assert ("ukr", "seeks", "security_guarantee") not in keys(found)

@@ -41,6 +41,12 @@ BENEFICIARY = "ukr"
 NOT_GUARANTORS = frozenset({"rus", "blr", "prk", BENEFICIARY})
 # A reported future or possibility: "Macron said European allies would ...".
 MODALS = frozenset({"would", "will", "could", "can", "might", "may", "should", "'ll", "’ll"})
+# Between the subject and the verb of a relative clause: "which Kyiv had long sought".
+RELATIVE_AUX = frozenset({"had", "has", "have", "is", "are", "was", "were", "will", "would",
+                          "long", "repeatedly", "already", "been", "also", "not", "n't",
+                          "never", "now", "still", "could", "can", "be"})
+RELATIVE_AFTER = frozenset({"in", "at", "for", "since", "during", "from", "before", "after",
+                            "earlier", "last", "so", "and", "but", "as", "until"})
 QUOTES_OPEN = {"“", "«", "‘"}
 QUOTES_CLOSE = {"”", "»", "’"}
 MAX_QUOTE_TOKENS = 120
@@ -103,7 +109,7 @@ class RuleExtractor:
     """Rules over spaCy matches; `extract` is safe to call from one thread at a time."""
 
     name = "rules"
-    version = "1.5.0"
+    version = "1.6.0"
 
     def __init__(self) -> None:
         self._nlp: Language | None = None
@@ -463,6 +469,8 @@ class _ArticleRun:
             else:
                 self.provider = None
                 holders, polarity = self._stance(sent, g, start, cues, mentions, speaker, clause)
+                if polarity is None:
+                    holders, polarity = self._relative(sent, g, cues, mentions, speaker)
             previous = g
             guarantor = self._guarantor(g, guarantee, cues, mentions, sent) or self.provider
             if any(w in MODALS for w in self.lower[clause:g.start]):
@@ -476,6 +484,35 @@ class _ArticleRun:
                 done.add((holder.party, guarantee))
                 stance = _stance_of(polarity, holder)
                 self._add(holder, stance, guarantee, guarantor, evidence, quality)
+
+    def _relative(self, sent: Span, g: Hit, cues: list[Hit], mentions: list[Mention],
+                  speaker: Actor | None) -> tuple[list[Actor], str | None]:
+        """A relative clause after the guarantee names who holds it: "security guarantees,
+        which Kyiv had sought", "the guarantee we are offering"."""
+        lower = self.lower
+        j = g.end
+        if j < sent.end and lower[j] == ",":
+            j += 1
+        if j < sent.end and lower[j] in ("which", "that", "whom"):
+            j += 1
+        idx = next((n for n, m in enumerate(mentions) if m.start == j), None)
+        if idx is None or (mentions[idx].actor is None and mentions[idx].kind != "first"):
+            return [], None
+        m = mentions[idx]
+        k = m.end
+        negated = False
+        while k < sent.end and lower[k] in RELATIVE_AUX:
+            negated ^= lower[k] in ("not", "n't", "never")
+            k += 1
+        cue = next((c for c in cues if c.kind == "C" and c.start == k
+                    and c.value in ("positive", "negative")), None)
+        # The relative clause's object is the guarantee: nothing of its own after the cue.
+        if cue is None or (cue.end < sent.end and lower[cue.end].isalpha()
+                           and lower[cue.end] not in RELATIVE_AFTER):
+            return [], None
+        holders = self._first_person(m, speaker) or coordinated(mentions, idx, lower)
+        polarity = "negative" if (cue.value == "negative") != negated else "positive"
+        return holders, polarity
 
     def _boundaries(self, sent: Span, cues: list[Hit]) -> list[int]:
         """Tokens that end the clause a cue governs: boundary words, "said that" / "adding
