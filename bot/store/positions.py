@@ -600,11 +600,13 @@ class PositionStoreMixin(StoreBase):
                 row = await cursor.fetchone()
             return (int(row[0]) if row else 0), False
         where, params = _filter_sql(filter_, "p")
+        # The cap is written into the SQL, not bound: with a bound LIMIT SQLite plans a walk
+        # of the article index for DISTINCT instead of using the filter's index (100x slower).
         sql = (
             "SELECT count(*) FROM (SELECT DISTINCT p.article_id FROM positions AS p"
-            f" WHERE {where} LIMIT ?)"
+            f" WHERE {where} LIMIT {int(SOURCES_CAP)})"
         )
-        async with self.db.execute(sql, [*params, SOURCES_CAP]) as cursor:
+        async with self.db.execute(sql, params) as cursor:
             row = await cursor.fetchone()
         count = int(row[0]) if row else 0
         return count, count >= SOURCES_CAP
