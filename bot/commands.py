@@ -54,8 +54,7 @@ async def dispatch(services: Services, request: Request, ctx: CommandContext) ->
     if isinstance(request, HelpRequest):
         return Reply(help_message(), public=False)
     if isinstance(request, BriefingRequest):
-        briefing = await build_briefing(services.store, request.topic)
-        return Reply(briefing_message(briefing), public=True)
+        return Reply(await briefing_card(services, request.topic), public=True)
     if isinstance(request, SubscribeRequest | UnsubscribeRequest | ListSubscriptionsRequest):
         if not ctx.in_slack:
             return Reply(
@@ -70,6 +69,17 @@ async def dispatch(services: Services, request: Request, ctx: CommandContext) ->
     if isinstance(request, IngestRequest):
         return await _ingest(services, request, ctx)
     raise AssertionError(f"unhandled request {request!r}")
+
+
+async def briefing_card(services: Services, topic: Topic) -> Message:
+    """The briefing card of a topic, built once per store change and shared until the next:
+    the same card asked for again costs a version check, not a query and a render."""
+    store = services.store
+
+    async def build() -> Message:
+        return briefing_message(await build_briefing(store, topic))
+
+    return await store.memo(("briefing-card", topic.filter, topic.label), build)
 
 
 async def _ingest(services: Services, request: IngestRequest, ctx: CommandContext) -> Reply:

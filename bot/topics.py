@@ -331,10 +331,15 @@ def _build_index(
 
 
 async def load_topic_index(store: Store) -> TopicIndex:
-    """The index for this store: vocabulary plus the actors and parties it has positions for."""
-    known_actors = await store.known_actors()
-    known_parties = await store.known_parties()
-    return build_topic_index(known_actors, known_parties)
+    """The index for this store: vocabulary plus the actors and parties it has positions for
+    (rebuilt only after the store changed)."""
+
+    async def build() -> TopicIndex:
+        known_actors = await store.known_actors()
+        known_parties = await store.known_parties()
+        return build_topic_index(known_actors, known_parties)
+
+    return await store.memo("topic-index", build)
 
 
 async def resolve_topic(store: Store, words: Iterable[str]) -> Topic:

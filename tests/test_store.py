@@ -295,3 +295,23 @@ async def test_narrowed_source_count_stops_at_the_cap(
         assert (capped.positions, capped.sources, capped.sources_at_least) == (5, 3, True)
         by_actor = await store.stats(PositionFilter(actors=frozenset({"nobody"})))
         assert (by_actor.sources, by_actor.sources_at_least) == (0, False)
+
+
+async def test_memo_is_reused_until_any_connection_writes(tmp_path: Path) -> None:
+    path = str(tmp_path / "s.db")
+    computed = 0
+
+    async def compute() -> int:
+        nonlocal computed
+        computed += 1
+        return computed
+
+    async with open_store(path) as store, open_store(path) as other_process:
+        assert await store.memo("k", compute) == 1
+        assert await store.memo("k", compute) == 1  # nothing changed: reused
+        await store.add_article(ARTICLE)  # our own write
+        assert await store.memo("k", compute) == 2
+        assert await store.memo("k", compute) == 2
+        await other_process.save_positions("story-1", [position()], "rules", "1")
+        assert await store.memo("k", compute) == 3  # another connection's commit is seen too
+        assert await store.memo("other", compute) == 4  # keys are separate

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar, cast
 
 import aiosqlite
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+T = TypeVar("T")
+MEMO_SIZE = 256
 
 # A migration is (name, SQL script). Names are applied once each, in the order given.
 Migration = tuple[str, str]
@@ -47,6 +51,8 @@ class StoreBase:
         self.path = path
         self.clock = clock
         self._write_lock = asyncio.Lock()
+        self._commits = 0  # write transactions committed through this connection
+        self._memo: OrderedDict[Hashable, tuple[tuple[int, int], object]] = OrderedDict()
 
     @classmethod
     async def connect(
@@ -86,6 +92,30 @@ class StoreBase:
                     (name, to_db_time(self.clock())),
                 )
 
+    async def version(self) -> tuple[int, int]:
+        """Changes whenever the store's contents may have changed: our own commits, counted
+        here, or another process's, which SQLite reports through `PRAGMA data_version`."""
+        async with self.db.execute("PRAGMA data_version") as cursor:
+            row = await cursor.fetchone()
+        return (self._commits, int(row[0]) if row else 0)
+
+    async def memo(self, key: Hashable, compute: Callable[[], Awaitable[T]]) -> T:
+        """`compute()`'s result, reused until the store changes (a small LRU of MEMO_SIZE).
+
+        For derived views that many commands share between writes: the topic index, the
+        briefing card of a topic during the morning rush."""
+        version = await self.version()
+        hit = self._memo.get(key)
+        if hit is not None and hit[0] == version:
+            self._memo.move_to_end(key)
+            return cast(T, hit[1])
+        value = await compute()
+        self._memo[key] = (version, value)
+        self._memo.move_to_end(key)
+        while len(self._memo) > MEMO_SIZE:
+            self._memo.popitem(last=False)
+        return value
+
     async def applied_migrations(self) -> list[str]:
         async with self.db.execute("SELECT name FROM schema_migrations ORDER BY rowid") as cur:
             return [row[0] async for row in cur]
@@ -113,6 +143,7 @@ class StoreBase:
                 raise
             else:
                 await _uncancellable(self.db.execute("COMMIT"))
+                self._commits += 1
 
 
 async def _uncancellable(step: Awaitable[object]) -> None:
