@@ -22,9 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.synthetic import fill_synthetic  # noqa: E402
-from bot.models import PositionFilter  # noqa: E402
-from bot.store import Store, open_store  # noqa: E402
+from benchmarks.synthetic import fill_synthetic
+from bot.models import PositionFilter
+from bot.store import Store, open_store
 
 OUT = Path(__file__).resolve().parent / "out"
 

@@ -16,12 +16,62 @@ from datetime import date, timedelta
 from bot.store import open_store
 from bot.vocabulary import GUARANTEE_ORDER, Stance
 
-PARTIES = ["ukr", "usa", "rus", "gbr", "fra", "deu", "pol", "ita", "hun", "tur", "eu", "europe",
-           "nato", "chn", "esp", "nld", "fin", "lva", "est", "ltu", "svk", "cze", "can", "jpn"]
+PARTIES = [
+    "ukr",
+    "usa",
+    "rus",
+    "gbr",
+    "fra",
+    "deu",
+    "pol",
+    "ita",
+    "hun",
+    "tur",
+    "eu",
+    "europe",
+    "nato",
+    "chn",
+    "esp",
+    "nld",
+    "fin",
+    "lva",
+    "est",
+    "ltu",
+    "svk",
+    "cze",
+    "can",
+    "jpn",
+]
 GUARANTORS = ["usa", "europe", "nato", "eu", "gbr", "fra", None]
-WORDS = ("security guarantees troops ceasefire Kyiv Washington Moscow Brussels summit allies "
-         "peacekeepers minerals accession backstop deterrence airspace frontline talks envoy "
-         "minister president coalition pledge reject demand offer doubt").split()
+WORDS = [
+    "security",
+    "guarantees",
+    "troops",
+    "ceasefire",
+    "Kyiv",
+    "Washington",
+    "Moscow",
+    "Brussels",
+    "summit",
+    "allies",
+    "peacekeepers",
+    "minerals",
+    "accession",
+    "backstop",
+    "deterrence",
+    "airspace",
+    "frontline",
+    "talks",
+    "envoy",
+    "minister",
+    "president",
+    "coalition",
+    "pledge",
+    "reject",
+    "demand",
+    "offer",
+    "doubt",
+]
 
 
 def _sentence(rng: random.Random, n: int) -> str:
