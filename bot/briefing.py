@@ -30,7 +30,7 @@ STANCE_ORDER: tuple[Stance, ...] = (Stance.SEEKS, Stance.BACKS, Stance.OPPOSES, 
 FOR_STANCES = frozenset({Stance.SEEKS, Stance.BACKS})
 AGAINST_STANCES = frozenset({Stance.OPPOSES, Stance.DOUBTS})
 # Above this many (actor, stance, guarantee) rows under a topic, actors are counted, not named.
-NAMED_ACTORS_LIMIT = 1500
+NAMED_ACTORS_LIMIT = 300
 
 
 @dataclass(frozen=True)

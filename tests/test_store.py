@@ -234,6 +234,33 @@ async def test_summary_triggers_match_a_recount_after_random_edits(tmp_path: Pat
             for topic in {"*", party, guarantor, beneficiary} - {None}:
                 recount[(topic, article)] += 1
         assert articles == dict(recount)
+        # cell_summary: the per-party fold of topic_summary, with the freshest of each cell.
+        cells = {
+            (t, g, s, p): (n, a, latest, latest_id, actor)
+            for t, g, s, p, n, a, latest, latest_id, actor in db.execute(
+                "SELECT topic, guarantee, stance, party, positions, actors, latest_published,"
+                " latest_position_id, latest_actor_id FROM cell_summary"
+            )
+        }
+        folded: dict[tuple[str, str, str, str], list[int]] = {}
+        for (t, g, s, p, _actor), n in _expected_summary(db).items():
+            folded.setdefault((t, g, s, p), [0, 0])
+            folded[(t, g, s, p)][0] += n
+            folded[(t, g, s, p)][1] += 1
+        assert {k: (n, a) for k, (n, a, *_) in cells.items()} == {
+            k: (n, a) for k, (n, a) in folded.items()
+        }
+        for (t, g, s, p), (_n, _a, latest, latest_id, actor) in cells.items():
+            best = db.execute(
+                "SELECT max(latest_published) FROM topic_summary WHERE topic = ? AND"
+                " guarantee = ? AND stance = ? AND party = ?",
+                (t, g, s, p),
+            ).fetchone()[0]
+            assert latest == best
+            row = db.execute(
+                "SELECT ifnull(published, ''), actor_id FROM positions WHERE id = ?", (latest_id,)
+            ).fetchone()
+            assert row == (best, actor)
         counts = dict(db.execute("SELECT topic, articles FROM topic_counts WHERE articles > 0"))
         assert counts == dict(Counter(topic for topic, _ in recount))
 

@@ -173,6 +173,89 @@ MIGRATIONS = [
 ]
 
 
+_CELL_KEY = (
+    "topic = {r}.topic AND guarantee = {r}.guarantee AND stance = {r}.stance"
+    " AND party = {r}.party"
+)
+_CELL_LATEST = (
+    "SELECT s.latest_published, s.latest_position_id, s.actor_id FROM topic_summary AS s"
+    " WHERE s.topic = {r}.topic AND s.guarantee = {r}.guarantee AND s.stance = {r}.stance"
+    " AND s.party = {r}.party ORDER BY s.latest_published DESC, s.latest_position_id DESC"
+    " LIMIT 1"
+)
+
+MIGRATIONS.append(
+    (
+        "positions-2-cells",
+        f"""
+        -- One row per (topic, guarantee, stance, party), folded over actors: what a whole
+        -- topic's card reads (hundreds of rows where topic_summary may hold thousands).
+        -- Kept by triggers on topic_summary, which the position triggers keep.
+        CREATE TABLE cell_summary (
+            topic TEXT NOT NULL,
+            guarantee TEXT NOT NULL,
+            stance TEXT NOT NULL,
+            party TEXT NOT NULL,
+            positions INTEGER NOT NULL,
+            actors INTEGER NOT NULL,
+            latest_published TEXT NOT NULL,
+            latest_position_id INTEGER NOT NULL,
+            latest_actor_id INTEGER NOT NULL,
+            PRIMARY KEY (topic, guarantee, stance, party)
+        ) WITHOUT ROWID;
+        INSERT INTO cell_summary
+        SELECT topic, guarantee, stance, party, sum(positions), count(*),
+               max(latest_published), latest_position_id, actor_id
+        FROM topic_summary GROUP BY topic, guarantee, stance, party;
+        CREATE TRIGGER topic_summary_cell_insert AFTER INSERT ON topic_summary
+        BEGIN
+            INSERT INTO cell_summary VALUES (
+                new.topic, new.guarantee, new.stance, new.party, new.positions, 1,
+                new.latest_published, new.latest_position_id, new.actor_id)
+            ON CONFLICT DO UPDATE SET
+                positions = positions + excluded.positions,
+                actors = actors + 1,
+                latest_position_id = CASE
+                    WHEN excluded.latest_published >= latest_published
+                    THEN excluded.latest_position_id ELSE latest_position_id END,
+                latest_actor_id = CASE
+                    WHEN excluded.latest_published >= latest_published
+                    THEN excluded.latest_actor_id ELSE latest_actor_id END,
+                latest_published = max(latest_published, excluded.latest_published);
+        END;
+        CREATE TRIGGER topic_summary_cell_update AFTER UPDATE ON topic_summary
+        BEGIN
+            UPDATE cell_summary SET
+                positions = positions + new.positions - old.positions,
+                latest_position_id = CASE
+                    WHEN new.latest_published >= latest_published
+                    THEN new.latest_position_id ELSE latest_position_id END,
+                latest_actor_id = CASE
+                    WHEN new.latest_published >= latest_published
+                    THEN new.actor_id ELSE latest_actor_id END,
+                latest_published = max(latest_published, new.latest_published)
+            WHERE {_CELL_KEY.format(r="new")};
+            UPDATE cell_summary
+            SET (latest_published, latest_position_id, latest_actor_id) = (
+                {_CELL_LATEST.format(r="new")})
+            WHERE {_CELL_KEY.format(r="new")} AND latest_position_id = old.latest_position_id
+              AND new.latest_position_id != old.latest_position_id;
+        END;
+        CREATE TRIGGER topic_summary_cell_delete AFTER DELETE ON topic_summary
+        BEGIN
+            UPDATE cell_summary SET positions = positions - old.positions, actors = actors - 1
+            WHERE {_CELL_KEY.format(r="old")};
+            DELETE FROM cell_summary WHERE {_CELL_KEY.format(r="old")} AND actors <= 0;
+            UPDATE cell_summary
+            SET (latest_published, latest_position_id, latest_actor_id) = (
+                {_CELL_LATEST.format(r="old")})
+            WHERE {_CELL_KEY.format(r="old")} AND latest_position_id = old.latest_position_id;
+        END;
+        """,
+    )
+)
+
+
 @dataclass(frozen=True)
 class AddResult:
     """What happened to one article offered to the store."""
@@ -450,11 +533,14 @@ class PositionStoreMixin(StoreBase):
 
     async def cells(self, filter_: PositionFilter, top_actors: int = 0) -> list[StanceCell]:
         """Who stands where under the filter, folded per (guarantee, stance, party): what the
-        briefing card shows. Reads only the summary rows of the filter's topic.
+        briefing card shows.
 
-        Each cell names the actor of its freshest position; `top_actors` > 0 also lists the
-        most prominent actors of each cell, which costs a string fold per summary row.
+        Without an actor filter this reads `cell_summary`, at most a few hundred rows per
+        topic; with one (or when `top_actors` > 0, which lists each cell's most prominent
+        actors) it folds the per-actor rows of `topic_summary`.
         """
+        if not filter_.actors and not top_actors:
+            return await self._folded_cells(filter_)
         where, params = _filter_sql(filter_, "s")
         folded = ", group_concat(s.positions || ':' || s.actor_id)" if top_actors else ""
         # SQLite returns the bare columns (actor, position id) of the row holding max().
@@ -472,6 +558,23 @@ class PositionStoreMixin(StoreBase):
                 pairs = (pair.split(":") for pair in row[8].split(","))
                 counted = sorted((-int(count), int(actor)) for count, actor in pairs)[:top_actors]
             folds.append(counted)
+        return await self._make_cells(rows, folds)
+
+    async def _folded_cells(self, filter_: PositionFilter) -> list[StanceCell]:
+        where, params = _filter_sql(filter_, "s")
+        sql = (
+            "SELECT s.guarantee, s.stance, s.party, s.positions, s.actors, s.latest_published,"
+            f" s.latest_position_id, s.latest_actor_id FROM cell_summary AS s WHERE {where}"
+        )
+        async with self.db.execute(sql, params) as cursor:
+            rows = await cursor.fetchall()
+        return await self._make_cells(rows, [[] for _ in rows])
+
+    async def _make_cells(
+        self, rows: Sequence[Sequence[Any]], folds: list[list[tuple[int, int]]]
+    ) -> list[StanceCell]:
+        """Rows of (guarantee, stance, party, positions, actors, latest_published,
+        latest_position_id, latest_actor_id) to cells, with actor slugs from the cache."""
         wanted = {row[7] for row in rows} | {a for counted in folds for _, a in counted}
         slugs = await self._actor_slugs(list(wanted))
         dates: dict[str, date | None] = {}
@@ -570,9 +673,11 @@ class PositionStoreMixin(StoreBase):
     async def stats(self, filter_: PositionFilter) -> StoreStats:
         """Counts for the card's context line."""
         where, params = _filter_sql(filter_, "s")
+        # The per-party fold has the same sums in fewer rows; per-actor rows only for actors.
+        table = "topic_summary" if filter_.actors else "cell_summary"
         async with self.db.execute(
-            "SELECT ifnull(sum(positions), 0), max(latest_published)"
-            f" FROM topic_summary AS s WHERE {where}",
+            f"SELECT ifnull(sum(positions), 0), max(latest_published) FROM {table} AS s"
+            f" WHERE {where}",
             params,
         ) as cursor:
             row = await cursor.fetchone()
