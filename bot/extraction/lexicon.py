@@ -97,7 +97,8 @@ class GuaranteeLexicon:
 
 @dataclass(frozen=True)
 class CueLexicon:
-    """Cue phrases by class: positive, negative, doubt, negator, timing, boundary."""
+    """Cue phrases by class: positive, negative, doubt, negator, timing, boundary, partial,
+    neutral."""
 
     words: dict[str, tuple[str, ...]]
     after: dict[str, tuple[str, ...]]
@@ -168,7 +169,8 @@ def cue_lexicon() -> CueLexicon:
         for verb in _list(entry, "verbs"):
             forms += inflect(verb)
         forms += _list(entry, "words")
-        words[cls] = _expand_all(forms)
+        dropped = set(_list(entry, "except"))
+        words[cls] = tuple(f for f in _expand_all(forms) if f not in dropped)
         after[cls] = _expand_all(_list(entry, "after"))
     return CueLexicon(words=words, after=after)
 

@@ -50,6 +50,8 @@ RELATIVE_AFTER = frozenset({"in", "at", "for", "since", "during", "from", "befor
 QUOTES_OPEN = {"“", "«", "‘"}
 QUOTES_CLOSE = {"”", "»", "’"}
 MAX_QUOTE_TOKENS = 120
+# How far after the guarantee a negative or doubting verdict on it may come.
+AFTER_VERDICT = 10
 # Verbs by which someone provides a guarantee: "provided by European countries".
 PROVIDED = frozenset({"provided", "offered", "given", "led", "backed", "supplied", "deployed",
                       "guaranteed", "underwritten", "supported", "secured"})
@@ -109,7 +111,7 @@ class RuleExtractor:
     """Rules over spaCy matches; `extract` is safe to call from one thread at a time."""
 
     name = "rules"
-    version = "1.6.0"
+    version = "1.7.0"
 
     def __init__(self) -> None:
         self._nlp: Language | None = None
@@ -572,6 +574,7 @@ class _ArticleRun:
             return False
         word = self.words[j]
         return (word.isalpha() and word.islower() and j not in self.cue_tokens
+                and self.lower[j] not in FUNCTION_WORDS
                 and j not in self.in_guarantee
                 and self.lower[j + 1] in ("and", ",", '"', "”", ".", "or", ";"))
 
@@ -593,6 +596,9 @@ class _ArticleRun:
         """Polarity ("positive", "negative", "doubt") of the clause before a guarantee, and
         who holds it."""
         window = [c for c in cues if c.kind == "C" and start <= c.start and c.end <= g.start]
+        if any(c.value == "neutral" for c in window):
+            # "has not said whether it would provide ...": an open question, no stance
+            return [], None
         stance_cues = self._stance_cues(start, g, cues)
         negators = [c for c in window if c.value == "negator" and not self._contrastive(c)]
         head: Hit | None = stance_cues[0] if stance_cues else None
@@ -675,12 +681,16 @@ class _ArticleRun:
         return any(n.start == j and n.kind in ("P", "A") for n in self.names)
 
     def _after_cues(self, sent: Span, g: Hit, cues: list[Hit]) -> list[Hit]:
-        limit = min(sent.end, g.end + 6)
+        """Cues after the guarantee, before the next one: near for praise ("bid", "is
+        needed"), a little further for a verdict ("... would be considered a legitimate
+        target")."""
+        limit = sent.end
         for other in self.guarantees:
             if other.start >= g.end:
                 limit = min(limit, other.start)
                 break
-        return [c for c in cues if c.kind == "CA" and g.end <= c.start and c.end <= limit]
+        return [c for c in cues if c.kind == "CA" and g.end <= c.start and c.end <= limit
+                and c.end <= g.end + (6 if c.value == "positive" else AFTER_VERDICT)]
 
     def _partial(self, sent: Span, g: Hit, start: int) -> bool:
         """"did not reject the proposal outright": a partial word near the guarantee."""

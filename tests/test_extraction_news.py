@@ -1,0 +1,88 @@
+"""Extractor rules for how news words stances: verdicts after the guarantee, open questions,
+verbless stances, passives, lists and comparisons. Sentences are written for these tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.extraction.rules import RuleExtractor
+from bot.models import Article, Position
+
+
+@pytest.fixture(scope="module")
+def extractor() -> RuleExtractor:
+    return RuleExtractor()
+
+
+def run(extractor: RuleExtractor, text: str, title: str = "") -> list[Position]:
+    return extractor.extract(Article(id="t", title=title, text=text))
+
+
+def keys(positions: list[Position]) -> set[tuple[str, str, str]]:
+    return {(p.party, p.stance.value, p.guarantee.value) for p in positions}
+
+
+# -- lexicon -------------------------------------------------------------------------------
+
+
+def test_own_army_is_military_strength(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Rome will help Ukraine rebuild its own army.")
+    assert ("ita", "backs", "military_strength") in keys(found)
+
+
+def test_jets_over_the_country_are_air_protection(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Oslo said it would not send its own jets over Ukraine.")
+    assert keys(found) == {("nor", "opposes", "air_sea_protection")}
+
+
+def test_protection_of_shipping_is_maritime(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Kyiv has pressed for any deal to include protection for merchant "
+                           "shipping.")
+    assert keys(found) == {("ukr", "seeks", "air_sea_protection")}
+
+
+def test_commercial_presence_is_an_economic_stake(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Kyiv hoped an American commercial presence would keep it safe.")
+    assert keys(found) == {("ukr", "seeks", "economic_stake")}
+
+
+# -- cues ----------------------------------------------------------------------------------
+
+
+def test_quoted_object_after_a_cue_keeps_the_cue(extractor: RuleExtractor) -> None:
+    found = run(extractor, 'Lisbon said it was ready to "take part" in a peacekeeping force.')
+    assert ("prt", "backs", "peacekeeping_force") in keys(found)
+
+
+def test_including_is_not_a_cue(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Ministers met in Rome, including some from NATO countries that "
+                           "have troops in the region.")
+    assert found == []
+
+
+def test_declining_to_say_is_no_refusal(extractor: RuleExtractor) -> None:
+    found = run(extractor, "The NATO chief declined to say when an invitation to join NATO "
+                           "might come.")
+    assert found == []
+
+
+def test_not_saying_whether_is_no_stance(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Madrid has not said whether it would provide aircraft for air "
+                           "policing.")
+    assert found == []
+
+
+def test_verdict_some_words_after_the_guarantee(extractor: RuleExtractor) -> None:
+    found = run(extractor, 'Minsk said any foreign peacekeepers in Belarus would be '
+                           'treated as "a legitimate target."')
+    assert ("blr", "opposes", "peacekeeping_force") in keys(found)
+
+
+def test_makes_sense_after_the_guarantee(extractor: RuleExtractor) -> None:
+    found = run(extractor, 'Oslo said a buffer zone along the front "makes sense" for now.')
+    assert ("nor", "backs", "demilitarized_zone") in keys(found)
+
+
+def test_too_early_is_doubt(extractor: RuleExtractor) -> None:
+    found = run(extractor, 'Vienna said it was "far too early" to talk about peacekeepers.')
+    assert ("aut", "doubts", "peacekeeping_force") in keys(found)
