@@ -7,6 +7,7 @@ import contextlib
 import random
 import sqlite3
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -261,6 +262,24 @@ async def test_summary_triggers_match_a_recount_after_random_edits(tmp_path: Pat
                 "SELECT ifnull(published, ''), actor_id FROM positions WHERE id = ?", (latest_id,)
             ).fetchone()
             assert row == (best, actor)
+        by_guarantee: Counter[tuple[str, str, int]] = Counter()
+        for article, party, guarantor, beneficiary, guarantee in db.execute(
+            "SELECT article_id, party, guarantor, beneficiary, guarantee FROM positions"
+        ):
+            for topic in {"*", party, guarantor, beneficiary} - {None}:
+                by_guarantee[(topic, guarantee, article)] += 1
+        assert dict(by_guarantee) == {
+            (t, g, a): n
+            for t, g, a, n in db.execute(
+                "SELECT topic, guarantee, article_id, positions FROM guarantee_articles"
+            )
+        }
+        assert dict(Counter((t, g) for t, g, _ in by_guarantee)) == {
+            (t, g): n
+            for t, g, n in db.execute(
+                "SELECT topic, guarantee, articles FROM guarantee_counts WHERE articles > 0"
+            )
+        }
         counts = dict(db.execute("SELECT topic, articles FROM topic_counts WHERE articles > 0"))
         assert counts == dict(Counter(topic for topic, _ in recount))
 
@@ -318,8 +337,13 @@ async def test_narrowed_source_count_stops_at_the_cap(
         narrowed = PositionFilter(
             parties=("ukr",), guarantees=frozenset({Guarantee.PEACEKEEPING_FORCE})
         )
-        capped = await store.stats(narrowed)
+        exact = await store.stats(narrowed)  # one guarantee: an exact count, no cap
+        assert (exact.positions, exact.sources, exact.sources_at_least) == (5, 5, False)
+        by_holder = replace(narrowed, held_by=frozenset({"gbr"}))
+        capped = await store.stats(by_holder)
         assert (capped.positions, capped.sources, capped.sources_at_least) == (5, 3, True)
+        both = replace(narrowed, guarantees=frozenset(Guarantee))
+        assert (await store.stats(both)).sources == 3
         by_actor = await store.stats(PositionFilter(actors=frozenset({"nobody"})))
         assert (by_actor.sources, by_actor.sources_at_least) == (0, False)
 
