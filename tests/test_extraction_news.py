@@ -86,3 +86,68 @@ def test_makes_sense_after_the_guarantee(extractor: RuleExtractor) -> None:
 def test_too_early_is_doubt(extractor: RuleExtractor) -> None:
     found = run(extractor, 'Vienna said it was "far too early" to talk about peacekeepers.')
     assert ("aut", "doubts", "peacekeeping_force") in keys(found)
+
+
+# -- attribution ---------------------------------------------------------------------------
+
+
+def test_expletive_it_is_no_actor(extractor: RuleExtractor) -> None:
+    text = ("Ukraine held talks on Monday. Kremlin spokesman Dmitry Peskov told reporters "
+            'that it was "premature" to discuss security guarantees for Ukraine.')
+    assert keys(run(extractor, text)) == {("rus", "doubts", "security_guarantee")}
+
+
+def test_it_as_a_state_still_holds(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Spain said it was ready to send peacekeepers.")
+    assert keys(found) == {("esp", "backs", "peacekeeping_force")}
+
+
+def test_he_is_the_last_speaker_not_a_name_in_an_aside(extractor: RuleExtractor) -> None:
+    text = ("British Defence Secretary John Healey, who met his French counterpart Sebastien "
+            "Lecornu, said planning had moved on. The force, he said, would patrol Ukraine's "
+            "airspace.")
+    assert keys(run(extractor, text)) == {("gbr", "backs", "air_sea_protection")}
+
+
+def test_counted_subject_holds_nothing(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Ministers from Europe discussed a force, but few pledged troops.")
+    assert found == []
+    found = run(extractor, "Lisbon wants peacekeepers, a point several ministers echoed.")
+    assert keys(found) == {("prt", "backs", "peacekeeping_force")}
+
+
+def test_united_states_is_no_speech_verb(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Vance added that the United States would not send its own forces "
+                           "to Ukraine.")
+    assert ("usa", "opposes", "military_strength") in keys(found) or \
+        ("usa", "opposes", "peacekeeping_force") in keys(found)
+
+
+def test_hyphenated_modifier_is_no_stance(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Ukraine has relied on Western-supplied air defence systems.")
+    assert found == []
+
+
+def test_passive_agents_after_the_guarantee(extractor: RuleExtractor) -> None:
+    text = ("Diplomats discussed faster EU accession for Kyiv. The idea was pushed by Poland, "
+            "Estonia and Latvia in a joint letter.")
+    assert {("pol", "backs", "eu_membership"), ("est", "backs", "eu_membership"),
+            ("lva", "backs", "eu_membership")} <= keys(run(extractor, text))
+
+
+def test_recipient_of_a_passive_takes_no_stance(extractor: RuleExtractor) -> None:
+    assert run(extractor, "Ukraine was granted candidate status in June 2022.") == []
+
+
+def test_second_term_of_a_comparison_is_not_backed(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Rome said a treaty pledge would be safer than stationing European "
+                           "troops on the ground.")
+    assert ("ita", "backs", "peacekeeping_force") not in keys(found)
+    found = run(extractor, "Britain will send more than 10,000 troops.")
+    assert keys(found) == {("gbr", "backs", "peacekeeping_force")}
+
+
+def test_without_a_few_words_before_the_guarantee(extractor: RuleExtractor) -> None:
+    found = run(extractor, "The meeting between the two leaders ended without the signing of a "
+                           "minerals agreement.")
+    assert found == []

@@ -116,6 +116,9 @@ def build_mentions(
         span = by_start.get(i)
         token = lower[i]
         if span is None:
+            if token == "it" and _expletive(lower, i, sent_end):
+                i += 1
+                continue
             mention = _pronoun(i, token, lex)
             if mention:
                 mention.possessive = token in ("his", "her", "its", "their", "our", "my")
@@ -204,6 +207,39 @@ _SLUG_MODIFIERS = frozenset({"military", "government", "defence", "defense", "se
 def _adjective_slug(words: list[str], party: str) -> str:
     text = " ".join(words)
     return slugify(text) or party
+
+
+def _expletive(lower: list[str], i: int, sent_end: int) -> bool:
+    """"it was premature to ...", "it is unclear whether ...": an "it" that stands for the
+    clause after it, not for an actor; not "it was ready to", where "it" is a state."""
+    j = i + 1
+    if j < sent_end and lower[j] in ("would", "will", "could", "might", "may"):
+        j += 1
+        if j >= sent_end or lower[j] != "be":
+            return False
+    elif j >= sent_end or lower[j] not in _COPULAS:
+        return False
+    for k in range(j + 1, min(sent_end, j + 8)):
+        word = lower[k]
+        if word in _HOLDER_PREDICATES:
+            return False
+        if word in _CLAUSE_OPENERS:
+            return k > j + 1
+        if not (word.isalpha() or word in ('"', "“", "”", "-")):
+            return False
+    return False
+
+
+_COPULAS = frozenset({"is", "was", "'s", "’s", "remains", "remained", "seems", "seemed",
+                      "appears", "appeared"})
+_CLAUSE_OPENERS = frozenset({"to", "that", "whether", "who", "what", "when", "how", "if",
+                             "why", "where"})
+# Predicates whose "it" is a state or a body: "it was ready to", "it was not going to".
+_HOLDER_PREDICATES = frozenset({
+    "ready", "willing", "prepared", "able", "unable", "unwilling", "keen", "eager",
+    "determined", "open", "reluctant", "committed", "set", "due", "going", "poised", "happy",
+    "obliged", "bound", "about", "trying", "seeking", "working", "planning", "likely",
+})
 
 
 def _pronoun(i: int, token: str, lex: AttributionLexicon) -> Mention | None:

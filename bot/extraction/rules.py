@@ -52,6 +52,18 @@ QUOTES_CLOSE = {"”", "»", "’"}
 MAX_QUOTE_TOKENS = 120
 # How far after the guarantee a negative or doubting verdict on it may come.
 AFTER_VERDICT = 10
+BE = frozenset({"is", "are", "was", "were", "be", "been", "being"})
+# Between a guarantee and its passive verb: "was first pushed by", "has been backed by".
+PASSIVE_FILLERS = BE | frozenset({"has", "have", "had", "also", "first", "initially",
+                                  "originally", "already", "later", "strongly", "jointly",
+                                  "since", "now"})
+PARTICIPLES = frozenset({"given", "sent", "led", "won", "got", "gotten", "shown", "built"})
+# A subject that counts rather than names: "few pledged", "several ministers echoed".
+QUANTIFIERS = frozenset({"few", "many", "some", "several", "most", "none", "others", "nobody",
+                         "handful", "majority", "minority"})
+# Between a subject and its verb: "few have since pledged".
+SUBJECT_FILLERS = MODALS | frozenset({"have", "has", "had", "did", "do", "does", "also", "yet",
+                                      "since", "then", "so", "far", "actually", "not", "n't"})
 # Verbs by which someone provides a guarantee: "provided by European countries".
 PROVIDED = frozenset({"provided", "offered", "given", "led", "backed", "supplied", "deployed",
                       "guaranteed", "underwritten", "supported", "secured"})
@@ -111,7 +123,7 @@ class RuleExtractor:
     """Rules over spaCy matches; `extract` is safe to call from one thread at a time."""
 
     name = "rules"
-    version = "1.7.0"
+    version = "1.8.0"
 
     def __init__(self) -> None:
         self._nlp: Language | None = None
@@ -234,6 +246,11 @@ class _ArticleRun:
         cue_hits = [h for h in hits if h.kind in ("C", "CA", "S", "SP")]
         cue_hits = [h for h in cue_hits if not any(i in self.in_guarantee
                                                   for i in range(h.start, h.end))]
+        in_name = {i for n in self.names for i in range(n.start, n.end)}
+        # "United States" is no "states"; "Western-supplied" is a modifier, no stance
+        cue_hits = [h for h in cue_hits if not (h.kind in ("S", "SP") and h.start in in_name)
+                    and not (h.kind == "C" and h.start > 1 and self.lower[h.start - 1] == "-"
+                             and self.words[h.start - 2].isalpha())]
         self.cues = _longest_per_kind(cue_hits)
         self.cue_tokens = {i for c in self.cues if c.kind == "C" for i in range(c.start, c.end)}
         self.tracker = Tracker()
@@ -366,6 +383,10 @@ class _ArticleRun:
             resolve(mentions, self.tracker, self.lower)
             speaker = self._speaker(sent, mentions, cues_by_sent[k])
             speakers.append(speaker)
+            if speaker is not None and speaker.person:
+                # "he" in the next sentence is most often the one who just spoke, not the
+                # last person named inside an aside ("X, who met Y, said ...")
+                self.tracker.person = speaker
             mentions_by_sent.append(mentions)
             if guarantees_by_sent[k]:
                 self._sentence(sent, k, sents, mentions, guarantees_by_sent[k], cues_by_sent[k],
@@ -459,7 +480,7 @@ class _ArticleRun:
         done: set[tuple[str, Guarantee]] = set()
         for g in guarantees:
             guarantee = Guarantee(g.value)
-            if self._skip(g):
+            if self._skip(g) or self._compared(g, sent):
                 continue
             clause = max([b + 1 for b in boundaries if b < g.start], default=sent.start)
             start = max(clause, previous.end if previous else sent.start)
@@ -473,6 +494,8 @@ class _ArticleRun:
                 holders, polarity = self._stance(sent, g, start, cues, mentions, speaker, clause)
                 if polarity is None:
                     holders, polarity = self._relative(sent, g, cues, mentions, speaker)
+                if polarity is None:
+                    holders, polarity = self._passive_after(sent, g, cues, mentions)
             previous = g
             guarantor = self._guarantor(g, guarantee, cues, mentions, sent) or self.provider
             if any(w in MODALS for w in self.lower[clause:g.start]):
@@ -515,6 +538,51 @@ class _ArticleRun:
         holders = self._first_person(m, speaker) or coordinated(mentions, idx, lower)
         polarity = "negative" if (cue.value == "negative") != negated else "positive"
         return holders, polarity
+
+    def _passive_after(self, sent: Span, g: Hit, cues: list[Hit], mentions: list[Mention]
+                       ) -> tuple[list[Actor], str | None]:
+        """"The idea was pushed by Poland, Estonia and Latvia": a passive after the guarantee
+        names its holders after "by"."""
+        lower = self.lower
+        j = g.end
+        be = False
+        while j < min(sent.end, g.end + 5) and lower[j] in PASSIVE_FILLERS:
+            be = be or lower[j] in BE
+            j += 1
+        cue = next((c for c in cues if c.kind == "C" and c.start == j
+                    and c.value in ("positive", "negative")), None)
+        if not be or cue is None or cue.end + 1 >= sent.end or lower[cue.end] != "by":
+            return [], None
+        k = cue.end + 1
+        if lower[k] == "the":
+            k += 1
+        idx = next((n for n, m in enumerate(mentions) if m.start == k and m.actor), None)
+        if idx is None:
+            return [], None
+        # the whole list after "by": walk to its last name, then collect it backwards
+        while idx + 1 < len(mentions) and mentions[idx + 1].actor is not None and all(
+                w in (",", "and", "&") for w in lower[mentions[idx].end:mentions[idx + 1].start]
+        ) and mentions[idx + 1].start > mentions[idx].end:
+            idx += 1
+        return coordinated(mentions, idx, lower), cue.value
+
+    def _compared(self, g: Hit, sent: Span) -> bool:
+        """"would protect Ukraine better than European troops": the second term of a
+        comparison is not what the cue is about (not "more than 10,000 troops")."""
+        lower = self.lower
+        for t in range(g.start - 1, max(sent.start, g.start - 5) - 1, -1):
+            word = lower[t]
+            if word in (",", ";", ":", ".") or t in self.in_guarantee:
+                return False
+            if word == "instead" and t + 1 < g.start and lower[t + 1] == "of":
+                return True
+            if word == "than":
+                nxt = lower[t + 1]
+                numeric = (lower[t - 1] in ("more", "fewer", "less", "up")
+                           and (nxt[:1].isdigit() or nxt in ("a", "about", "some", "around",
+                                                             "up", "several")))
+                return not numeric
+        return False
 
     def _boundaries(self, sent: Span, cues: list[Hit]) -> list[int]:
         """Tokens that end the clause a cue governs: boundary words, "said that" / "adding
@@ -614,7 +682,7 @@ class _ArticleRun:
             self.provider = None
             return [owner], polarity
         without = [c for c in negators if self.lower[c.start] == "without"
-                   and g.start - c.end <= 3]
+                   and g.start - c.end <= 5]
         if without:
             negators = [c for c in negators if self.lower[c.start] != "without"]
             others = [c for c in cues if c.kind == "C" and (
@@ -718,6 +786,8 @@ class _ArticleRun:
         Finland was ready"); a clause without one ("but stressed that no troops would be
         sent") belongs to the sentence's speaker before any name of an earlier clause."""
         anchor = head.start if head is not None else g.start
+        if head is not None and self._passive_of_recipient(head, sent):
+            return []
         for idx, m in enumerate(mentions):
             if m.possessive and m.actor and 0 <= anchor - (m.end + 1) <= 2 and \
                     all(self.lower[i].isalpha() for i in range(m.end + 1, anchor)):
@@ -738,9 +808,24 @@ class _ArticleRun:
             return found
         return [speaker] if speaker else []
 
+    def _passive_of_recipient(self, head: Hit, sent: Span) -> bool:
+        """"Ukraine was granted candidate status": the subject of a passive of giving receives
+        the guarantee and takes no stance (not "was prepared to", "was backed by")."""
+        word = self.lower[head.start]
+        if head.end - head.start != 1 or not (word.endswith("ed") or word in PARTICIPLES):
+            return False
+        j = head.start - 1
+        while j > sent.start and self.lower[j] in ("also", "already", "formally", "never",
+                                                   "first", "not", "n't"):
+            j -= 1
+        nxt = self.lower[head.end] if head.end < sent.end else ""
+        return self.lower[j] in BE and nxt not in ("to", "by", "with", "that", "in", "on")
+
     def _subject_before(
         self, mentions: list[Mention], begin: int, end: int, speaker: Actor | None
     ) -> list[Actor] | None:
+        if self._quantified_subject(begin, end):
+            return []
         for idx in range(len(mentions) - 1, -1, -1):
             m = mentions[idx]
             if m.end > end or m.start < begin:
@@ -753,6 +838,20 @@ class _ArticleRun:
                 return [speaker] if speaker else []
             return coordinated(mentions, idx, self.lower)
         return None
+
+    def _quantified_subject(self, begin: int, end: int) -> bool:
+        """"but few pledged troops", "a point several ministers echoed": a subject counted,
+        not named, holds nothing we can name."""
+        j = end - 1
+        while j >= begin and self.lower[j] in SUBJECT_FILLERS:
+            j -= 1
+        if j < begin:
+            return False
+        if self.lower[j] in QUANTIFIERS:
+            return j == begin or self.lower[j - 1] not in ("the", "a", "an", "of")
+        return (j - 1 >= begin and self.lower[j - 1] in QUANTIFIERS and self.words[j].isalpha()
+                and self.words[j].islower() and self.lower[j] not in FUNCTION_WORDS
+                and (j - 1 == begin or self.lower[j - 2] not in ("the", "a", "an", "of")))
 
     def _first_person(self, m: Mention, speaker: Actor | None) -> list[Actor] | None:
         if m.kind == "first":
