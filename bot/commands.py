@@ -77,7 +77,7 @@ async def briefing_card(services: Services, topic: Topic) -> Message:
     store = services.store
 
     async def build() -> Message:
-        return briefing_message(await build_briefing(store, topic))
+        return briefing_message(await build_briefing(store, topic)).freeze()
 
     return await store.memo(("briefing-card", topic.filter, topic.label), build)
 

@@ -348,7 +348,13 @@ async def test_narrowed_source_count_stops_at_the_cap(
         assert (by_actor.sources, by_actor.sources_at_least) == (0, False)
 
 
-async def test_memo_is_reused_until_any_connection_writes(tmp_path: Path) -> None:
+async def test_memo_is_reused_until_any_connection_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.store.base
+
+    # Ask SQLite about other connections' writes every time, not every half second.
+    monkeypatch.setattr(bot.store.base, "OTHER_WRITERS_CHECK", 0.0)
     path = str(tmp_path / "s.db")
     computed = 0
 

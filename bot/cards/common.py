@@ -68,9 +68,19 @@ class Message:
     text: str
     blocks: list[Block] = field(default_factory=list)
     model: object | None = field(default=None, compare=False, repr=False)
+    _payload: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
+        """The message as Slack's JSON (a new top-level dict each call: callers add keys)."""
+        if self._payload is not None:
+            return dict(self._payload)
         return {"text": self.text, "blocks": [block.to_dict() for block in self.blocks]}
+
+    def freeze(self) -> Message:
+        """Serialise once, for a message sent many times (a cached card). Call it only when
+        the blocks are final: later changes to them would not be sent."""
+        self._payload = self.to_dict()
+        return self
 
 
 def block_text_length(blocks: list[dict[str, Any]]) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from contextlib import asynccontextmanager
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 T = TypeVar("T")
 MEMO_SIZE = 256
+OTHER_WRITERS_CHECK = 0.5  # seconds
 
 # A migration is (name, SQL script). Names are applied once each, in the order given.
 Migration = tuple[str, str]
@@ -52,6 +54,8 @@ class StoreBase:
         self.clock = clock
         self._write_lock = asyncio.Lock()
         self._commits = 0  # write transactions committed through this connection
+        self._data_version = 0
+        self._data_version_at = -OTHER_WRITERS_CHECK
         self._memo: OrderedDict[Hashable, tuple[tuple[int, int], object]] = OrderedDict()
 
     @classmethod
@@ -94,10 +98,16 @@ class StoreBase:
 
     async def version(self) -> tuple[int, int]:
         """Changes whenever the store's contents may have changed: our own commits, counted
-        here, or another process's, which SQLite reports through `PRAGMA data_version`."""
-        async with self.db.execute("PRAGMA data_version") as cursor:
-            row = await cursor.fetchone()
-        return (self._commits, int(row[0]) if row else 0)
+        here at once, or another process's, which SQLite reports through `PRAGMA
+        data_version` (asked at most every OTHER_WRITERS_CHECK seconds: a busy bot answers
+        hundreds of commands a second and another process's write may show a moment late)."""
+        now = time.monotonic()
+        if now - self._data_version_at >= OTHER_WRITERS_CHECK:
+            async with self.db.execute("PRAGMA data_version") as cursor:
+                row = await cursor.fetchone()
+            self._data_version = int(row[0]) if row else 0
+            self._data_version_at = now
+        return (self._commits, self._data_version)
 
     async def memo(self, key: Hashable, compute: Callable[[], Awaitable[T]]) -> T:
         """`compute()`'s result, reused until the store changes (a small LRU of MEMO_SIZE).
