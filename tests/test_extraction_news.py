@@ -151,3 +151,48 @@ def test_without_a_few_words_before_the_guarantee(extractor: RuleExtractor) -> N
     found = run(extractor, "The meeting between the two leaders ended without the signing of a "
                            "minerals agreement.")
     assert found == []
+
+
+# -- membership of what --------------------------------------------------------------------
+
+
+def test_membership_takes_the_organisation_named_nearby(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Kyiv presses NATO allies on its membership path.")
+    assert keys(found) == {("ukr", "seeks", "nato_membership")}
+    found = run(extractor, "Brussels hosted a summit. Kyiv pressed the bloc on its membership "
+                           "path.")
+    assert keys(found) == {("ukr", "seeks", "eu_membership")}
+
+
+def test_accession_is_eu_unless_nato_is_nearer(extractor: RuleExtractor) -> None:
+    assert keys(run(extractor, "Hungary blocked the accession talks of Kyiv.")) == {
+        ("hun", "opposes", "eu_membership")}
+    text = "NATO leaders met on Tuesday. Oslo said it supported Ukraine's eventual accession."
+    assert keys(run(extractor, text)) == {("nor", "backs", "nato_membership")}
+
+
+def test_invitation_means_nato_only(extractor: RuleExtractor) -> None:
+    text = "NATO leaders met in The Hague. Bratislava said it would oppose any invitation."
+    assert keys(run(extractor, text)) == {("svk", "opposes", "nato_membership")}
+    assert run(extractor, "Brussels met. Bratislava said it would oppose any invitation.") == []
+
+
+def test_bare_membership_without_an_organisation_is_nothing(extractor: RuleExtractor) -> None:
+    assert run(extractor, "Oslo said it supported membership.") == []
+
+
+def test_question_of_is_a_topic_not_a_doubt(extractor: RuleExtractor) -> None:
+    assert run(extractor, "Oslo raised the question of NATO membership for Ukraine.") == []
+    assert keys(run(extractor, "Oslo questioned NATO membership for Ukraine.")) == {
+        ("nor", "doubts", "nato_membership")}
+
+
+def test_negation_does_not_cross_a_comma(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Budapest said its view had not changed, pointing to a vote in which "
+                           "Hungarians rejected EU membership for Ukraine.")
+    assert ("hun", "backs", "eu_membership") not in keys(found)
+
+
+def test_labelled_object_names_the_guarantee(extractor: RuleExtractor) -> None:
+    found = run(extractor, 'Kyiv called NATO membership "the cheapest security guarantee".')
+    assert keys(found) == {("ukr", "seeks", "nato_membership")}

@@ -132,6 +132,10 @@ class ReferenceLexicon:
     typed_window: int
     evaluatives: frozenset[str]
     copulas: frozenset[str]
+    membership_eu: tuple[str, ...]  # "accession": EU membership unless NATO is nearer
+    membership_other: tuple[str, ...]  # "membership": nothing unless an organisation is near
+    membership_nato_only: frozenset[str]
+    membership_window: int
 
 
 def _expand_all(patterns: Iterable[str]) -> tuple[str, ...]:
@@ -179,6 +183,7 @@ def cue_lexicon() -> CueLexicon:
 def reference_lexicon() -> ReferenceLexicon:
     table = _read("discourse.toml")
     generic, typed, copular = table["generic"], table["typed"], table["copular"]
+    member = table["membership"]
     nouns = typed.get("nouns", {})
     assert isinstance(nouns, dict)
     for key in nouns:
@@ -192,6 +197,10 @@ def reference_lexicon() -> ReferenceLexicon:
         typed_window=int(typed.get("window", 4)),  # type: ignore[call-overload]
         evaluatives=frozenset(_list(copular, "evaluatives")),
         copulas=frozenset(_list(copular, "copulas")),
+        membership_eu=_expand_all(_list(member, "eu_by_default")),
+        membership_other=_expand_all(_list(member, "others")),
+        membership_nato_only=frozenset(_expand_all(_list(member, "nato_only"))),
+        membership_window=int(member.get("window", 4)),  # type: ignore[call-overload]
     )
 
 

@@ -52,6 +52,9 @@ QUOTES_CLOSE = {"”", "»", "’"}
 MAX_QUOTE_TOKENS = 120
 # How far after the guarantee a negative or doubting verdict on it may come.
 AFTER_VERDICT = 10
+# Verbs that give their object a label: "called membership the best guarantee".
+LABELLING = frozenset({"called", "calls", "call", "calling", "described", "describes",
+                       "considers", "considered", "deemed", "sees", "saw", "branded"})
 BE = frozenset({"is", "are", "was", "were", "be", "been", "being"})
 # Between a guarantee and its passive verb: "was first pushed by", "has been backed by".
 PASSIVE_FILLERS = BE | frozenset({"has", "have", "had", "also", "first", "initially",
@@ -123,7 +126,7 @@ class RuleExtractor:
     """Rules over spaCy matches; `extract` is safe to call from one thread at a time."""
 
     name = "rules"
-    version = "1.8.0"
+    version = "1.9.0"
 
     def __init__(self) -> None:
         self._nlp: Language | None = None
@@ -157,6 +160,8 @@ class RuleExtractor:
         for cls, words in cues.after.items():
             add(lower, "CA", cls, list(words))
         refs = reference_lexicon()
+        add(lower, "M", "eu", list(refs.membership_eu))
+        add(lower, "M", "", list(refs.membership_other))
         add(lower, "R", "generic", list(refs.generic))
         for value, nouns in refs.typed.items():
             add(lower, "R", value, list(nouns))
@@ -236,7 +241,8 @@ class _ArticleRun:
         self.title_case = [t.is_title for t in doc]
         hits = extractor.hits(doc)
         self.names = _longest([h for h in hits if h.kind in ("A", "P", "J", "T")])
-        guarantees = _longest([h for h in hits if h.kind in ("G", "GI")])
+        guarantees = _longest([h for h in hits if h.kind in ("G", "GI", "M")])
+        guarantees = self._memberships(guarantees, [h for h in self.names if h.kind in ("P", "J")])
         guarantees += self._references([h for h in hits if h.kind == "R"], guarantees)
         guarantees.sort(key=lambda h: h.start)
         praise = self._copular(guarantees)
@@ -263,6 +269,40 @@ class _ArticleRun:
         self.provider: str | None = None
         self.own_speaker = False
 
+    def _memberships(self, hits: list[Hit], parties_named: list[Hit]) -> list[Hit]:
+        """"membership", "accession", "an invitation": membership of the organisation named
+        nearest in the sentence, else of the one named last shortly before (discourse.toml)."""
+        if not any(h.kind == "M" for h in hits):
+            return hits
+        lex = reference_lexicon()
+        orgs = {"nato": Guarantee.NATO_MEMBERSHIP.value, "eu": Guarantee.EU_MEMBERSHIP.value}
+        starts = [s.start for s in self.doc.sents]
+        # (position, sentence, guarantee) of every mention that names an organisation
+        named = sorted([(h.start, orgs[h.value]) for h in parties_named if h.value in orgs]
+                       + [(h.start, h.value) for h in hits if h.kind == "G"
+                          and h.value in orgs.values()])
+        out: list[Hit] = []
+        for h in hits:
+            if h.kind != "M":
+                out.append(h)
+                continue
+            k = bisect_right(starts, h.start) - 1
+            same = [(abs(pos - h.start), value) for pos, value in named
+                    if bisect_right(starts, pos) - 1 == k]
+            value: str | None = min(same)[1] if same else None
+            if value is None:
+                before = [(pos, value) for pos, value in named if pos < h.start
+                          and k - (bisect_right(starts, pos) - 1) <= lex.membership_window]
+                value = before[-1][1] if before else None
+            text = " ".join(self.lower[h.start:h.end])
+            if value is None and h.value == "eu":
+                value = orgs["eu"]
+            if text in lex.membership_nato_only and value != orgs["nato"]:
+                value = None
+            if value is not None:
+                out.append(Hit(h.start, h.end, "G", value))
+        return out
+
     def _copular(self, guarantees: list[Hit]) -> list[Hit]:
         """"X is the best security guarantee" / "the best security guarantee is X": the general
         word is re-valued in place as X, and the praise word returned as a positive cue."""
@@ -281,10 +321,15 @@ class _ArticleRun:
             # before: "X is the (most) cheapest ...", "X was in itself a major ..."
             j = e - 1
             while j > 0 and lower[j] in ("the", "a", "an", "most", "itself", "in", "still",
-                                          "by", "far"):
+                                          "by", "far", '"', "“"):
                 j -= 1
             cop = self._copula_ending(j)
-            if cop is not None:
+            # "called membership the cheapest security guarantee": an object and its label
+            labelled = next((prev for prev in guarantees[:n] if prev.end == j + 1
+                             and prev.start > 0 and lower[prev.start - 1] in LABELLING), None)
+            if labelled is not None and labelled.value != general:
+                other = labelled
+            elif cop is not None:
                 for prev in reversed(guarantees[:n]):
                     if prev.value != general and 0 <= cop - prev.end <= 8 and not any(
                             w in (",", ".", ";", ":", "that", "which") for w in
@@ -668,7 +713,8 @@ class _ArticleRun:
             # "has not said whether it would provide ...": an open question, no stance
             return [], None
         stance_cues = self._stance_cues(start, g, cues)
-        negators = [c for c in window if c.value == "negator" and not self._contrastive(c)]
+        negators = [c for c in window if c.value == "negator" and not self._contrastive(c)
+                    and not self._negator_closed(c, stance_cues, g)]
         head: Hit | None = stance_cues[0] if stance_cues else None
         owner = self._possessive_owner(g, mentions)
         after_near = [c.value for c in self._after_cues(sent, g, cues) if c.start - g.end <= 2]
@@ -738,6 +784,12 @@ class _ArticleRun:
             if m.possessive and m.actor and m.end + 1 == g.start and m.kind != "first":
                 return m.actor
         return None
+
+    def _negator_closed(self, negator: Hit, stance_cues: list[Hit], g: Hit) -> bool:
+        """"position had not changed, pointing to a vote in which X rejected ...": a negator
+        whose own verb ends before a comma does not reach the cue after it."""
+        target = next((c.start for c in stance_cues if c.start >= negator.end), g.start)
+        return "," in self.lower[negator.end:target]
 
     def _contrastive(self, negator: Hit) -> bool:
         """"not the US" or "not only" are not negations of the cue."""
