@@ -196,3 +196,38 @@ def test_negation_does_not_cross_a_comma(extractor: RuleExtractor) -> None:
 def test_labelled_object_names_the_guarantee(extractor: RuleExtractor) -> None:
     found = run(extractor, 'Kyiv called NATO membership "the cheapest security guarantee".')
     assert keys(found) == {("ukr", "seeks", "nato_membership")}
+
+
+# -- scope and holders ---------------------------------------------------------------------
+
+
+def test_obligation_reported_through_the_speakers_group(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Foreign Minister Jean-Noel Barrot said Europe had to be ready to "
+                           "send peacekeepers.")
+    assert keys(found) == {("fra", "backs", "peacekeeping_force")}
+    assert found[0].guarantor == "europe"
+
+
+def test_a_part_added_after_including_shares_the_stance(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Madrid said it was ready to help secure Ukraine's security, "
+                           "including through a presence on the ground.")
+    assert ("esp", "backs", "peacekeeping_force") in keys(found)
+
+
+def test_owner_of_a_stated_position_holds_it(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Lavrov said Moscow's position that Kyiv must renounce NATO "
+                           "membership was unchanged.")
+    assert keys(found) == {("rus", "opposes", "nato_membership")}
+
+
+def test_own_forces_sent_abroad_are_a_foreign_force(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Ottawa said it would not send its own forces to Ukraine.")
+    assert keys(found) == {("can", "opposes", "peacekeeping_force")}
+    found = run(extractor, "Kyiv wants to rebuild its own forces.")
+    assert keys(found) == {("ukr", "seeks", "military_strength")}
+
+
+def test_fallen_soldiers_and_presence_of_are_no_force(extractor: RuleExtractor) -> None:
+    assert run(extractor, "Kyiv wants the bodies of fallen soldiers returned.") == []
+    found = run(extractor, 'Moscow would not accept "the presence of NATO warships" nearby.')
+    assert keys(found) == {("rus", "opposes", "air_sea_protection")}

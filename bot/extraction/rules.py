@@ -41,6 +41,18 @@ BENEFICIARY = "ukr"
 NOT_GUARANTORS = frozenset({"rus", "blr", "prk", BENEFICIARY})
 # A reported future or possibility: "Macron said European allies would ...".
 MODALS = frozenset({"would", "will", "could", "can", "might", "may", "should", "'ll", "’ll"})
+# Tables of cues.toml that are word lists for rules, not cue classes.
+NOT_CUES = frozenset({"sending"})
+CASUALTIES = frozenset({"fallen", "dead", "killed", "wounded", "captured", "missing",
+                        "injured", "deceased"})
+# "X's position that ...": nouns whose that-clause states the owner's stance.
+POSITION_NOUNS = frozenset({"position", "view", "demand", "demands", "insistence", "condition",
+                            "stance", "line", "belief", "argument", "requirement"})
+# After a comma, words that add a part to what was just named.
+CONTINUATIONS = frozenset({"including", "notably", "especially", "particularly", "such",
+                           "namely", "chiefly", "mainly", "starting"})
+# An obligation is reported like a modal: "Macron said Europe had to be ready to ...".
+OBLIGATION = frozenset({"must", "ought", "needs", "has to", "have to", "had to"})
 # Between the subject and the verb of a relative clause: "which Kyiv had long sought".
 RELATIVE_AUX = frozenset({"had", "has", "have", "is", "are", "was", "were", "will", "would",
                           "long", "repeatedly", "already", "been", "also", "not", "n't",
@@ -126,7 +138,7 @@ class RuleExtractor:
     """Rules over spaCy matches; `extract` is safe to call from one thread at a time."""
 
     name = "rules"
-    version = "1.9.0"
+    version = "1.10.0"
 
     def __init__(self) -> None:
         self._nlp: Language | None = None
@@ -156,7 +168,8 @@ class RuleExtractor:
             add(lower, "GI", lex.guarantee.value, list(lex.inverse))
         cues = cue_lexicon()
         for cls, words in cues.words.items():
-            add(lower, "C", cls, list(words))
+            if cls not in NOT_CUES:
+                add(lower, "C", cls, list(words))
         for cls, words in cues.after.items():
             add(lower, "CA", cls, list(words))
         refs = reference_lexicon()
@@ -243,6 +256,7 @@ class _ArticleRun:
         self.names = _longest([h for h in hits if h.kind in ("A", "P", "J", "T")])
         guarantees = _longest([h for h in hits if h.kind in ("G", "GI", "M")])
         guarantees = self._memberships(guarantees, [h for h in self.names if h.kind in ("P", "J")])
+        guarantees = [self._sent_abroad(g) for g in guarantees]
         guarantees += self._references([h for h in hits if h.kind == "R"], guarantees)
         guarantees.sort(key=lambda h: h.start)
         praise = self._copular(guarantees)
@@ -268,6 +282,18 @@ class _ArticleRun:
             w for w in cue_lexicon().after.get("positive", ()) if " " not in w)
         self.provider: str | None = None
         self.own_speaker = False
+
+    def _sent_abroad(self, g: Hit) -> Hit:
+        """"would not send its own forces to Ukraine": a state's own forces sent abroad are a
+        foreign force, not Ukraine's army."""
+        lower = self.lower
+        if g.value != Guarantee.MILITARY_STRENGTH.value or lower[g.start] != "own" or \
+                g.start < 2 or lower[g.start - 1] not in ("its", "their", "our", "his", "her"):
+            return g
+        verb = lower[g.start - 2]
+        if verb in cue_lexicon().words["sending"]:
+            return Hit(g.start, g.end, g.kind, Guarantee.PEACEKEEPING_FORCE.value)
+        return g
 
     def _memberships(self, hits: list[Hit], parties_named: list[Hit]) -> list[Hit]:
         """"membership", "accession", "an invitation": membership of the organisation named
@@ -530,7 +556,7 @@ class _ArticleRun:
             clause = max([b + 1 for b in boundaries if b < g.start], default=sent.start)
             start = max(clause, previous.end if previous else sent.start)
             if previous is not None and previous_result and (
-                self._coordinated(previous, g)
+                self._coordinated(previous, g) or self._continued(previous, g)
                 or (g.start - previous.end <= 3 and not self._stance_cues(start, g, cues))
             ):
                 holders, polarity, _ = previous_result
@@ -543,7 +569,7 @@ class _ArticleRun:
                     holders, polarity = self._passive_after(sent, g, cues, mentions)
             previous = g
             guarantor = self._guarantor(g, guarantee, cues, mentions, sent) or self.provider
-            if any(w in MODALS for w in self.lower[clause:g.start]):
+            if self._reported_future(clause, g.start):
                 holders, guarantor = _as_member(holders, speaker, guarantor)
             previous_result = (holders, polarity, guarantor)
             if polarity is None:
@@ -664,9 +690,15 @@ class _ArticleRun:
         return i + 1 in name_starts or (self.lower[i + 1] == "the" and i + 2 in name_starts)
 
     def _skip(self, g: Hit) -> bool:
-        """Troops of Russia or Ukraine are not a peacekeeping force."""
+        """Troops of Russia or Ukraine are not a peacekeeping force, nor are fallen soldiers
+        or "the presence of" something named after it."""
         if g.value != Guarantee.PEACEKEEPING_FORCE.value:
             return False
+        if g.start > 0 and self.lower[g.start - 1] in CASUALTIES:
+            return True
+        if g.end - g.start == 1 and self.lower[g.start] == "presence" and \
+                g.end < len(self.lower) and self.lower[g.end] == "of":
+            return True
         for name in self.names:
             if name.end <= g.start and g.start - name.end <= 1 and name.kind in ("J", "P"):
                 return name.value in ("rus", "ukr", "blr", "prk")
@@ -690,6 +722,19 @@ class _ArticleRun:
                 and self.lower[j] not in FUNCTION_WORDS
                 and j not in self.in_guarantee
                 and self.lower[j + 1] in ("and", ",", '"', "”", ".", "or", ";"))
+
+    def _reported_future(self, begin: int, end: int) -> bool:
+        """A modal or an obligation in the clause: "would", "could", "had to", "must"."""
+        words = self.lower[begin:end]
+        return any(w in MODALS or w in OBLIGATION for w in words) or any(
+            f"{a} {b}" in OBLIGATION for a, b in pairwise(words))
+
+    def _continued(self, previous: Hit, g: Hit) -> bool:
+        """"... Ukraine's security, including through a presence on the ground": a part of
+        the guarantee before shares its stance."""
+        gap = self.lower[previous.end:g.start]
+        return 2 <= len(gap) <= 6 and gap[0] == "," and gap[1] in CONTINUATIONS and not any(
+            w in (",", ";", ".") for w in gap[2:])
 
     def _coordinated(self, previous: Hit, g: Hit) -> bool:
         gap = self.lower[previous.end:g.start]
@@ -840,6 +885,9 @@ class _ArticleRun:
         anchor = head.start if head is not None else g.start
         if head is not None and self._passive_of_recipient(head, sent):
             return []
+        owner = self._position_owner(sent, anchor, mentions)
+        if owner is not None:
+            return [owner]
         for idx, m in enumerate(mentions):
             if m.possessive and m.actor and 0 <= anchor - (m.end + 1) <= 2 and \
                     all(self.lower[i].isalpha() for i in range(m.end + 1, anchor)):
@@ -859,6 +907,19 @@ class _ArticleRun:
         if found is not None:
             return found
         return [speaker] if speaker else []
+
+    def _position_owner(self, sent: Span, anchor: int, mentions: list[Mention]
+                        ) -> Actor | None:
+        """"Moscow's position that Kyiv must renounce ...": the owner of a stated position
+        holds what the that-clause demands, not the subject inside it."""
+        for m in mentions:
+            if not (m.possessive and m.actor) or m.kind == "first":
+                continue
+            noun = m.end + 1
+            if noun + 1 < anchor and self.lower[noun] in POSITION_NOUNS and \
+                    self.lower[noun + 1] == "that":
+                return m.actor
+        return None
 
     def _passive_of_recipient(self, head: Hit, sent: Span) -> bool:
         """"Ukraine was granted candidate status": the subject of a passive of giving receives
