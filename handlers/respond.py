@@ -1,7 +1,8 @@
 """Posting a `Reply` through a command's `response_url`, checked and retried.
 
 bolt's `respond()` opens a new HTTP session for every call and does not raise on 4xx/5xx, so a
-lost answer would be silent. `Responder` posts on the shared session, reads the status, retries
+lost answer would be silent. `Responder` posts JSON on the shared session (a cached card's
+bytes are encoded once), reads the status, retries
 429 (after `Retry-After`), 5xx and connection errors a bounded number of times with backoff, and
 logs an answer it could not deliver. A `response_url` allows five uses; at most
 `attempts` are spent here.
@@ -10,18 +11,20 @@ logs an answer it could not deliver. A `response_url` allows five uses; at most
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.replies import Reply
 
 log = logging.getLogger(__name__)
 
 MAX_RETRY_AFTER = 10.0  # seconds; a response_url lives 30 minutes, a user waits much less
+JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
+TIMEOUT = aiohttp.ClientTimeout(total=15)
 
 
 @dataclass(frozen=True)
@@ -46,32 +49,35 @@ class Responder:
     async def send_reply(self, response_url: str, reply: Reply) -> Delivery:
         """Post a `Reply`: to the channel when public (works in DMs and private channels),
         else only to the caller."""
-        payload = reply.message.to_dict()
-        payload["response_type"] = "in_channel" if reply.public else "ephemeral"
-        return await self.send(response_url, payload)
+        response_type = "in_channel" if reply.public else "ephemeral"
+        return await self.send(response_url, reply.message.to_json(response_type=response_type))
 
-    async def send(self, response_url: str, payload: dict[str, Any]) -> Delivery:
-        # No retry handlers inside the webhook client: the loop below owns every retry.
-        client = AsyncWebhookClient(url=response_url, session=self.session, retry_handlers=[])
+    async def send(self, response_url: str, payload: dict[str, Any] | bytes) -> Delivery:
+        """Post a JSON payload (a dict, or bytes already encoded), checked and retried."""
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         status: int | None = None
         for attempt in range(1, self.attempts + 1):
             delay = self.backoff * 2 ** (attempt - 1)
             try:
-                response = await client.send_dict(payload)
+                async with self.session.post(
+                    response_url, data=body, headers=JSON_HEADERS, timeout=TIMEOUT
+                ) as response:
+                    status = response.status
+                    text = await response.text() if status != 200 else ""
+                    retry_after = response.headers.get("Retry-After")
             except (aiohttp.ClientError, TimeoutError) as exc:
                 log.warning(
                     "response_url post failed (attempt %d): %s", attempt, type(exc).__name__
                 )
             else:
-                status = response.status_code
                 if status == 200:
                     return Delivery(True, status, attempt)
                 if status == 429:
-                    delay = _retry_after(response.headers, default=delay)
+                    delay = _retry_after(retry_after, default=delay)
                 elif status < 500:
                     # 4xx other than 429: the URL expired, was used up, or the payload is
                     # refused; sending it again would not help.
-                    log.error("response_url refused the reply: HTTP %d %s", status, response.body)
+                    log.error("response_url refused the reply: HTTP %d %s", status, text[:200])
                     return Delivery(False, status, attempt)
                 log.warning("response_url answered HTTP %d (attempt %d)", status, attempt)
             if attempt < self.attempts:
@@ -80,12 +86,10 @@ class Responder:
         return Delivery(False, status, self.attempts)
 
 
-def _retry_after(headers: dict[str, Any], default: float) -> float:
-    for key, value in headers.items():
-        if key.lower() == "retry-after":
-            raw = value[0] if isinstance(value, list) else value
-            try:
-                return min(MAX_RETRY_AFTER, max(0.0, float(raw)))
-            except ValueError:
-                return default
-    return default
+def _retry_after(value: str | None, default: float) -> float:
+    if value is None:
+        return default
+    try:
+        return min(MAX_RETRY_AFTER, max(0.0, float(value)))
+    except ValueError:
+        return default

@@ -8,6 +8,7 @@ goes to the fake Slack.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import urllib.parse
@@ -42,7 +43,9 @@ class RecordingResponder(Responder):
         self.sent: dict[str, list[dict[str, Any]]] = {}
         self.arrived = asyncio.Event()
 
-    async def send(self, response_url: str, payload: dict[str, Any]) -> Delivery:
+    async def send(self, response_url: str, payload: dict[str, Any] | bytes) -> Delivery:
+        if isinstance(payload, bytes):
+            payload = json.loads(payload)
         self.sent.setdefault(response_url, []).append(payload)
         self.arrived.set()
         return Delivery(True, 200, 1)

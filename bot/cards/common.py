@@ -69,6 +69,9 @@ class Message:
     blocks: list[Block] = field(default_factory=list)
     model: object | None = field(default=None, compare=False, repr=False)
     _payload: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    _json: dict[tuple[tuple[str, object], ...], bytes] | None = field(
+        default=None, compare=False, repr=False
+    )
 
     def to_dict(self) -> dict[str, Any]:
         """The message as Slack's JSON (a new top-level dict each call: callers add keys)."""
@@ -80,7 +83,19 @@ class Message:
         """Serialise once, for a message sent many times (a cached card). Call it only when
         the blocks are final: later changes to them would not be sent."""
         self._payload = self.to_dict()
+        self._json = {}
         return self
+
+    def to_json(self, **extra: object) -> bytes:
+        """The JSON body of the message plus `extra` top-level keys (`response_type`, ...);
+        encoded once per set of extras when the message is frozen."""
+        key = tuple(sorted(extra.items()))
+        cached = self._json.get(key) if self._json is not None else None
+        if cached is None:
+            cached = json.dumps({**self.to_dict(), **extra}, ensure_ascii=False).encode()
+            if self._json is not None:
+                self._json[key] = cached
+        return cached
 
 
 def block_text_length(blocks: list[dict[str, Any]]) -> int:
