@@ -231,3 +231,25 @@ def test_fallen_soldiers_and_presence_of_are_no_force(extractor: RuleExtractor) 
     assert run(extractor, "Kyiv wants the bodies of fallen soldiers returned.") == []
     found = run(extractor, 'Moscow would not accept "the presence of NATO warships" nearby.')
     assert keys(found) == {("rus", "opposes", "air_sea_protection")}
+
+
+def test_a_bare_refusal_answers_the_guarantee_before_it(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Kyiv pressed for a US security guarantee, but Washington refused.")
+    assert keys(found) == {("ukr", "seeks", "security_guarantee"),
+                           ("usa", "opposes", "security_guarantee")}
+    found = run(extractor, "Kyiv asked for peacekeepers, but Berlin refused to say more.")
+    assert keys(found) == {("ukr", "seeks", "peacekeeping_force")}
+
+
+def test_both_leaders_are_the_last_two_people_named(extractor: RuleExtractor) -> None:
+    text = ("Mark Carney met Anthony Albanese in Ottawa. Both leaders said they were ready to "
+            "send peacekeepers.")
+    assert keys(run(extractor, text)) == {("can", "backs", "peacekeeping_force"),
+                                          ("aus", "backs", "peacekeeping_force")}
+
+
+def test_who_deserves_a_guarantee_receives_it(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Pedro Sanchez said Ukraine deserved binding security guarantees.")
+    assert keys(found) == {("esp", "backs", "security_guarantee")}
+    found = run(extractor, "Zelensky said Ukraine needed security guarantees.")
+    assert keys(found) == {("ukr", "seeks", "security_guarantee")}

@@ -119,6 +119,11 @@ def build_mentions(
             if token == "it" and _expletive(lower, i, sent_end):
                 i += 1
                 continue
+            pair = _pair(lower, i, sent_end)
+            if pair:
+                mentions.append(Mention(i, pair, "pair"))
+                i = pair
+                continue
             mention = _pronoun(i, token, lex)
             if mention:
                 mention.possessive = token in ("his", "her", "its", "their", "our", "my")
@@ -207,6 +212,21 @@ _SLUG_MODIFIERS = frozenset({"military", "government", "defence", "defense", "se
 def _adjective_slug(words: list[str], party: str) -> str:
     text = " ".join(words)
     return slugify(text) or party
+
+
+def _pair(lower: list[str], i: int, sent_end: int) -> int | None:
+    """End of "both leaders" or "the two presidents": the last two people named."""
+    if lower[i] == "both":
+        j = i + 1
+    elif lower[i] == "the" and i + 1 < sent_end and lower[i + 1] == "two":
+        j = i + 2
+    else:
+        return None
+    return j + 1 if j < sent_end and lower[j] in _PAIR_NOUNS else None
+
+
+_PAIR_NOUNS = frozenset({"leaders", "men", "women", "presidents", "ministers", "premiers",
+                         "chancellors", "envoys", "officials", "politicians"})
 
 
 def _expletive(lower: list[str], i: int, sent_end: int) -> bool:
@@ -371,6 +391,15 @@ def resolve(mentions: list[Mention], tracker: Tracker, lower: list[str]) -> None
                 m.members = list(tracker.group)
         elif m.kind == "thing-pronoun":
             m.actor = tracker.thing
+        elif m.kind == "pair":
+            last_two: list[Actor] = []
+            for person in reversed(tracker.persons):
+                if person not in last_two:
+                    last_two.insert(0, person)
+                if len(last_two) == 2:
+                    break
+            if len(last_two) == 2:
+                m.actor, m.members = last_two[0], last_two
         elif m.kind == "role":
             m.actor = resolve_role(tracker, m.party_hint)
             if m.actor is not None:

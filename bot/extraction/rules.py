@@ -45,6 +45,12 @@ MODALS = frozenset({"would", "will", "could", "can", "might", "may", "should", "
 NOT_CUES = frozenset({"sending"})
 CASUALTIES = frozenset({"fallen", "dead", "killed", "wounded", "captured", "missing",
                         "injured", "deceased"})
+# Cues whose subject is the one receiving: "Ukraine deserves guarantees".
+DESERVING = frozenset({"deserve", "deserves", "deserved", "deserving", "needs", "needed",
+                       "need"})
+# Between the subject and the verb of a bare answer: "but Washington flatly refused".
+ANSWER_FILLERS = frozenset({"then", "had", "has", "have", "did", "flatly", "firmly", "simply",
+                            "again", "repeatedly", "reportedly", "ultimately", "quickly"})
 # "X's position that ...": nouns whose that-clause states the owner's stance.
 POSITION_NOUNS = frozenset({"position", "view", "demand", "demands", "insistence", "condition",
                             "stance", "line", "belief", "argument", "requirement"})
@@ -138,7 +144,7 @@ class RuleExtractor:
     """Rules over spaCy matches; `extract` is safe to call from one thread at a time."""
 
     name = "rules"
-    version = "1.10.0"
+    version = "1.11.0"
 
     def __init__(self) -> None:
         self._nlp: Language | None = None
@@ -282,6 +288,7 @@ class _ArticleRun:
             w for w in cue_lexicon().after.get("positive", ()) if " " not in w)
         self.provider: str | None = None
         self.own_speaker = False
+        self.speaker_group: list[Actor] = []
 
     def _sent_abroad(self, g: Hit) -> Hit:
         """"would not send its own forces to Ukraine": a state's own forces sent abroad are a
@@ -453,6 +460,7 @@ class _ArticleRun:
             )
             resolve(mentions, self.tracker, self.lower)
             speaker = self._speaker(sent, mentions, cues_by_sent[k])
+            self.speaker_group = self._speaker_group(speaker, mentions, cues_by_sent[k])
             speakers.append(speaker)
             if speaker is not None and speaker.person:
                 # "he" in the next sentence is most often the one who just spoke, not the
@@ -501,6 +509,18 @@ class _ArticleRun:
                     continue
                 return actor
         return None
+
+    def _speaker_group(self, speaker: Actor | None, mentions: list[Mention],
+                       cues: list[Hit]) -> list[Actor]:
+        """"Both leaders said": everyone the speaking mention stands for."""
+        if speaker is None:
+            return []
+        speech = {c.start for c in cues if c.kind == "S"}
+        for m in mentions:
+            if m.actor == speaker and len(m.members) > 1 and m.kind in ("pair", "group-pronoun") \
+                    and any(0 <= s - m.end <= 2 for s in speech):
+                return list(m.members)
+        return []
 
     def _appositive_subject(self, sent: Span, cue: Hit, mentions: list[Mention]
                             ) -> Actor | None:
@@ -568,10 +588,18 @@ class _ArticleRun:
                 if polarity is None:
                     holders, polarity = self._passive_after(sent, g, cues, mentions)
             previous = g
+            if speaker is not None and holders == [speaker] and self.speaker_group and \
+                    self.own_speaker:
+                holders = list(self.speaker_group)
             guarantor = self._guarantor(g, guarantee, cues, mentions, sent) or self.provider
             if self._reported_future(clause, g.start):
                 holders, guarantor = _as_member(holders, speaker, guarantor)
             previous_result = (holders, polarity, guarantor)
+            answer = self._answer_after(sent, g, cues, mentions, guarantees)
+            if answer is not None and (answer.party, guarantee) not in done:
+                done.add((answer.party, guarantee))
+                self._add(answer, Stance.OPPOSES, guarantee, guarantor
+                          if guarantor and guarantor == answer.party else None, evidence, quality)
             if polarity is None:
                 continue
             for holder in holders:
@@ -580,6 +608,30 @@ class _ArticleRun:
                 done.add((holder.party, guarantee))
                 stance = _stance_of(polarity, holder)
                 self._add(holder, stance, guarantee, guarantor, evidence, quality)
+
+    def _answer_after(self, sent: Span, g: Hit, cues: list[Hit], mentions: list[Mention],
+                      guarantees: list[Hit]) -> Actor | None:
+        """"Kyiv pressed for a US guarantee, but Washington refused": a refusal with no object
+        of its own in a later clause answers the guarantee before it."""
+        lower = self.lower
+        later = [h.start for h in guarantees if h.start > g.start]
+        end = min([sent.end, *later])
+        for b in range(g.end, end - 2):
+            if lower[b] != "but":
+                continue
+            m = next((m for m in mentions if m.start in (b + 1, b + 2) and m.actor is not None
+                      and m.kind in ("named", "party", "group") and not m.possessive), None)
+            if m is None:
+                return None
+            j = m.end
+            while j < end and lower[j] in ANSWER_FILLERS:
+                j += 1
+            cue = next((c for c in cues if c.kind == "C" and c.start == j
+                        and c.value == "negative"), None)
+            if cue is not None and (cue.end >= sent.end or lower[cue.end] in (",", ".", ";")):
+                return m.actor
+            return None
+        return None
 
     def _relative(self, sent: Span, g: Hit, cues: list[Hit], mentions: list[Mention],
                   speaker: Actor | None) -> tuple[list[Actor], str | None]:
@@ -806,6 +858,11 @@ class _ArticleRun:
                 if timing or partial:
                     polarity = "doubt"
         holders = self._holders(sent, g, head, mentions, speaker, stance_cues, clause)
+        if head is not None and self.lower[head.start] in DESERVING and speaker is not None \
+                and speaker.party != BENEFICIARY and holders \
+                and all(h.party == BENEFICIARY for h in holders):
+            # "X said Ukraine deserved guarantees": X backs them; Ukraine only receives
+            holders = [speaker]
         self.provider = self._provider(stance_cues, mentions, holders)
         return holders, polarity
 
