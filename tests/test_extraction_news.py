@@ -253,3 +253,8 @@ def test_who_deserves_a_guarantee_receives_it(extractor: RuleExtractor) -> None:
     assert keys(found) == {("esp", "backs", "security_guarantee")}
     found = run(extractor, "Zelensky said Ukraine needed security guarantees.")
     assert keys(found) == {("ukr", "seeks", "security_guarantee")}
+
+
+def test_both_armies_pulling_back_is_no_arms_stance(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Oslo said a buffer zone made sense provided both armies pulled back.")
+    assert "military_strength" not in {p.guarantee.value for p in found}
