@@ -42,12 +42,21 @@ log = logging.getLogger(__name__)
 async def answer(services: Services, text: str, ctx: CommandContext) -> Reply:
     """The reply to `/guarantees TEXT` from this caller."""
     try:
-        index = await load_topic_index(services.store)
-        request = parse_command(text, index)
+        request = await parsed(services, text)
         log.info("command %s from %s", type(request).__name__, ctx.user_id or "terminal")
         return await dispatch(services, request, ctx)
     except UserError as error:
         return Reply(error_message(error.message, error.suggestions), public=False)
+
+
+async def parsed(services: Services, text: str) -> Request:
+    """The request a text stands for; the same text is parsed once per store version (words
+    resolve against the store's actors, so a write may change the answer)."""
+
+    async def parse() -> Request:
+        return parse_command(text, await load_topic_index(services.store))
+
+    return await services.store.memo(("request", " ".join(text.split())), parse)
 
 
 async def dispatch(services: Services, request: Request, ctx: CommandContext) -> Reply:
