@@ -40,11 +40,19 @@ class Responder:
     """Sends messages to response URLs; one per app, sharing the services' HTTP session."""
 
     def __init__(
-        self, session: aiohttp.ClientSession, *, attempts: int = 3, backoff: float = 0.5
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        attempts: int = 3,
+        backoff: float = 0.5,
+        in_flight: int = 8,
     ) -> None:
         self.session = session
         self.attempts = max(1, attempts)
         self.backoff = backoff
+        # A burst of commands would otherwise post a burst of cards in one turn of the event
+        # loop, and the acks of the next commands would wait behind them.
+        self._slots = asyncio.Semaphore(in_flight)
 
     async def send_reply(self, response_url: str, reply: Reply) -> Delivery:
         """Post a `Reply`: to the channel when public (works in DMs and private channels),
@@ -59,7 +67,7 @@ class Responder:
         for attempt in range(1, self.attempts + 1):
             delay = self.backoff * 2 ** (attempt - 1)
             try:
-                async with self.session.post(
+                async with self._slots, self.session.post(
                     response_url, data=body, headers=JSON_HEADERS, timeout=TIMEOUT
                 ) as response:
                     status = response.status
