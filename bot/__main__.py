@@ -126,7 +126,7 @@ def cmd_eval(file: str, as_json: bool, verbose: bool) -> int:
 
 
 async def cmd_serve(settings: Settings, mode: str) -> int:
-    from bot.serve import serve
+    from bot.serve import ServeError, serve
 
     socket_mode = settings.socket_mode if mode == "auto" else mode == "socket"
     missing = settings.missing_for_serve(socket_mode=socket_mode)
@@ -134,7 +134,11 @@ async def cmd_serve(settings: Settings, mode: str) -> int:
         mode = "Socket Mode" if socket_mode else "HTTP mode"
         print(f"cannot serve in {mode}: set {', '.join(missing)}", file=sys.stderr)
         return 2
-    await serve(settings, socket_mode=socket_mode)
+    try:
+        await serve(settings, socket_mode=socket_mode)
+    except ServeError as exc:  # a refused token, a missing setting: one line, no traceback
+        print(f"cannot serve: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

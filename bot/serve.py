@@ -17,6 +17,7 @@ import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -102,6 +103,11 @@ async def check_token(client: AsyncWebClient) -> None:
         response = await client.auth_test()
     except SlackApiError as exc:
         raise ServeError(f"SLACK_BOT_TOKEN was refused: {exc.response.get('error')}") from None
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        # Retried already by the client's connection-error handler.
+        raise ServeError(
+            f"cannot reach the Slack API at SLACK_API_URL ({type(exc).__name__})"
+        ) from None
     log.info(
         "connected to team %s as bot user %s", response.get("team_id"), response.get("user_id")
     )
@@ -154,9 +160,6 @@ async def supervise(name: str, job: BackgroundJob, services: Services) -> None:
             await job(services)
         except asyncio.CancelledError:
             raise
-        except NotImplementedError:
-            log.warning("%s is not available yet; serving without it", name)
-            return
         except Exception:
             log.exception("%s crashed; restarting in %.0f s", name, delay)
         else:

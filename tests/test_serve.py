@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 import bot.serve
-from bot.serve import ServeError, background_tasks, serve, supervise
+from bot.serve import ServeError, background_tasks, serve
 from bot.settings import Settings
 from handlers.respond import Responder
 from tests.conftest import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET
@@ -67,17 +67,6 @@ async def test_sigterm_stops_cleanly_and_secrets_stay_out_of_logs(
     with pytest.raises(aiohttp.ClientError):
         async with aiohttp.ClientSession() as session:
             await session.get(f"http://127.0.0.1:{settings.port}/healthz")
-
-
-async def test_unbuilt_job_is_logged_once(caplog: pytest.LogCaptureFixture) -> None:
-    async def unbuilt(services: Any) -> None:
-        raise NotImplementedError
-
-    with caplog.at_level(logging.WARNING):
-        await asyncio.wait_for(supervise("feed polling", unbuilt, None), 1)  # type: ignore[arg-type]
-    assert [r.getMessage() for r in caplog.records] == [
-        "feed polling is not available yet; serving without it"
-    ]
 
 
 async def test_crashing_job_is_logged_and_restarted(
