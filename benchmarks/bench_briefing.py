@@ -16,12 +16,11 @@ import asyncio
 import os
 import statistics
 import sys
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.common import percentile, timed
 from benchmarks.synthetic import fill_synthetic
 from bot.briefing import build_briefing
 from bot.cards.briefing import briefing_message
@@ -36,20 +35,8 @@ from bot.topics import load_topic_index
 OUT = Path(__file__).resolve().parent / "out"
 
 
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def timed(runs: int, call: Callable[[], Awaitable[object]]) -> list[float]:
-    for _ in range(3):
-        await call()
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        await call()
-        samples.append((time.perf_counter() - start) * 1000)
-    return samples
 
 
 async def measure(path: str, text: str, runs: int) -> None:

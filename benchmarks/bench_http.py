@@ -37,6 +37,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import percentile  # noqa: E402
 from tests.fakes.slack import FakeSlack, sign, slash_command  # noqa: E402
 
 SECRET = "bench-signing-secret"
@@ -135,11 +136,6 @@ class Run:
         return len(self.ack_ms) / self.wall if self.wall else 0.0
 
 
-def percentile(samples: list[float], q: float) -> float:
-    if not samples:
-        return float("nan")
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 async def sink_count(http: aiohttp.ClientSession, sink: str) -> int:

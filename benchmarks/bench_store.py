@@ -17,11 +17,11 @@ import sqlite3
 import statistics
 import sys
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.common import percentile, timed
 from benchmarks.synthetic import fill_synthetic
 from bot.models import PositionFilter
 from bot.store import Store, open_store
@@ -29,20 +29,8 @@ from bot.store import Store, open_store
 OUT = Path(__file__).resolve().parent / "out"
 
 
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def timed(runs: int, call: Callable[[], Awaitable[object]]) -> list[float]:
-    for _ in range(5):  # warm the page cache and statement cache
-        await call()
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        await call()
-        samples.append((time.perf_counter() - start) * 1000)
-    return samples
 
 
 async def card_query(store: Store, filter_: PositionFilter) -> None:
@@ -88,7 +76,16 @@ def main() -> None:
             "positions + indexes": [n for n in sizes if n.startswith("positions")],
             "evidence sentences": [n for n in sizes if n.startswith("sentences")],
             "articles (compressed text)": [n for n in sizes if n.startswith("articles")],
-            "summaries (topic_*)": [n for n in sizes if n.startswith("topic_")],
+            "summaries and counts": [
+                n for n in sizes if n.startswith(("topic_", "cell_", "guarantee_"))
+            ],
+            "everything else": [
+                n
+                for n in sizes
+                if not n.startswith(
+                    ("positions", "sentences", "articles", "topic_", "cell_", "guarantee_")
+                )
+            ],
         }
         for label, names in groups.items():
             total = sum(sizes[n] for n in names)
