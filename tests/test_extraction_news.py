@@ -258,3 +258,29 @@ def test_who_deserves_a_guarantee_receives_it(extractor: RuleExtractor) -> None:
 def test_both_armies_pulling_back_is_no_arms_stance(extractor: RuleExtractor) -> None:
     found = run(extractor, "Oslo said a buffer zone made sense provided both armies pulled back.")
     assert "military_strength" not in {p.guarantee.value for p in found}
+
+
+# -- clauses -------------------------------------------------------------------------------
+
+
+def test_a_new_subject_after_comma_and_starts_a_clause(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Vienna has imposed tariffs, and Moscow has long demanded "
+                           "the demilitarisation of Ukraine.")
+    assert keys(found) == {("rus", "opposes", "military_strength")}
+
+
+def test_a_speech_verb_opens_the_reported_clause(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Mark Rutte has refused a meeting, and he said this week he opposed "
+                           "a buffer zone.")
+    assert keys(found) == {("nato", "opposes", "demilitarized_zone")}
+
+
+def test_however_between_commas_ends_no_clause(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Mark Rutte doubted, however, whether Washington would honour "
+                           "a security guarantee.")
+    assert keys(found) == {("nato", "doubts", "security_guarantee")}
+
+
+def test_a_person_in_a_who_aside_is_not_he(extractor: RuleExtractor) -> None:
+    text = ("Mark Rutte, who met Donald Trump on Monday, said he opposed a buffer zone.")
+    assert keys(run(extractor, text)) == {("nato", "opposes", "demilitarized_zone")}

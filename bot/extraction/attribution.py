@@ -381,7 +381,10 @@ def resolve(mentions: list[Mention], tracker: Tracker, lower: list[str]) -> None
             else:
                 run = [m.actor]
             run_end = m.end
-            if m.start == 0 or lower[m.start - 1] not in LOCATIVE:
+            if _in_aside(lower, m.start) and m.actor.person and tracker.person is not None:
+                # "Nawrocki, who is close to Donald Trump, said he ...": "he" is not Trump
+                tracker.persons.append(m.actor)
+            elif m.start == 0 or lower[m.start - 1] not in LOCATIVE:
                 tracker.note(m.actor, run)
         elif m.kind == "person-pronoun":
             m.actor = tracker.person
@@ -406,6 +409,14 @@ def resolve(mentions: list[Mention], tracker: Tracker, lower: list[str]) -> None
                 tracker.note(m.actor)
         if m.actor is not None and not m.members:
             m.members = [m.actor]
+
+
+def _in_aside(lower: list[str], start: int) -> bool:
+    """Is a name inside a relative aside set off by a comma (", who met X")?"""
+    for k in range(start - 1, max(-1, start - 15), -1):
+        if lower[k] in (",", ".", ";", '"', "“", "”"):
+            return lower[k] == "," and k + 1 < start and lower[k + 1] in ("who", "whose")
+    return False
 
 
 def coordinated(mentions: list[Mention], index: int, lower: list[str]) -> list[Actor]:

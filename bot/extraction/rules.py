@@ -78,6 +78,9 @@ BE = frozenset({"is", "are", "was", "were", "be", "been", "being"})
 PASSIVE_FILLERS = BE | frozenset({"has", "have", "had", "also", "first", "initially",
                                   "originally", "already", "later", "strongly", "jointly",
                                   "since", "now"})
+# Adverbs that end no clause when set off by commas: "He questioned, however, whether".
+PARENTHETICAL = frozenset({"however", "meanwhile"})
+SUBJECT_PRONOUNS = frozenset({"he", "she", "they", "we", "i", "it"})
 PARTICIPLES = frozenset({"given", "sent", "led", "won", "got", "gotten", "shown", "built"})
 # A subject that counts rather than names: "few pledged", "several ministers echoed".
 QUANTIFIERS = frozenset({"few", "many", "some", "several", "most", "none", "others", "nobody",
@@ -144,7 +147,7 @@ class RuleExtractor:
     """Rules over spaCy matches; `extract` is safe to call from one thread at a time."""
 
     name = "rules"
-    version = "1.11.1"
+    version = "1.12.0"
 
     def __init__(self) -> None:
         self._nlp: Language | None = None
@@ -711,8 +714,13 @@ class _ArticleRun:
         """Tokens that end the clause a cue governs: boundary words, "said that" / "adding
         that", the closing quote of '"...," X said', a colon, and "as" opening a new clause
         with its own subject ("X pledges troops as Y signals support")."""
-        out = [c.start for c in cues if c.kind == "C" and c.value == "boundary"]
+        out = [c.start for c in cues if c.kind == "C" and c.value == "boundary"
+               and not self._parenthetical(c)]
+        name_starts = {n.start for n in self.names}
         for c in cues:
+            if c.kind == "S" and self._subject_at(c.end, sent, name_starts):
+                # "he said this week he opposed ...": the reported clause starts after the verb
+                out.append(c.end - 1)
             if c.kind == "S":
                 for j in range(c.end, min(c.end + 4, sent.end)):
                     if self.lower[j] == "that":
@@ -720,11 +728,29 @@ class _ArticleRun:
                         break
                     if self.lower[j] in (",", ".", '"', "“", "”", ":"):
                         break
-        name_starts = {n.start for n in self.names}
         out += [i for i in range(sent.start + 1, sent.end - 1)
                 if self._colon(i, sent) or self._closing_quote(i)
-                or self._as_clause(i, name_starts)]
+                or self._as_clause(i, name_starts) or self._and_clause(i, sent, name_starts)]
         return sorted(set(out))
+
+    def _parenthetical(self, c: Hit) -> bool:
+        """"He questioned, however, whether ...": an adverb between commas ends no clause."""
+        return (self.lower[c.start] in PARENTHETICAL and c.start > 0 and c.end < len(self.lower)
+                and self.lower[c.start - 1] == "," and self.lower[c.end] == ",")
+
+    def _subject_at(self, j: int, sent: Span, name_starts: set[int]) -> bool:
+        """Does a subject (a name, "the" and a name, or a personal pronoun) start at `j`?"""
+        if j >= sent.end:
+            return False
+        if j in name_starts or self.lower[j] in SUBJECT_PRONOUNS:
+            return True
+        return self.lower[j] == "the" and j + 1 in name_starts
+
+    def _and_clause(self, i: int, sent: Span, name_starts: set[int]) -> bool:
+        """", and the Kremlin has insisted ...": a new subject after ", and" opens a clause
+        of its own, so a cue of the clause before does not compose with its cues."""
+        return self.lower[i] == "and" and self.lower[i - 1] == "," and \
+            self._subject_at(i + 1, sent, name_starts)
 
     def _colon(self, i: int, sent: Span) -> bool:
         return self.lower[i] == ":" and i > sent.start + 2
