@@ -13,8 +13,10 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from bot.cards.common import ACTION_SUBSCRIBE, parse_button_value
 from bot.cards.digest import ACTION_OPEN_BRIEFING
 from bot.commands import answer
+from bot.query import UserError
 from bot.replies import CommandContext, Reply
 from bot.services import Services
+from handlers.commands import user_error_reply
 from handlers.middleware import ack_first
 from handlers.respond import Responder
 
@@ -32,21 +34,25 @@ def _context(body: dict[str, Any]) -> CommandContext:
     )
 
 
-def _topic_words(action: dict[str, Any]) -> str | None:
-    try:
-        return parse_button_value(action.get("value") or "").topic
-    except ValueError:
-        log.warning("a digest button carried an unexpected value")
-        return None
-
-
-async def _answer_privately(
-    responder: Responder, body: dict[str, Any], reply: Reply
+async def _answer_button(
+    body: dict[str, Any],
+    action: dict[str, Any],
+    services: Services,
+    responder: Responder,
+    command: str,
 ) -> None:
+    """Run `command` (with the button's topic words appended) as the clicker would type it
+    and answer only them, through the click's response_url."""
     url = body.get("response_url")
     if not url:
         log.warning("no response_url on a button click; the answer is dropped")
         return
+    try:
+        words = parse_button_value(action.get("value") or "").topic
+    except ValueError:
+        reply = user_error_reply(UserError("That button is out of date."))
+    else:
+        reply = await answer(services, f"{command} {words}".strip(), _context(body))
     await responder.send_reply(url, Reply(reply.message, public=False))
 
 
@@ -59,11 +65,7 @@ async def on_subscribe(
 ) -> None:
     """The briefing card's Subscribe button: subscribe this channel at the default time."""
     await ack()
-    words = _topic_words(action)
-    if words is None:
-        return
-    reply = await answer(services, f"subscribe {words}", _context(body))
-    await _answer_privately(responder, body, reply)
+    await _answer_button(body, action, services, responder, "subscribe")
 
 
 async def on_open_briefing(
@@ -75,13 +77,9 @@ async def on_open_briefing(
 ) -> None:
     """A digest's "Open full briefing": the briefing card, shown only to whoever clicked."""
     await ack()
-    words = _topic_words(action)
-    if words is None:
-        return
-    reply = await answer(services, words, _context(body))
-    await _answer_privately(responder, body, reply)
+    await _answer_button(body, action, services, responder, "")
 
 
-def register(app: AsyncApp) -> None:
-    app.action(ACTION_SUBSCRIBE, middleware=[ack_first])(on_subscribe)
-    app.action(ACTION_OPEN_BRIEFING, middleware=[ack_first])(on_open_briefing)
+def register(app: AsyncApp, dedupe: Any) -> None:
+    app.action(ACTION_SUBSCRIBE, middleware=[dedupe, ack_first])(on_subscribe)
+    app.action(ACTION_OPEN_BRIEFING, middleware=[dedupe, ack_first])(on_open_briefing)
