@@ -46,6 +46,22 @@ def test_commercial_presence_is_an_economic_stake(extractor: RuleExtractor) -> N
     assert keys(found) == {("ukr", "seeks", "economic_stake")}
 
 
+def test_mine_clearing_and_flotillas_are_maritime(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Bucharest offered minesweepers for the Black Sea.")
+    assert keys(found) == {("rou", "backs", "air_sea_protection")}
+    found = run(extractor, 'Moscow would not tolerate "foreign flotillas" near Odesa.')
+    assert keys(found) == {("rus", "opposes", "air_sea_protection")}
+    found = run(extractor, "Sofia wants a mine-clearing group to stay after the war.")
+    assert keys(found) == {("bgr", "backs", "air_sea_protection")}
+
+
+def test_ground_personnel_and_a_single_cluster(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Oslo could send a limited number of ground personnel.")
+    assert keys(found) == {("nor", "backs", "peacekeeping_force")}
+    found = run(extractor, "Madrid would support opening the next negotiating cluster soon.")
+    assert keys(found) == {("esp", "backs", "eu_membership")}
+
+
 # -- cues ----------------------------------------------------------------------------------
 
 

@@ -147,7 +147,7 @@ class RuleExtractor:
     """Rules over spaCy matches; `extract` is safe to call from one thread at a time."""
 
     name = "rules"
-    version = "1.12.0"
+    version = "1.12.1"
 
     def __init__(self) -> None:
         self._nlp: Language | None = None
