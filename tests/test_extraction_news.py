@@ -300,3 +300,22 @@ def test_however_between_commas_ends_no_clause(extractor: RuleExtractor) -> None
 def test_a_person_in_a_who_aside_is_not_he(extractor: RuleExtractor) -> None:
     text = ("Mark Rutte, who met Donald Trump on Monday, said he opposed a buffer zone.")
     assert keys(run(extractor, text)) == {("nato", "opposes", "demilitarized_zone")}
+
+
+# -- speakers ------------------------------------------------------------------------------
+
+
+def test_a_relative_aside_before_has_said(extractor: RuleExtractor) -> None:
+    text = "Norway, which borders Russia, has said it will not send peacekeepers."
+    assert keys(run(extractor, text)) == {("nor", "opposes", "peacekeeping_force")}
+
+
+def test_now_opens_an_appositive_before_a_participle(extractor: RuleExtractor) -> None:
+    text = ("Dmitry Medvedev, now a senior figure in Moscow, was blunter, writing that "
+            "European troops would be legitimate targets.")
+    assert keys(run(extractor, text)) == {("rus", "opposes", "peacekeeping_force")}
+
+
+def test_the_russian_army_is_no_military_strength(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Kyiv said any monitors would be targets for the Russian army.")
+    assert "military_strength" not in {p.guarantee.value for p in found}

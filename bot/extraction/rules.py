@@ -45,6 +45,8 @@ MODALS = frozenset({"would", "will", "could", "can", "might", "may", "should", "
 NOT_CUES = frozenset({"sending"})
 CASUALTIES = frozenset({"fallen", "dead", "killed", "wounded", "captured", "missing",
                         "injured", "deceased"})
+# Parties whose own army is never Ukraine's military strength.
+FOREIGN_ARMIES = frozenset({"rus", "blr", "prk"})
 # Cues whose subject is the one receiving: "Ukraine deserves guarantees".
 DESERVING = frozenset({"deserve", "deserves", "deserved", "deserving", "needs", "needed",
                        "need"})
@@ -78,6 +80,13 @@ BE = frozenset({"is", "are", "was", "were", "be", "been", "being"})
 PASSIVE_FILLERS = BE | frozenset({"has", "have", "had", "also", "first", "initially",
                                   "originally", "already", "later", "strongly", "jointly",
                                   "since", "now"})
+# Between the comma closing an appositive and the speech verb: "X, which ..., has said".
+APPOSITIVE_AUX = frozenset({"has", "have", "had", "also", "later", "then", "again",
+                            "previously", "repeatedly", "publicly"})
+# Words that open an inserted phrase after a name: "Medvedev, now deputy head of ...",
+# "Romania and Bulgaria, both NATO members, said".
+APPOSITIVE_OPENERS = frozenset({"who", "which", "a", "an", "the", "now", "both", "then",
+                                "himself", "herself", "itself", "formerly", "once", "whose"})
 # Adverbs that end no clause when set off by commas: "He questioned, however, whether".
 PARENTHETICAL = frozenset({"however", "meanwhile"})
 SUBJECT_PRONOUNS = frozenset({"he", "she", "they", "we", "i", "it"})
@@ -147,7 +156,7 @@ class RuleExtractor:
     """Rules over spaCy matches; `extract` is safe to call from one thread at a time."""
 
     name = "rules"
-    version = "1.12.1"
+    version = "1.13.0"
 
     def __init__(self) -> None:
         self._nlp: Language | None = None
@@ -463,6 +472,8 @@ class _ArticleRun:
             )
             resolve(mentions, self.tracker, self.lower)
             speaker = self._speaker(sent, mentions, cues_by_sent[k])
+            if speaker is not None:
+                self._pronoun_after_speech(speaker, mentions, cues_by_sent[k])
             self.speaker_group = self._speaker_group(speaker, mentions, cues_by_sent[k])
             speakers.append(speaker)
             if speaker is not None and speaker.person:
@@ -513,6 +524,20 @@ class _ArticleRun:
                 return actor
         return None
 
+    def _pronoun_after_speech(self, speaker: Actor, mentions: list[Mention],
+                              cues: list[Hit]) -> None:
+        """"Finland, which borders Russia, has said it will not ...": a pronoun right after
+        the speech verb is the speaker when it fits (a person for "he", a state for "it")."""
+        ends = {c.end for c in cues if c.kind == "S"}
+        for m in mentions:
+            if m.start not in ends and not (m.start - 1 in ends and self.lower[m.start - 1]
+                                            == "that"):
+                continue
+            fits = (m.kind == "person-pronoun" and speaker.person) or (
+                m.kind == "thing-pronoun" and not speaker.person)
+            if fits and m.actor != speaker:
+                m.actor, m.members = speaker, [speaker]
+
     def _speaker_group(self, speaker: Actor | None, mentions: list[Mention],
                        cues: list[Hit]) -> list[Actor]:
         """"Both leaders said": everyone the speaking mention stands for."""
@@ -529,7 +554,10 @@ class _ArticleRun:
                             ) -> Actor | None:
         """"Lavrov, Russia's foreign minister, said" and "Healey, who co-chaired the meeting
         with Lecornu, said": the name before the inserted phrase speaks, not the last name."""
-        if cue.start - 1 <= sent.start or self.lower[cue.start - 1] != ",":
+        j = cue.start - 1
+        while j > sent.start and self.lower[j] in APPOSITIVE_AUX:
+            j -= 1  # "Finland, which borders Russia, has said"
+        if j <= sent.start or self.lower[j] != ",":
             return None
         name_starts = {n.start for n in self.names}
         for m in mentions:
@@ -540,7 +568,7 @@ class _ArticleRun:
             if self._object_context(m):
                 continue
             nxt = self.lower[m.end + 1]
-            if nxt in ("who", "which", "a", "an", "the") or m.end + 1 in name_starts:
+            if nxt in APPOSITIVE_OPENERS or m.end + 1 in name_starts:
                 return m.actor
         return None
 
@@ -770,6 +798,10 @@ class _ArticleRun:
     def _skip(self, g: Hit) -> bool:
         """Troops of Russia or Ukraine are not a peacekeeping force, nor are fallen soldiers
         or "the presence of" something named after it."""
+        if g.value == Guarantee.MILITARY_STRENGTH.value:
+            # "the Russian army" is no stance on Ukraine's own forces
+            return any(n.end == g.start and n.kind in ("J", "P") and n.value in FOREIGN_ARMIES
+                       for n in self.names)
         if g.value != Guarantee.PEACEKEEPING_FORCE.value:
             return False
         if g.start > 0 and self.lower[g.start - 1] in CASUALTIES:
