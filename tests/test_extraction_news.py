@@ -319,3 +319,15 @@ def test_now_opens_an_appositive_before_a_participle(extractor: RuleExtractor) -
 def test_the_russian_army_is_no_military_strength(extractor: RuleExtractor) -> None:
     found = run(extractor, "Kyiv said any monitors would be targets for the Russian army.")
     assert "military_strength" not in {p.guarantee.value for p in found}
+
+
+def test_they_after_an_appositive_list_is_the_list(extractor: RuleExtractor) -> None:
+    text = "Latvia and Estonia, both EU members, said they were ready to send peacekeepers."
+    assert keys(run(extractor, text)) == {("lva", "backs", "peacekeeping_force"),
+                                          ("est", "backs", "peacekeeping_force")}
+
+
+def test_with_someones_support_adds_a_holder(extractor: RuleExtractor) -> None:
+    text = "Latvia, with Finland's support, is pushing for a buffer zone."
+    assert keys(run(extractor, text)) == {("lva", "backs", "demilitarized_zone"),
+                                          ("fin", "backs", "demilitarized_zone")}

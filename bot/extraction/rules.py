@@ -156,7 +156,7 @@ class RuleExtractor:
     """Rules over spaCy matches; `extract` is safe to call from one thread at a time."""
 
     name = "rules"
-    version = "1.13.0"
+    version = "1.13.1"
 
     def __init__(self) -> None:
         self._nlp: Language | None = None
@@ -509,6 +509,8 @@ class _ArticleRun:
                     return after[0].actor
                 continue
             after = [m for m in mentions if m.start == cue.end and m.actor]
+            if after and after[0].kind.endswith("pronoun") and self.lower[cue.start - 1] == ",":
+                after = []  # "X and Y, both members, said they ...": no inverted subject
             if after and (cue.start == sent.start or self.lower[cue.start - 1] in (",", '"', "”")):
                 return after[0].actor
             head = self._appositive_subject(sent, cue, mentions)
@@ -537,6 +539,13 @@ class _ArticleRun:
                 m.kind == "thing-pronoun" and not speaker.person)
             if fits and m.actor != speaker:
                 m.actor, m.members = speaker, [speaker]
+            if m.kind == "group-pronoun":
+                # "Romania and Bulgaria, both NATO members, said they were ready"
+                idx = next((n for n, s in enumerate(mentions) if s.actor == speaker
+                            and s.end <= m.start), None)
+                group = coordinated(mentions, idx, self.lower) if idx is not None else []
+                if len(group) > 1:
+                    m.actor, m.members = group[0], group
 
     def _speaker_group(self, speaker: Actor | None, mentions: list[Mention],
                        cues: list[Hit]) -> list[Actor]:
@@ -1006,7 +1015,8 @@ class _ArticleRun:
         for idx, m in enumerate(mentions):
             if m.possessive and m.actor and 0 <= anchor - (m.end + 1) <= 2 and \
                     all(self.lower[i].isalpha() for i in range(m.end + 1, anchor)):
-                return self._first_person(m, speaker) or coordinated(mentions, idx, self.lower)
+                found = self._first_person(m, speaker) or coordinated(mentions, idx, self.lower)
+                return self._with_support(sent, m, mentions, speaker, found)
         begins = [sent.start]
         if clause is not None and clause > sent.start:
             begins.insert(0, clause)
@@ -1022,6 +1032,16 @@ class _ArticleRun:
         if found is not None:
             return found
         return [speaker] if speaker else []
+
+    def _with_support(self, sent: Span, m: Mention, mentions: list[Mention],
+                      speaker: Actor | None, found: list[Actor]) -> list[Actor]:
+        """"Lithuania and Estonia, with Poland's support, are pushing for ...": the subject
+        before the inserted "with X's support" holds the stance too."""
+        k = m.start - 1
+        if k - 1 <= sent.start or self.lower[k] != "with" or self.lower[k - 1] != ",":
+            return found
+        subject = self._subject_before(mentions, sent.start, k - 1, speaker) or []
+        return [*subject, *(a for a in found if a not in subject)]
 
     def _position_owner(self, sent: Span, anchor: int, mentions: list[Mention]
                         ) -> Actor | None:
