@@ -62,6 +62,12 @@ def test_ground_personnel_and_a_single_cluster(extractor: RuleExtractor) -> None
     assert keys(found) == {("esp", "backs", "eu_membership")}
 
 
+def test_firms_after_a_party_word_are_an_economic_stake(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Ottawa wants Canadian firms to rebuild the ports.")
+    assert keys(found) == {("can", "backs", "economic_stake")}
+    assert run(extractor, "Ottawa wants firms to rebuild the ports.") == []
+
+
 # -- cues ----------------------------------------------------------------------------------
 
 

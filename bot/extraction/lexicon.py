@@ -93,6 +93,7 @@ class GuaranteeLexicon:
     phrases: tuple[str, ...]
     inverse: tuple[str, ...]
     guarantor: str | None
+    after_party: tuple[str, ...] = ()  # only right after a party word: "Japanese firms"
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,7 @@ def guarantee_lexicons() -> tuple[GuaranteeLexicon, ...]:
                 phrases=_expand_all(_list(entry, "phrases")),
                 inverse=_expand_all(_list(entry, "inverse")),
                 guarantor=str(guarantor) if guarantor else None,
+                after_party=_expand_all(_list(entry, "after_party")),
             )
         )
     return tuple(result)

@@ -156,7 +156,7 @@ class RuleExtractor:
     """Rules over spaCy matches; `extract` is safe to call from one thread at a time."""
 
     name = "rules"
-    version = "1.13.1"
+    version = "1.14.0"
 
     def __init__(self) -> None:
         self._nlp: Language | None = None
@@ -184,6 +184,7 @@ class RuleExtractor:
         for lex in guarantee_lexicons():
             add(lower, "G", lex.guarantee.value, list(lex.phrases))
             add(lower, "GI", lex.guarantee.value, list(lex.inverse))
+            add(lower, "GP", lex.guarantee.value, list(lex.after_party))
         cues = cue_lexicon()
         for cls, words in cues.words.items():
             if cls not in NOT_CUES:
@@ -272,6 +273,10 @@ class _ArticleRun:
         self.title_case = [t.is_title for t in doc]
         hits = extractor.hits(doc)
         self.names = _longest([h for h in hits if h.kind in ("A", "P", "J", "T")])
+        party_ends = {n.end for n in self.names if n.kind in ("J", "P")}
+        # "Japanese firms": words that are a guarantee only right after a party word
+        hits += [Hit(h.start, h.end, "G", h.value) for h in hits
+                 if h.kind == "GP" and h.start in party_ends]
         guarantees = _longest([h for h in hits if h.kind in ("G", "GI", "M")])
         guarantees = self._memberships(guarantees, [h for h in self.names if h.kind in ("P", "J")])
         guarantees = [self._sent_abroad(g) for g in guarantees]
