@@ -286,14 +286,14 @@ def test_both_armies_pulling_back_is_no_arms_stance(extractor: RuleExtractor) ->
 
 
 def test_a_new_subject_after_comma_and_starts_a_clause(extractor: RuleExtractor) -> None:
-    found = run(extractor, "Vienna has imposed tariffs, and Moscow has long demanded "
+    found = run(extractor, "Vienna has demanded deep cuts, and Moscow has long insisted on "
                            "the demilitarisation of Ukraine.")
     assert keys(found) == {("rus", "opposes", "military_strength")}
 
 
 def test_a_speech_verb_opens_the_reported_clause(extractor: RuleExtractor) -> None:
-    found = run(extractor, "Mark Rutte has refused a meeting, and he said this week he opposed "
-                           "a buffer zone.")
+    found = run(extractor, "Mark Rutte has ruled out a Polish role, and he said this week he "
+                           "opposed a buffer zone.")
     assert keys(found) == {("nato", "opposes", "demilitarized_zone")}
 
 
@@ -317,18 +317,19 @@ def test_a_relative_aside_before_has_said(extractor: RuleExtractor) -> None:
 
 
 def test_now_opens_an_appositive_before_a_participle(extractor: RuleExtractor) -> None:
-    text = ("Dmitry Medvedev, now a senior figure in Moscow, was blunter, writing that "
-            "European troops would be legitimate targets.")
+    text = ("Dmitry Medvedev, now deputy head of the Security Council, was blunter, writing "
+            "that European troops would be legitimate targets.")
     assert keys(run(extractor, text)) == {("rus", "opposes", "peacekeeping_force")}
 
 
 def test_the_russian_army_is_no_military_strength(extractor: RuleExtractor) -> None:
-    found = run(extractor, "Kyiv said any monitors would be targets for the Russian army.")
+    found = run(extractor, "Kyiv said any monitors would be legitimate targets for the "
+                           "Russian army.")
     assert "military_strength" not in {p.guarantee.value for p in found}
 
 
 def test_they_after_an_appositive_list_is_the_list(extractor: RuleExtractor) -> None:
-    text = "Latvia and Estonia, both EU members, said they were ready to send peacekeepers."
+    text = "Latvia and Estonia, both NATO members, said they were ready to send peacekeepers."
     assert keys(run(extractor, text)) == {("lva", "backs", "peacekeeping_force"),
                                           ("est", "backs", "peacekeeping_force")}
 
