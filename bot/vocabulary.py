@@ -114,7 +114,9 @@ def _strings(entry: dict[str, object], key: str) -> tuple[str, ...]:
     value = entry.get(key, ())
     if isinstance(value, str):
         return (value,)
-    return tuple(str(item) for item in value)  # type: ignore[union-attr]
+    if isinstance(value, list | tuple):
+        return tuple(str(item) for item in value)
+    raise ValueError(f"{key} must be a string or a list of strings, not {value!r}")
 
 
 @cache

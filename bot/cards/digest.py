@@ -167,7 +167,7 @@ def render_digest(digest: Digest) -> Message:
         candidates.append(("new", _section(text, f"digest_new_{guarantee}")))
 
     blocks: list[Block] = [header, _context(summary, "digest_summary")]
-    used = len(header.text.text) + len(summary)
+    used = len(header.text.text if header.text else "") + len(summary)
     left_out = 0
     for kind, block in candidates:
         size = len(block.text.text) if isinstance(block, SectionBlock) and block.text else 0

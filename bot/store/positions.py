@@ -641,10 +641,11 @@ class PositionStoreMixin(StoreBase):
         return await self._make_cells(rows, [[] for _ in rows])
 
     async def _make_cells(
-        self, rows: Sequence[Sequence[Any]], folds: list[list[tuple[int, int]]]
+        self, rows: Iterable[Sequence[Any]], folds: list[list[tuple[int, int]]]
     ) -> list[StanceCell]:
         """Rows of (guarantee, stance, party, positions, actors, latest_published,
         latest_position_id, latest_actor_id) to cells, with actor slugs from the cache."""
+        rows = list(rows)
         wanted = {row[7] for row in rows} | {a for counted in folds for _, a in counted}
         slugs = await self._actor_slugs(list(wanted))
         dates: dict[str, date | None] = {}
