@@ -42,7 +42,7 @@ NOT_GUARANTORS = frozenset({"rus", "blr", "prk", BENEFICIARY})
 # A reported future or possibility: "Macron said European allies would ...".
 MODALS = frozenset({"would", "will", "could", "can", "might", "may", "should", "'ll", "’ll"})
 # Tables of cues.toml that are word lists for rules, not cue classes.
-NOT_CUES = frozenset({"sending"})
+NOT_CUES = frozenset({"sending", "leading"})
 CASUALTIES = frozenset({"fallen", "dead", "killed", "wounded", "captured", "missing",
                         "injured", "deceased"})
 # Parties whose own army is never Ukraine's military strength.
@@ -89,6 +89,13 @@ APPOSITIVE_OPENERS = frozenset({"who", "which", "a", "an", "the", "now", "both",
                                 "himself", "herself", "itself", "formerly", "once", "whose"})
 # Adverbs that end no clause when set off by commas: "He questioned, however, whether".
 PARENTHETICAL = frozenset({"however", "meanwhile"})
+# Words between a preposition and a place: "in western Ukraine" is no subject.
+REGIONS = frozenset({"western", "eastern", "southern", "northern", "central", "occupied",
+                     "southeastern", "northeastern", "southwestern", "northwestern", "free",
+                     "independent", "wartime", "postwar", "post-war", "neighbouring",
+                     "neighboring"})
+DETERMINERS = frozenset({"a", "an", "the", "any", "its", "their", "his", "her", "our", "this",
+                         "that", "such", "no", "every", "each"})
 SUBJECT_PRONOUNS = frozenset({"he", "she", "they", "we", "i", "it"})
 PARTICIPLES = frozenset({"given", "sent", "led", "won", "got", "gotten", "shown", "built"})
 # A subject that counts rather than names: "few pledged", "several ministers echoed".
@@ -156,7 +163,7 @@ class RuleExtractor:
     """Rules over spaCy matches; `extract` is safe to call from one thread at a time."""
 
     name = "rules"
-    version = "1.14.0"
+    version = "1.15.0"
 
     def __init__(self) -> None:
         self._nlp: Language | None = None
@@ -280,6 +287,7 @@ class _ArticleRun:
         guarantees = _longest([h for h in hits if h.kind in ("G", "GI", "M")])
         guarantees = self._memberships(guarantees, [h for h in self.names if h.kind in ("P", "J")])
         guarantees = [self._sent_abroad(g) for g in guarantees]
+        guarantees = self._verb_led(guarantees, hits)
         guarantees += self._references([h for h in hits if h.kind == "R"], guarantees)
         guarantees.sort(key=lambda h: h.start)
         praise = self._copular(guarantees)
@@ -318,6 +326,25 @@ class _ArticleRun:
         if verb in cue_lexicon().words["sending"]:
             return Hit(g.start, g.end, g.kind, Guarantee.PEACEKEEPING_FORCE.value)
         return g
+
+    def _verb_led(self, guarantees: list[Hit], hits: list[Hit]) -> list[Hit]:
+        """"to patrol Ukraine's airspace", "will train Ukrainian troops": a guarantee phrase
+        led by a stance verb keeps the verb as a cue and names the guarantee after it (not
+        after a determiner: "a monitoring mission" is one noun phrase)."""
+        starts: dict[int, int] = {}
+        for h in hits:
+            if h.kind == "C" and h.value in ("positive", "negative"):
+                starts[h.start] = max(starts.get(h.start, 0), h.end)
+        leading = frozenset(cue_lexicon().words["leading"])
+        out = []
+        for g in guarantees:
+            end = starts.get(g.start)
+            if g.kind == "G" and end is not None and end < g.end and \
+                    " ".join(self.lower[g.start:end]) in leading and (
+                    g.start == 0 or self.lower[g.start - 1] not in DETERMINERS):
+                g = Hit(end, g.end, g.kind, g.value)
+            out.append(g)
+        return out
 
     def _memberships(self, hits: list[Hit], parties_named: list[Hit]) -> list[Hit]:
         """"membership", "accession", "an invitation": membership of the organisation named
@@ -589,7 +616,7 @@ class _ArticleRun:
     def _object_context(self, m: Mention) -> bool:
         """Is the mention after a preposition ("to Ukraine") or "not" ("not the US")?"""
         k = m.start - 1
-        while k >= 0 and self.lower[k] in ("the", "a", "an"):
+        while k >= 0 and (self.lower[k] in ("the", "a", "an") or self.lower[k] in REGIONS):
             k -= 1
         return k >= 0 and self.lower[k] in self.attr.not_subject
 
@@ -856,7 +883,7 @@ class _ArticleRun:
     def _continued(self, previous: Hit, g: Hit) -> bool:
         """"... Ukraine's security, including through a presence on the ground": a part of
         the guarantee before shares its stance."""
-        gap = self.lower[previous.end:g.start]
+        gap = [w for w in self.lower[previous.end:g.start] if w not in ('"', "“", "”")]
         return 2 <= len(gap) <= 6 and gap[0] == "," and gap[1] in CONTINUATIONS and not any(
             w in (",", ";", ".") for w in gap[2:])
 
