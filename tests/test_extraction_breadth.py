@@ -89,3 +89,27 @@ def test_an_object_in_a_region_is_no_subject(extractor: RuleExtractor) -> None:
     text = ("Pistorius said the soldiers would be based in western Ukraine, training "
             "Ukrainian units.")
     assert ("ukr", "seeks", "military_strength") not in keys(extractor, text)
+
+
+def test_a_dateline_names_no_speaker(extractor: RuleExtractor) -> None:
+    text = "OSLO, Jan 21 - The reconstruction fund, set up under the minerals deal, named projects."
+    assert keys(extractor, text) == set()
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('Rubio said the guarantees would be "something Ukraine can rely on."',
+     ("usa", "backs", "security_guarantee")),
+    ('Russia\'s defence ministry said any naval escort for Ukrainian cargo would be regarded '
+     'as "a party to the conflict."', ("rus", "opposes", "air_sea_protection")),
+    ("Moscow said any such move would be regarded as direct NATO involvement in the war.",
+     ("rus", "opposes", "air_sea_protection")),
+])
+def test_a_verdict_after_the_guarantee(extractor: RuleExtractor, text: str,
+                                       expected: tuple[str, str, str]) -> None:
+    context = "Kyiv asked allies for air policing. " if "such move" in text else ""
+    assert expected in keys(extractor, context + text)
+
+
+def test_an_army_size_in_troops_is_no_foreign_force(extractor: RuleExtractor) -> None:
+    found = keys(extractor, "Kyiv rejected a plan that would cap the army at 600,000 troops.")
+    assert "peacekeeping_force" not in {g for _, _, g in found}

@@ -203,6 +203,9 @@ def build_mentions(
 
 
 _GROUP_ACTORS = frozenset({"coalition-of-the-willing"})
+# After a possessive these name a party's forces or friends, not who speaks: "Ukraine's army".
+_OWN_FORCES = frozenset({"army", "military", "allies", "partners", "side", "intelligence",
+                         "leaders", "leader"})
 _MASS_NOUNS = frozenset({"intelligence", "military", "army", "parliament", "presidency",
                          "side", "delegation", "security council", "presidential office"})
 _SLUG_MODIFIERS = frozenset({"military", "government", "defence", "defense", "security",
@@ -335,14 +338,20 @@ def _party_before(start: int, by_start: dict, lower: list[str]) -> str | None:
 
 
 def _officials(end: int, lower: list[str], sent_end: int, lex: AttributionLexicon) -> int | None:
-    """End of "Ukrainian [military] officials" when the party word starts one."""
+    """End of "Ukrainian [military] officials" (or "Russia's defence ministry") when the party
+    word starts one."""
     j = end
+    if j + 1 < sent_end and lower[j] in ("'s", "’s") and lower[j + 1] not in _OWN_FORCES:
+        j += 1
+    first = j
     while j < sent_end and lower[j] in lex.official_modifiers:
         j += 1
     if j < sent_end and lower[j] in lex.official_nouns:
         if j + 1 < sent_end and f"{lower[j]} {lower[j + 1]}" in lex.official_nouns:
             return j + 2
         return j + 1
+    if j > first and lower[j - 1] in lex.official_nouns:
+        return j  # "the Russian defence ministry said": the last modifier is the noun
     return None
 
 

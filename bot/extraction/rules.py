@@ -163,7 +163,7 @@ class RuleExtractor:
     """Rules over spaCy matches; `extract` is safe to call from one thread at a time."""
 
     name = "rules"
-    version = "1.15.0"
+    version = "1.16.0"
 
     def __init__(self) -> None:
         self._nlp: Language | None = None
@@ -497,7 +497,9 @@ class _ArticleRun:
         speakers: list[Actor | None] = []
         mentions_by_sent: list[list[Mention]] = []
         for k, sent in enumerate(sents):
-            spans = [(h.start, h.end, h.kind, h.value) for h in names_by_sent[k]]
+            dateline = self._dateline_end(sent)
+            spans = [(h.start, h.end, h.kind, h.value) for h in names_by_sent[k]
+                     if h.start >= dateline]
             mentions = build_mentions(
                 self.words, self.lower, self.title_case, spans, sent.start, sent.end,
                 self.attr, self.in_guarantee, self.cue_tokens,
@@ -528,6 +530,17 @@ class _ArticleRun:
             )
             for f in self.found.values()
         ]
+
+    def _dateline_end(self, sent: Span) -> int:
+        """"ROME, Aug 21 (Reuters) - Italy will ...": the place and date before the dash name
+        no one who speaks; the first token after the dash, else the sentence start."""
+        first = self.words[sent.start]
+        if not (first.isalpha() and first.isupper() and len(first) > 1):
+            return sent.start
+        for j in range(sent.start + 1, min(sent.end, sent.start + 15)):
+            if self.lower[j] in ("-", "—", "–", "--"):
+                return j + 1
+        return sent.start
 
     # -- speakers -------------------------------------------------------------------------
 
@@ -847,6 +860,9 @@ class _ArticleRun:
             return False
         if g.start > 0 and self.lower[g.start - 1] in CASUALTIES:
             return True
+        if g.start > 2 and self.lower[g.start - 1][:1].isdigit() and any(
+                w in ("army", "military", "forces") for w in self.lower[g.start - 4:g.start - 1]):
+            return True  # "cap the army at 600,000 troops" is a size, no foreign force
         if g.end - g.start == 1 and self.lower[g.start] == "presence" and \
                 g.end < len(self.lower) and self.lower[g.end] == "of":
             return True
@@ -1011,7 +1027,15 @@ class _ArticleRun:
                 limit = min(limit, other.start)
                 break
         return [c for c in cues if c.kind == "CA" and g.end <= c.start and c.end <= limit
-                and c.end <= g.end + (6 if c.value == "positive" else AFTER_VERDICT)]
+                and (c.end <= g.end + (6 if c.value == "positive" else AFTER_VERDICT)
+                     or (c.start <= g.end + AFTER_VERDICT and self._copular_verdict(g, c)))]
+
+    def _copular_verdict(self, g: Hit, c: Hit) -> bool:
+        """"any naval escort for Ukrainian cargo would be regarded as 'a party to the
+        conflict'": a verdict after a copula, with no comma or other clause between."""
+        gap = self.lower[g.end:c.start]
+        return any(w in BE for w in gap) and not any(
+            w in (",", ";", ":", "that", "which", "who", "and", "but") for w in gap)
 
     def _partial(self, sent: Span, g: Hit, start: int) -> bool:
         """"did not reject the proposal outright": a partial word near the guarantee."""
@@ -1057,7 +1081,9 @@ class _ArticleRun:
                 return [speaker]
             # The first cue of the chain that has a subject of its own.
             for cue in chain or ([head] if head else []):
-                found = self._subject_before(mentions, begin, cue.start, speaker)
+                # a verdict after the guarantee: its subject is the guarantee, not a name
+                # inside the verdict ("would be something Ukraine can rely on")
+                found = self._subject_before(mentions, begin, min(cue.start, g.start), speaker)
                 if found is not None:
                     return found
         found = self._subject_before(mentions, sent.start, anchor, speaker)
