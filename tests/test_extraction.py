@@ -178,8 +178,8 @@ def test_russian_troops_are_not_a_guarantee(extractor: RuleExtractor) -> None:
 
 
 def test_one_position_per_key_and_evidence_is_verbatim(extractor: RuleExtractor) -> None:
-    text = ("Title line\nLithuania backs a European reassurance force. Lithuania also backs "
-            "sending peacekeepers.")
+    text = ("Title line\nVILNIUS - Ministers met on Friday.\nLithuania backs a European "
+            "reassurance force. Lithuania also backs sending peacekeepers.")
     found = run(extractor, text)
     assert len([p for p in found if p.party == "ltu"]) == 1
     for p in found:

@@ -113,3 +113,11 @@ def test_a_verdict_after_the_guarantee(extractor: RuleExtractor, text: str,
 def test_an_army_size_in_troops_is_no_foreign_force(extractor: RuleExtractor) -> None:
     found = keys(extractor, "Kyiv rejected a plan that would cap the army at 600,000 troops.")
     assert "peacekeeping_force" not in {g for _, _, g in found}
+
+
+def test_a_body_sentence_is_better_evidence_than_the_lead(extractor: RuleExtractor) -> None:
+    text = ("Oslo offers troops\n"
+            "OSLO, May 2 - Norway is ready to send peacekeepers, officials said on Friday.\n"
+            "Prime Minister Jonas Gahr Store said Norway was ready to send peacekeepers.")
+    found = extractor.extract(Article(id="t", title="", text=text))
+    assert [p.evidence[:14] for p in found] == ["Prime Minister"]

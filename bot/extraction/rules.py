@@ -163,7 +163,7 @@ class RuleExtractor:
     """Rules over spaCy matches; `extract` is safe to call from one thread at a time."""
 
     name = "rules"
-    version = "1.16.0"
+    version = "1.16.1"
 
     def __init__(self) -> None:
         self._nlp: Language | None = None
@@ -648,8 +648,13 @@ class _ArticleRun:
         speaker = speakers[k] or self._quote_speaker(k, sents, speakers)
         self.own_speaker = speakers[k] is not None
         evidence = self.text[sent.start_char:sent.end_char].strip()
-        # A headline is a poor piece of evidence: a body sentence saying the same wins.
-        quality = 0 if sent.start_char == 0 and "\n" in self.text else 1
+        # A headline is a poor piece of evidence, the lead's summary a weak one: a body
+        # sentence saying the same wins.
+        headline = sent.start_char == 0 and "\n" in self.text
+        lead = self._dateline_end(sent) > sent.start or (
+            k == 1 and "\n" in self.text[:sent.start_char]
+            and "\n" not in self.text[sents[0].end_char:sent.start_char].strip())
+        quality = 0 if headline else (1 if lead else 2)
         boundaries = self._boundaries(sent, cues)
         previous: Hit | None = None
         previous_result: tuple[list[Actor], Stance | None, str | None] | None = None
