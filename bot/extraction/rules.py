@@ -163,7 +163,7 @@ class RuleExtractor:
     """Rules over spaCy matches; `extract` is safe to call from one thread at a time."""
 
     name = "rules"
-    version = "1.16.1"
+    version = "1.16.2"
 
     def __init__(self) -> None:
         self._nlp: Language | None = None
