@@ -202,3 +202,28 @@ async def test_show_all_evidence_opens_a_modal_once_per_double_click(bot: Bot) -
     _, later = await bot.command("help")
     await bot.reply_to(later)
     assert len(bot.fake.calls("views.open")) == 1
+
+
+async def test_whole_pipeline_with_the_rule_extractor(
+    fake_slack: FakeSlack, make_settings: Any, extractor: Any
+) -> None:
+    """No stand-ins: an empty store filled from the bundled corpus by the real extractor,
+    then a signed command answered with a card built from what it extracted."""
+    settings = make_settings()
+    async with (
+        serving(settings, socket_mode=False, extractor=extractor),
+        aiohttp.ClientSession() as http,
+    ):
+        bot = Bot(settings, fake_slack, http)
+        response, url = await bot.command("ukraine")
+        assert response.status == 200
+        reply = await bot.reply_to(url)
+    assert reply["response_type"] == "in_channel"
+    text = all_text(reply)
+    # Parties the corpus certainly yields (Trump refusing, Hungary blocking, Ukraine seeking),
+    # each under its guarantee, with a link to the article it came from.
+    for party in ("Ukraine", "United States", "Hungary"):
+        assert party in text
+    for guarantee in ("Security guarantees", "NATO membership", "EU membership"):
+        assert guarantee in text
+    assert re.search(r"<https://[^|>]+\|[^>]+>", text)
