@@ -161,3 +161,32 @@ def test_relative_clause_with_its_own_object_is_not_the_holder(
     found = run(extractor, "Talks on security guarantees that Kyiv wants Washington to sign "
                            "went on.")
     assert ("ukr", "seeks", "security_guarantee") not in keys(found)
+
+
+# -- membership words carried across sentences; verdicts after the guarantee --------------
+
+
+def test_invitation_stays_natos_when_the_eu_was_named_between(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Kyiv wants an invitation to join NATO.\n\nPoland also backs "
+                           "EU accession talks for Ukraine.\n\nHungary and Slovakia said they "
+                           "would block any invitation.")
+    assert {("hun", "opposes", "nato_membership"), ("svk", "opposes", "nato_membership")} \
+        <= keys(found)
+    assert ("hun", "opposes", "eu_membership") not in keys(found)
+
+
+def test_resolved_membership_word_names_its_organisation_for_the_next(
+    extractor: RuleExtractor,
+) -> None:
+    found = run(extractor, "Kyiv wants an invitation to join NATO.\n\nEstonia backs EU "
+                           "accession talks.\n\nBerlin opposes an invitation.\n\nSpain "
+                           "rejects Ukrainian membership.")
+    assert ("esp", "opposes", "nato_membership") in keys(found)
+
+
+def test_negative_verdict_after_a_possessive_is_the_speakers(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Sergei Lavrov said talks would go on.\n\n"
+                           "\"Ukraine's membership of NATO "
+                           "is excluded, today and in the future.")
+    assert ("rus", "opposes", "nato_membership") in keys(found)
+    assert ("ukr", "seeks", "nato_membership") not in keys(found)

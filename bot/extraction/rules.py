@@ -163,7 +163,7 @@ class RuleExtractor:
     """Rules over spaCy matches; `extract` is safe to call from one thread at a time."""
 
     name = "rules"
-    version = "1.16.2"
+    version = "1.17.0"
 
     def __init__(self) -> None:
         self._nlp: Language | None = None
@@ -353,8 +353,10 @@ class _ArticleRun:
             return hits
         lex = reference_lexicon()
         orgs = {"nato": Guarantee.NATO_MEMBERSHIP.value, "eu": Guarantee.EU_MEMBERSHIP.value}
-        starts = [s.start for s in self.doc.sents]
-        # (position, sentence, guarantee) of every mention that names an organisation
+        # blank lines between paragraphs are no sentences for the window
+        starts = [s.start for s in self.doc.sents if not all(t.is_space for t in s)]
+        # (position, guarantee) of every mention that names an organisation; a membership
+        # word once resolved names it too, so a chain of them keeps its organisation
         named = sorted([(h.start, orgs[h.value]) for h in parties_named if h.value in orgs]
                        + [(h.start, h.value) for h in hits if h.kind == "G"
                           and h.value in orgs.values()])
@@ -363,21 +365,26 @@ class _ArticleRun:
             if h.kind != "M":
                 out.append(h)
                 continue
+            text = " ".join(self.lower[h.start:h.end])
+            nato_only = text in lex.membership_nato_only
             k = bisect_right(starts, h.start) - 1
             same = [(abs(pos - h.start), value) for pos, value in named
-                    if bisect_right(starts, pos) - 1 == k]
+                    if bisect_right(starts, pos) - 1 == k
+                    and (not nato_only or value == orgs["nato"])]
             value: str | None = min(same)[1] if same else None
             if value is None:
+                # "an invitation" is NATO's even when the EU was named in between
                 before = [(pos, value) for pos, value in named if pos < h.start
-                          and k - (bisect_right(starts, pos) - 1) <= lex.membership_window]
+                          and k - (bisect_right(starts, pos) - 1) <= lex.membership_window
+                          and (not nato_only or value == orgs["nato"])]
                 value = before[-1][1] if before else None
-            text = " ".join(self.lower[h.start:h.end])
             if value is None and h.value == "eu":
                 value = orgs["eu"]
-            if text in lex.membership_nato_only and value != orgs["nato"]:
+            if nato_only and value != orgs["nato"]:
                 value = None
             if value is not None:
                 out.append(Hit(h.start, h.end, "G", value))
+                insort(named, (h.start, value))
         return out
 
     def _copular(self, guarantees: list[Hit]) -> list[Hit]:
@@ -937,7 +944,9 @@ class _ArticleRun:
         after_near = [c.value for c in self._after_cues(sent, g, cues) if c.start - g.end <= 2]
         if any(self.lower[i] in self._after_words for i in range(g.start, g.end)):
             after_near.append("positive")  # "NATO membership bid"
-        if owner is not None and after_near and not any(
+        # "Ukraine's membership is excluded": a refusal after it is not the owner's bid
+        refused = bool(after_near) and after_near[0] == "negative" and not stance_cues
+        if owner is not None and after_near and not refused and not any(
             c.value in ("positive", "negative") and 0 <= g.start - c.end <= 4
             for c in stance_cues
         ):
@@ -946,6 +955,7 @@ class _ArticleRun:
             return [owner], polarity
         without = [c for c in negators if self.lower[c.start] == "without"
                    and g.start - c.end <= 5]
+        verdict = False
         if without:
             negators = [c for c in negators if self.lower[c.start] != "without"]
             others = [c for c in cues if c.kind == "C" and (
@@ -959,6 +969,9 @@ class _ArticleRun:
             after = self._after_cues(sent, g, cues)
             if not stance_cues and not after:
                 return [], None
+            # "Ukraine's membership of NATO is excluded": a verdict after the guarantee is
+            # the speaker's or the subject's before it, not the possessive owner's
+            verdict = not stance_cues and after[0].value != "positive"
             if any(c.value == "doubt" for c in stance_cues + after):
                 polarity = "doubt"
             elif not stance_cues and after and after[0].value == "negative":
@@ -977,7 +990,8 @@ class _ArticleRun:
                            and self._partial(sent, g, start))
                 if timing or partial:
                     polarity = "doubt"
-        holders = self._holders(sent, g, head, mentions, speaker, stance_cues, clause)
+        holders = self._holders(sent, g, head, mentions, speaker, stance_cues, clause,
+                                verdict=verdict)
         if head is not None and self.lower[head.start] in DESERVING and speaker is not None \
                 and speaker.party != BENEFICIARY and holders \
                 and all(h.party == BENEFICIARY for h in holders):
@@ -1060,6 +1074,7 @@ class _ArticleRun:
         speaker: Actor | None,
         chain: list[Hit] | None = None,
         clause: int | None = None,
+        verdict: bool = False,
     ) -> list[Actor]:
         """The subject of the cue chain before the guarantee (or the possessive before a cue
         noun: "Kiev's demands"), else the speaker of the sentence.
@@ -1074,6 +1089,8 @@ class _ArticleRun:
         if owner is not None:
             return [owner]
         for idx, m in enumerate(mentions):
+            if verdict:
+                break
             if m.possessive and m.actor and 0 <= anchor - (m.end + 1) <= 2 and \
                     all(self.lower[i].isalpha() for i in range(m.end + 1, anchor)):
                 found = self._first_person(m, speaker) or coordinated(mentions, idx, self.lower)
@@ -1181,7 +1198,12 @@ class _ArticleRun:
             if mentions_next and mentions_next[0].kind == "A":
                 return Actor(mentions_next[0].value, actors()[mentions_next[0].value].party,
                              person=True)
-        return speakers[k - 1] if k > 0 else None
+        j = k - 1
+        # a paragraph that opens with a quotation goes on with the speaker before the blank
+        opens = self.lower[sent.start] in ('"', "“")
+        while opens and j > 0 and speakers[j] is None and all(t.is_space for t in sents[j]):
+            j -= 1
+        return speakers[j] if j >= 0 and k > 0 else None
 
     def _guarantor(
         self,
