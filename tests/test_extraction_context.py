@@ -190,3 +190,22 @@ def test_negative_verdict_after_a_possessive_is_the_speakers(extractor: RuleExtr
                            "is excluded, today and in the future.")
     assert ("rus", "opposes", "nato_membership") in keys(found)
     assert ("ukr", "seeks", "nato_membership") not in keys(found)
+
+
+def test_bare_plural_after_a_stance_verb_refers_back(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Britain will lead a naval task force to clear mines.\n\nRomania "
+                           "and Bulgaria said they would contribute vessels.")
+    assert {("rou", "backs", "air_sea_protection"), ("bgr", "backs", "air_sea_protection")} \
+        <= keys(found)
+
+
+def test_bare_plural_without_a_guarantee_before_is_nothing(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Romania and Bulgaria said they would contribute vessels.")
+    assert found == []
+
+
+def test_purchases_refer_to_the_arms_named_before(extractor: RuleExtractor) -> None:
+    found = run(extractor, "The scheme buys artillery shells for Ukraine.\n\nDenmark and the "
+                           "Netherlands said they were ready to keep financing the purchases.")
+    assert {("dnk", "backs", "military_strength"), ("nld", "backs", "military_strength")} \
+        <= keys(found)

@@ -385,7 +385,7 @@ def resolve(mentions: list[Mention], tracker: Tracker, lower: list[str]) -> None
         if m.kind in ("named", "party", "group"):
             assert m.actor is not None
             gap = lower[run_end:m.start] if run_end >= 0 else ["x"]
-            if run and gap and len(gap) <= 2 and all(w in COORDINATORS for w in gap):
+            if run and _coordinating(gap):
                 run.append(m.actor)
             else:
                 run = [m.actor]
@@ -428,6 +428,13 @@ def _in_aside(lower: list[str], start: int) -> bool:
     return False
 
 
+def _coordinating(gap: list[str]) -> bool:
+    """Is the gap between two names a coordinator: ", ", "and", ", and the"?"""
+    if gap and gap[-1] == "the" and len(gap) > 1:
+        gap = gap[:-1]  # "Denmark and the Netherlands"
+    return bool(gap) and len(gap) <= 2 and all(w in COORDINATORS for w in gap)
+
+
 def coordinated(mentions: list[Mention], index: int, lower: list[str]) -> list[Actor]:
     """The actors of a coordinated subject ending at mentions[index]: "Poland, Spain and Italy"."""
     m = mentions[index]
@@ -436,8 +443,7 @@ def coordinated(mentions: list[Mention], index: int, lower: list[str]) -> list[A
     start = m.start
     while k > 0:
         prev = mentions[k - 1]
-        gap = lower[prev.end:start]
-        if not gap or len(gap) > 2 or any(w not in COORDINATORS for w in gap):
+        if not _coordinating(lower[prev.end:start]):
             break
         if prev.actor is None or prev.possessive or prev.kind in ("first",):
             break

@@ -131,6 +131,7 @@ class ReferenceLexicon:
     typed: dict[str, tuple[str, ...]]  # guarantee id -> nouns
     typed_determiners: frozenset[str]
     typed_window: int
+    bare: frozenset[str]  # typed nouns that need no determiner right after a stance verb
     evaluatives: frozenset[str]
     copulas: frozenset[str]
     membership_eu: tuple[str, ...]  # "accession": EU membership unless NATO is nearer
@@ -197,6 +198,7 @@ def reference_lexicon() -> ReferenceLexicon:
         typed={key: _expand_all(_list(nouns, key)) for key in nouns},
         typed_determiners=frozenset(_list(typed, "determiners")),
         typed_window=int(typed.get("window", 4)),  # type: ignore[call-overload]
+        bare=frozenset(_expand_all(_list(typed, "bare"))),
         evaluatives=frozenset(_list(copular, "evaluatives")),
         copulas=frozenset(_list(copular, "copulas")),
         membership_eu=_expand_all(_list(member, "eu_by_default")),

@@ -163,7 +163,7 @@ class RuleExtractor:
     """Rules over spaCy matches; `extract` is safe to call from one thread at a time."""
 
     name = "rules"
-    version = "1.17.0"
+    version = "1.18.0"
 
     def __init__(self) -> None:
         self._nlp: Language | None = None
@@ -288,7 +288,8 @@ class _ArticleRun:
         guarantees = self._memberships(guarantees, [h for h in self.names if h.kind in ("P", "J")])
         guarantees = [self._sent_abroad(g) for g in guarantees]
         guarantees = self._verb_led(guarantees, hits)
-        guarantees += self._references([h for h in hits if h.kind == "R"], guarantees)
+        cue_ends = {h.end for h in hits if h.kind == "C" and h.value in ("positive", "negative")}
+        guarantees += self._references([h for h in hits if h.kind == "R"], guarantees, cue_ends)
         guarantees.sort(key=lambda h: h.start)
         praise = self._copular(guarantees)
         hits += praise
@@ -453,9 +454,10 @@ class _ArticleRun:
             return j + 1
         return None
 
-    def _references(self, refs: list[Hit], named: list[Hit]) -> list[Hit]:
+    def _references(self, refs: list[Hit], named: list[Hit], cue_ends: set[int]) -> list[Hit]:
         """"the proposal", "the force", "a strip of land": noun phrases that stand for a
-        guarantee named shortly before (data/discourse.toml), as hits of that guarantee."""
+        guarantee named shortly before (data/discourse.toml), as hits of that guarantee; a
+        typed plural needs no determiner right after a stance verb ("contribute vessels")."""
         if not refs or not named:
             return []
         lex = reference_lexicon()
@@ -480,7 +482,8 @@ class _ArticleRun:
             values = kinds[(r.start, r.end)]
             typed = values - {"generic"}
             found: Hit | None = None
-            if typed and det & lex.typed_determiners:
+            bare = r.start in cue_ends and " ".join(self.lower[r.start:r.end]) in lex.bare
+            if typed and (det & lex.typed_determiners or bare):
                 for _, sent, g in reversed(before):
                     if k - sent > lex.typed_window:
                         break
