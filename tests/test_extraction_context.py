@@ -209,3 +209,27 @@ def test_purchases_refer_to_the_arms_named_before(extractor: RuleExtractor) -> N
                            "Netherlands said they were ready to keep financing the purchases.")
     assert {("dnk", "backs", "military_strength"), ("nld", "backs", "military_strength")} \
         <= keys(found)
+
+
+# -- speakers introduced by a possessive country; a country's own neutrality ---------------
+
+
+def test_possessive_country_before_a_title_gives_the_party(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Ireland's Tanaiste Simon Harris said his country could not sign "
+                           "up to a mutual-defence commitment towards Ukraine.")
+    assert ("irl", "opposes", "security_guarantee") in keys(found)
+    assert find(found, "irl", "security_guarantee").actor == "simon-harris"
+
+
+def test_a_countrys_own_neutrality_is_no_stance_on_nato(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Austria's foreign minister Anna Berger said Austrian neutrality "
+                           "was essential.")
+    assert not any(p.guarantee.value == "nato_membership" for p in found)
+
+
+def test_such_a_step_refers_to_the_mutual_assistance_clause(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Lithuania proposed extending the mutual assistance clause to "
+                           "Ukraine.\n\nAustria's foreign minister Anna Berger said it was "
+                           "unclear whether the treaties allowed such a step at all.")
+    assert ("ltu", "backs", "security_guarantee") in keys(found)
+    assert ("aut", "doubts", "security_guarantee") in keys(found)

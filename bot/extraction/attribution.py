@@ -332,7 +332,14 @@ def _party_before(start: int, by_start: dict, lower: list[str]) -> str | None:
             span = by_start.get(span_start)
             if span and span[1] == k + 1 and span[2] in ("P", "J"):
                 return span[3]
-        if lower[k] in ("the", "'s", "’s") or not lower[k].isalpha():
+        if lower[k] in ("'s", "’s"):
+            # "Ireland's Tanaiste Simon Harris", "Austria's foreign minister Beate ..."
+            for span_start in range(max(0, k - 3), k):
+                span = by_start.get(span_start)
+                if span and span[1] == k and span[2] == "P":
+                    return span[3]
+            break
+        if lower[k] == "the" or not lower[k].isalpha():
             break
     return None
 

@@ -163,7 +163,7 @@ class RuleExtractor:
     """Rules over spaCy matches; `extract` is safe to call from one thread at a time."""
 
     name = "rules"
-    version = "1.18.0"
+    version = "1.19.0"
 
     def __init__(self) -> None:
         self._nlp: Language | None = None
@@ -867,6 +867,10 @@ class _ArticleRun:
     def _skip(self, g: Hit) -> bool:
         """Troops of Russia or Ukraine are not a peacekeeping force, nor are fallen soldiers
         or "the presence of" something named after it."""
+        if g.kind == "GI" and g.value == Guarantee.NATO_MEMBERSHIP.value:
+            # "Irish neutrality" is Ireland's own status, no curb on Ukraine's membership
+            return any(n.end == g.start and n.kind in ("J", "P") and n.value != BENEFICIARY
+                       for n in self.names)
         if g.value == Guarantee.MILITARY_STRENGTH.value:
             # "the Russian army" is no stance on Ukraine's own forces
             return any(n.end == g.start and n.kind in ("J", "P") and n.value in FOREIGN_ARMIES
