@@ -338,3 +338,45 @@ def test_with_someones_support_adds_a_holder(extractor: RuleExtractor) -> None:
     text = "Latvia, with Finland's support, is pushing for a buffer zone."
     assert keys(run(extractor, text)) == {("lva", "backs", "demilitarized_zone"),
                                           ("fin", "backs", "demilitarized_zone")}
+
+
+# -- verdicts after the guarantee and requests to others (1.20) ---------------------------
+
+
+def _keys(text: str) -> set[tuple[str, str, str]]:
+    found = RuleExtractor().extract(Article(id="t", title="", text=text))
+    return {(p.party, p.stance.value, p.guarantee.value) for p in found}
+
+
+def test_membership_not_on_the_table() -> None:
+    assert ("usa", "opposes", "nato_membership") in _keys(
+        "Washington has said Ukrainian membership of NATO is not on the table.")
+
+
+def test_regarded_as_a_direct_threat() -> None:
+    assert ("rus", "opposes", "air_sea_protection") in _keys(
+        'Moscow would regard British warships near Odesa as a "direct threat".')
+
+
+def test_occupation_force_with_a_past_verb_after_the_party() -> None:
+    keys = _keys('Moscow regarded any European military contingent on Ukrainian soil as '
+                 '"an occupation force".')
+    assert ("rus", "opposes", "peacekeeping_force") in keys
+    assert not any(k[0] == "europe" for k in keys)
+
+
+def test_worth_as_little_as_is_doubt() -> None:
+    assert ("ukr", "doubts", "security_guarantee") in _keys(
+        "Kyiv said guarantees co-signed by Moscow would be worth as little as the Budapest "
+        "Memorandum.")
+
+
+def test_called_on_to_resume_military_aid() -> None:
+    keys = _keys("Polish officials called on Germany to resume military aid.")
+    assert ("pol", "backs", "military_strength") in keys
+    assert ("deu", "backs", "military_strength") not in keys
+
+
+def test_no_promise_to_defend_ukraine() -> None:
+    assert ("usa", "opposes", "security_guarantee") in _keys(
+        "The White House said Washington had made no promise to defend Ukraine.")

@@ -166,6 +166,8 @@ def build_mentions(
             continue
         if kind in ("P", "J"):
             group_end = _officials(end, lower, sent_end, lex)
+            if group_end is not None and group_end in in_guarantee:
+                group_end = None  # "any European military contingent": a modifier, no group
             if group_end is not None:
                 noun = lower[group_end - 1]
                 party = value
@@ -379,6 +381,9 @@ def _adjective_use(
         return False
     if end in in_guarantee:
         return True
+    if nxt.endswith("ed") and len(nxt) > 4 and end + 1 < sent_end and \
+            lower[end + 1] not in (",", ".", "-"):
+        return False  # "Moscow regarded ...", "Washington rejected ...": a verb in the past
     return (words[end].isalpha() and words[end].islower() and end not in cue_tokens
             and nxt not in FUNCTION_WORDS)
 

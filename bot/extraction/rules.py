@@ -163,7 +163,7 @@ class RuleExtractor:
     """Rules over spaCy matches; `extract` is safe to call from one thread at a time."""
 
     name = "rules"
-    version = "1.19.0"
+    version = "1.20.0"
 
     def __init__(self) -> None:
         self._nlp: Language | None = None
@@ -846,8 +846,9 @@ class _ArticleRun:
     def _and_clause(self, i: int, sent: Span, name_starts: set[int]) -> bool:
         """", and the Kremlin has insisted ...": a new subject after ", and" opens a clause
         of its own, so a cue of the clause before does not compose with its cues."""
-        return self.lower[i] == "and" and self.lower[i - 1] == "," and \
+        return self.lower[i] == "and" and self.lower[i - 1] == "," and (
             self._subject_at(i + 1, sent, name_starts)
+            or (i + 1 < sent.end and self.lower[i + 1] == "that"))  # ", and that ..."
 
     def _colon(self, i: int, sent: Span) -> bool:
         return self.lower[i] == ":" and i > sent.start + 2
