@@ -380,3 +380,10 @@ def test_called_on_to_resume_military_aid() -> None:
 def test_no_promise_to_defend_ukraine() -> None:
     assert ("usa", "opposes", "security_guarantee") in _keys(
         "The White House said Washington had made no promise to defend Ukraine.")
+
+
+def test_air_policing_over_its_own_territory_is_no_guarantee() -> None:
+    keys = _keys("Romania would keep strengthening NATO air policing over its own territory.")
+    assert not any(k[2] == "air_sea_protection" for k in keys)
+    assert ("rou", "backs", "air_sea_protection") in _keys(
+        "Romania would keep strengthening air policing over Ukraine.")

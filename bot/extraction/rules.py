@@ -163,7 +163,7 @@ class RuleExtractor:
     """Rules over spaCy matches; `extract` is safe to call from one thread at a time."""
 
     name = "rules"
-    version = "1.20.0"
+    version = "1.20.1"
 
     def __init__(self) -> None:
         self._nlp: Language | None = None
@@ -872,6 +872,10 @@ class _ArticleRun:
             # "Irish neutrality" is Ireland's own status, no curb on Ukraine's membership
             return any(n.end == g.start and n.kind in ("J", "P") and n.value != BENEFICIARY
                        for n in self.names)
+        if g.value == Guarantee.AIR_SEA_PROTECTION.value:
+            # "air policing over its own territory": a neighbour guarding itself
+            after = self.lower[g.end:g.end + 3]
+            return "own" in after and any(w in ("its", "their", "our") for w in after)
         if g.value == Guarantee.MILITARY_STRENGTH.value:
             # "the Russian army" is no stance on Ukraine's own forces
             return any(n.end == g.start and n.kind in ("J", "P") and n.value in FOREIGN_ARMIES
