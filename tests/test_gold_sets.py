@@ -1,0 +1,54 @@
+"""Regression floors for extraction on every annotated set we hold.
+
+Each floor sits a little under the score the extractor reached when the set was last
+measured, so a rule change that helps one set by breaking another fails here. The sets and
+their history (which were used for tuning, which were kept blind) are in
+tests/fixtures/extraction/README.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.evaluate import EvalResult, evaluate_records, read_gold
+from bot.extraction.rules import RuleExtractor
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "extraction"
+
+# set -> (F1 floor, evidence-accuracy floor)
+FLOORS: dict[str, tuple[float, float]] = {
+    "extra_gold.jsonl": (0.88, 0.95),
+    "fresh_gold.jsonl": (0.69, 0.80),
+    "blind_gold.jsonl": (0.83, 0.85),
+    "blind2_gold.jsonl": (0.75, 0.80),
+    "blind3_gold.jsonl": (0.78, 0.88),
+    "blind4_gold.jsonl": (0.74, 0.85),
+    "blind5_gold.jsonl": (0.69, 0.85),
+}
+POOLED_FLOOR = 0.79
+
+
+@pytest.fixture(scope="module")
+def results() -> dict[str, EvalResult]:
+    extractor = RuleExtractor()
+    return {
+        name: evaluate_records(read_gold(FIXTURES / name), extractor) for name in FLOORS
+    }
+
+
+@pytest.mark.parametrize("name", sorted(FLOORS))
+def test_each_set_stays_above_its_floor(results: dict[str, EvalResult], name: str) -> None:
+    f1_floor, evidence_floor = FLOORS[name]
+    result = results[name]
+    assert result.overall.f1 >= f1_floor, f"{name}: F1 {result.overall.f1:.3f} < {f1_floor}"
+    assert result.evidence_accuracy >= evidence_floor
+
+
+def test_pooled_over_every_set(results: dict[str, EvalResult]) -> None:
+    tp = sum(r.overall.tp for r in results.values())
+    fp = sum(r.overall.fp for r in results.values())
+    fn = sum(r.overall.fn for r in results.values())
+    pooled = 2 * tp / (2 * tp + fp + fn)
+    assert pooled >= POOLED_FLOOR, f"pooled F1 {pooled:.3f} < {POOLED_FLOOR}"
