@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import percentile, timed
-from benchmarks.synthetic import fill_synthetic
+from benchmarks.synthetic import synthetic_store
 from bot.briefing import build_briefing
 from bot.cards.briefing import briefing_message
 from bot.cards.common import block_text_length
@@ -96,10 +96,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--text", default="ukraine")
     args = parser.parse_args()
-    OUT.mkdir(exist_ok=True)
-    path = str(OUT / f"store-{args.positions}.db")
-    if not os.path.exists(path):
-        fill_synthetic(path, args.positions)
+    path = synthetic_store(OUT, args.positions)
     print(f"store: {args.positions:,} synthetic positions ({os.path.getsize(path) / 1e6:.0f} MB)")
     asyncio.run(measure(path, args.text, args.runs))
 

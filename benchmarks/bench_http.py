@@ -352,15 +352,9 @@ def main() -> None:
     if args.sink:
         asyncio.run(run_sink(args.port))
         return
-    from benchmarks.synthetic import fill_synthetic
+    from benchmarks.synthetic import synthetic_store
 
-    OUT.mkdir(exist_ok=True)
-    store = OUT / f"store-{args.positions}.db"
-    if not store.exists():
-        started = time.perf_counter()
-        fill_synthetic(str(store), args.positions)
-        print(f"filled {store.name} in {time.perf_counter() - started:.1f} s")
-    asyncio.run(measure(args, str(store)))
+    asyncio.run(measure(args, synthetic_store(OUT, args.positions)))
 
 
 if __name__ == "__main__":

@@ -16,13 +16,12 @@ import os
 import sqlite3
 import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import percentile, timed
-from benchmarks.synthetic import fill_synthetic
+from benchmarks.synthetic import synthetic_store
 from bot.models import PositionFilter
 from bot.store import Store, open_store
 
@@ -62,12 +61,7 @@ def main() -> None:
     parser.add_argument("--topic", default="ukr")
     args = parser.parse_args()
 
-    OUT.mkdir(exist_ok=True)
-    path = str(OUT / f"store-{args.positions}.db")
-    if not os.path.exists(path):
-        start = time.perf_counter()
-        fill_synthetic(path, args.positions)
-        print(f"filled {args.positions:,} positions in {time.perf_counter() - start:.1f} s")
+    path = synthetic_store(OUT, args.positions)
     size = os.path.getsize(path)
     print(f"store file: {size / 1e6:.1f} MB, {size / args.positions:.0f} bytes per position")
     sizes = table_sizes(path)

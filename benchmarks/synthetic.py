@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import random
 import sqlite3
+import time
 import zlib
 from datetime import date, timedelta
+from pathlib import Path
 
 from bot.store import open_store
 from bot.vocabulary import GUARANTEE_ORDER, Stance
@@ -157,3 +159,15 @@ def fill_synthetic(path: str, positions: int, seed: int = 1, per_article: int = 
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.execute("ANALYZE")
     db.close()
+
+
+def synthetic_store(folder: Path, positions: int) -> str:
+    """The path of a store with `positions` synthetic positions in `folder`, filled (and the
+    time it took printed) the first time it is asked for, reused afterwards."""
+    folder.mkdir(exist_ok=True)
+    path = folder / f"store-{positions}.db"
+    if not path.exists():
+        started = time.perf_counter()
+        fill_synthetic(str(path), positions)
+        print(f"filled {positions:,} positions in {time.perf_counter() - started:.1f} s")
+    return str(path)

@@ -554,22 +554,22 @@ class PositionStoreMixin(StoreBase):
         return True
 
     async def _sentence_id(self, sentence: str) -> int:
-        digest = _sentence_hash(sentence)
-        async with self.db.execute(
+        return await self._upsert_id(
             "INSERT INTO sentences (hash, text) VALUES (?, ?)"
             " ON CONFLICT (hash) DO UPDATE SET hash = hash RETURNING id",
-            (digest, sentence),
-        ) as cursor:
-            row = await cursor.fetchone()
-        assert row is not None
-        return int(row[0])
+            (_sentence_hash(sentence), sentence),
+        )
 
     async def _actor_id(self, slug: str, party: str) -> int:
-        async with self.db.execute(
+        return await self._upsert_id(
             "INSERT INTO actors (slug, party) VALUES (?, ?)"
             " ON CONFLICT (slug) DO UPDATE SET slug = slug RETURNING id",
             (slug, party),
-        ) as cursor:
+        )
+
+    async def _upsert_id(self, sql: str, params: tuple[object, ...]) -> int:
+        """The id of the row an INSERT ... ON CONFLICT ... RETURNING id inserted or found."""
+        async with self.db.execute(sql, params) as cursor:
             row = await cursor.fetchone()
         assert row is not None
         return int(row[0])
