@@ -233,3 +233,20 @@ def test_such_a_step_refers_to_the_mutual_assistance_clause(extractor: RuleExtra
                            "unclear whether the treaties allowed such a step at all.")
     assert ("ltu", "backs", "security_guarantee") in keys(found)
     assert ("aut", "doubts", "security_guarantee") in keys(found)
+
+
+# -- headlines and leads ------------------------------------------------------------------
+
+
+def test_headline_yields_to_the_bodys_stance_of_the_same_party(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Meloni backs a pledge for Ukraine, keeps Italian troops out\n\n"
+                           "Italian Prime Minister Giorgia Meloni said Italy would not send "
+                           "troops to Ukraine.")
+    assert ("ita", "opposes", "peacekeeping_force") in keys(found)
+    assert ("ita", "backs", "peacekeeping_force") not in keys(found)
+
+
+def test_headline_alone_still_counts(extractor: RuleExtractor) -> None:
+    found = run(extractor, "EU leaders pledge to fund Ukraine's army through 2027\n\n"
+                           "The summit ended late on Friday.")
+    assert ("eu", "backs", "military_strength") in keys(found)

@@ -163,7 +163,7 @@ class RuleExtractor:
     """Rules over spaCy matches; `extract` is safe to call from one thread at a time."""
 
     name = "rules"
-    version = "1.20.1"
+    version = "1.21.0"
 
     def __init__(self) -> None:
         self._nlp: Language | None = None
@@ -528,6 +528,11 @@ class _ArticleRun:
             if guarantees_by_sent[k]:
                 self._sentence(sent, k, sents, mentions, guarantees_by_sent[k], cues_by_sent[k],
                                speakers)
+        # A headline squeezes several clauses into one line: where the body gives the same
+        # party a stance on the same guarantee, the body's stance stands alone.
+        stated = {(key[0], key[2]) for key, f in self.found.items() if f.quality > 0}
+        kept = [f for key, f in self.found.items()
+                if f.quality > 0 or (key[0], key[2]) not in stated]
         return [
             Position(
                 actor=f.actor.slug,
@@ -538,7 +543,7 @@ class _ArticleRun:
                 beneficiary=BENEFICIARY,
                 evidence=f.evidence,
             )
-            for f in self.found.values()
+            for f in kept
         ]
 
     def _dateline_end(self, sent: Span) -> int:
