@@ -250,3 +250,24 @@ def test_headline_alone_still_counts(extractor: RuleExtractor) -> None:
     found = run(extractor, "EU leaders pledge to fund Ukraine's army through 2027\n\n"
                            "The summit ended late on Friday.")
     assert ("eu", "backs", "military_strength") in keys(found)
+
+
+def test_absolute_with_clause_has_its_own_subject(extractor: RuleExtractor) -> None:
+    found = run(extractor, "India and Brazil offered on Thursday to help broker a ceasefire, "
+                           "with Brazil's top adviser suggesting a demilitarised zone.")
+    assert ("bra", "backs", "demilitarized_zone") in keys(found)
+    assert ("ind", "backs", "demilitarized_zone") not in keys(found)
+
+
+def test_absolute_with_clause_keeps_a_coordinated_subject(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Diplomats haggled over the text, with Washington and Budapest "
+                           "resisting any return to the membership promise for Ukraine in NATO.")
+    assert {("usa", "opposes", "nato_membership"),
+            ("hun", "opposes", "nato_membership")} <= keys(found)
+
+
+def test_with_support_inserted_is_no_absolute_clause(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Lithuania and Estonia, with Poland's support, are pushing for "
+                           "Ukraine to join NATO.")
+    assert {("ltu", "backs", "nato_membership"), ("est", "backs", "nato_membership")} <= keys(
+        found)

@@ -163,7 +163,7 @@ class RuleExtractor:
     """Rules over spaCy matches; `extract` is safe to call from one thread at a time."""
 
     name = "rules"
-    version = "1.21.0"
+    version = "1.22.0"
 
     def __init__(self) -> None:
         self._nlp: Language | None = None
@@ -832,8 +832,17 @@ class _ArticleRun:
                         break
         out += [i for i in range(sent.start + 1, sent.end - 1)
                 if self._colon(i, sent) or self._closing_quote(i)
-                or self._as_clause(i, name_starts) or self._and_clause(i, sent, name_starts)]
+                or self._as_clause(i, name_starts) or self._and_clause(i, sent, name_starts)
+                or self._with_clause(i, sent, name_starts)]
         return sorted(set(out))
+
+    def _with_clause(self, i: int, sent: Span, name_starts: set[int]) -> bool:
+        """", with Brazil's adviser suggesting a buffer zone": an absolute clause with a
+        subject of its own ends the clause before it."""
+        return self.lower[i] == "with" and self.lower[i - 1] == "," and \
+            self._subject_at(i + 1, sent, name_starts) and \
+            self.lower[i + 1] not in SUBJECT_PRONOUNS and \
+            "," not in self.lower[i + 1:min(sent.end, i + 9)]  # not ", with X's support, are"
 
     def _parenthetical(self, c: Hit) -> bool:
         """"He questioned, however, whether ...": an adverb between commas ends no clause."""
@@ -1105,6 +1114,9 @@ class _ArticleRun:
         owner = self._position_owner(sent, anchor, mentions)
         if owner is not None:
             return [owner]
+        absolute = self._absolute_subject(clause, anchor, mentions)
+        if absolute is not None:
+            return absolute
         for idx, m in enumerate(mentions):
             if verdict:
                 break
@@ -1129,6 +1141,28 @@ class _ArticleRun:
         if found is not None:
             return found
         return [speaker] if speaker else []
+
+    def _absolute_subject(self, clause: int | None, anchor: int, mentions: list[Mention]
+                          ) -> list[Actor] | None:
+        """The subject of ", with X('s adviser) suggesting ...": the name right after "with",
+        or its owner when a title follows the possessive."""
+        if clause is None or clause < 2 or self.lower[clause - 1] != "with" or \
+                self.lower[clause - 2] != ",":
+            return None
+        j = clause + (self.lower[clause] == "the")
+        for idx, m in enumerate(mentions):
+            if m.start == j and m.actor is not None and m.end <= anchor:
+                if m.possessive:
+                    return [m.actor]
+                # "with Washington and Budapest resisting": the whole list holds it
+                while idx + 1 < len(mentions) and mentions[idx + 1].actor is not None and \
+                        mentions[idx + 1].end <= anchor and \
+                        mentions[idx + 1].start > mentions[idx].end and all(
+                        w in (",", "and") for w in
+                        self.lower[mentions[idx].end:mentions[idx + 1].start]):
+                    idx += 1
+                return coordinated(mentions, idx, self.lower)
+        return None
 
     def _with_support(self, sent: Span, m: Mention, mentions: list[Mention],
                       speaker: Actor | None, found: list[Actor]) -> list[Actor]:
