@@ -271,3 +271,25 @@ def test_with_support_inserted_is_no_absolute_clause(extractor: RuleExtractor) -
                            "Ukraine to join NATO.")
     assert {("ltu", "backs", "nato_membership"), ("est", "backs", "nato_membership")} <= keys(
         found)
+
+
+# -- negated requests and limits ----------------------------------------------------------
+
+
+def test_asking_another_not_to_interrupt_is_the_askers_request(extractor: RuleExtractor) -> None:
+    found = run(extractor, "A Ukrainian defence ministry spokesman asked Prague not to "
+                           "interrupt deliveries of artillery shells.")
+    assert ("ukr", "seeks", "military_strength") in keys(found)
+    assert not {p for p in found if p.party == "cze"}
+
+
+def test_conditions_not_met_for_an_invitation_is_doubt(extractor: RuleExtractor) -> None:
+    found = run(extractor, "A German government spokesman said Berlin did not see the "
+                           "conditions for a NATO invitation being met.")
+    assert keys(found) == {("deu", "doubts", "nato_membership")}
+
+
+def test_a_guarantee_alone_would_not_is_doubt(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Ukraine's ambassador Andriy Melnyk warned that unarmed UN "
+                           "observers alone would not stop a new Russian offensive.")
+    assert keys(found) == {("ukr", "doubts", "peacekeeping_force")}

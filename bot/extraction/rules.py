@@ -104,6 +104,9 @@ QUANTIFIERS = frozenset({"few", "many", "some", "several", "most", "none", "othe
 # Between a subject and its verb: "few have since pledged".
 SUBJECT_FILLERS = MODALS | frozenset({"have", "has", "had", "did", "do", "does", "also", "yet",
                                       "since", "then", "so", "far", "actually", "not", "n't"})
+# After a guarantee, before a negated verb: "observers alone would not stop an offensive".
+ALONE = (("alone",), ("on", "its", "own"), ("on", "their", "own"), ("by", "itself"),
+         ("by", "themselves"))
 # Verbs by which someone provides a guarantee: "provided by European countries".
 PROVIDED = frozenset({"provided", "offered", "given", "led", "backed", "supplied", "deployed",
                       "guaranteed", "underwritten", "supported", "secured"})
@@ -163,7 +166,7 @@ class RuleExtractor:
     """Rules over spaCy matches; `extract` is safe to call from one thread at a time."""
 
     name = "rules"
-    version = "1.22.0"
+    version = "1.23.0"
 
     def __init__(self) -> None:
         self._nlp: Language | None = None
@@ -820,7 +823,8 @@ class _ArticleRun:
                and not self._parenthetical(c)]
         name_starts = {n.start for n in self.names}
         for c in cues:
-            if c.kind == "S" and self._subject_at(c.end, sent, name_starts):
+            if c.kind == "S" and self._subject_at(c.end, sent, name_starts) and \
+                    self.lower[c.start] not in self.attr.not_subject:
                 # "he said this week he opposed ...": the reported clause starts after the verb
                 out.append(c.end - 1)
             if c.kind == "S":
@@ -962,6 +966,9 @@ class _ArticleRun:
         if any(c.value == "neutral" for c in window):
             # "has not said whether it would provide ...": an open question, no stance
             return [], None
+        if self._not_enough_alone(sent, g, cues):
+            return ([speaker] if speaker else self._holders(
+                sent, g, None, mentions, speaker, [], clause, verdict=True)), "doubt"
         stance_cues = self._stance_cues(start, g, cues)
         negators = [c for c in window if c.value == "negator" and not self._contrastive(c)
                     and not self._negator_closed(c, stance_cues, g)]
@@ -1025,6 +1032,17 @@ class _ArticleRun:
             holders = [speaker]
         self.provider = self._provider(stance_cues, mentions, holders)
         return holders, polarity
+
+    def _not_enough_alone(self, sent: Span, g: Hit, cues: list[Hit]) -> bool:
+        """"unarmed observers alone would not stop an offensive": the guarantee is doubted as
+        insufficient on its own, neither refused nor backed."""
+        j = g.end
+        for words in ALONE:
+            if tuple(self.lower[j:j + len(words)]) == words:
+                j += len(words)
+                return any(c.kind == "C" and c.value == "negator" and j <= c.start < j + 3
+                           and c.end <= sent.end for c in cues)
+        return False
 
     def _provider(
         self, chain: list[Hit], mentions: list[Mention], holders: list[Actor]
