@@ -293,3 +293,9 @@ def test_a_guarantee_alone_would_not_is_doubt(extractor: RuleExtractor) -> None:
     found = run(extractor, "Ukraine's ambassador Andriy Melnyk warned that unarmed UN "
                            "observers alone would not stop a new Russian offensive.")
     assert keys(found) == {("ukr", "doubts", "peacekeeping_force")}
+
+
+def test_as_much_a_guarantee_as_is_a_likeness(extractor: RuleExtractor) -> None:
+    found = run(extractor, "\"Free shipping out of Odesa is as much a security guarantee as "
+                           "any soldier on land,\" British Defence Secretary John Healey said.")
+    assert ("gbr", "backs", "security_guarantee") not in keys(found)

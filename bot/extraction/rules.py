@@ -166,7 +166,7 @@ class RuleExtractor:
     """Rules over spaCy matches; `extract` is safe to call from one thread at a time."""
 
     name = "rules"
-    version = "1.23.0"
+    version = "1.23.1"
 
     def __init__(self) -> None:
         self._nlp: Language | None = None
@@ -801,6 +801,10 @@ class _ArticleRun:
         """"would protect Ukraine better than European troops": the second term of a
         comparison is not what the cue is about (not "more than 10,000 troops")."""
         lower = self.lower
+        # "free shipping is as much a security guarantee as any soldier": a likeness, no stance
+        if g.start >= 3 and lower[g.start - 3] == "as" and lower[g.start - 1] in ("a", "an") \
+                and g.end < sent.end and lower[g.end] == "as":
+            return True
         for t in range(g.start - 1, max(sent.start, g.start - 5) - 1, -1):
             word = lower[t]
             if word in (",", ";", ":", ".") or t in self.in_guarantee:
