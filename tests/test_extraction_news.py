@@ -387,3 +387,19 @@ def test_air_policing_over_its_own_territory_is_no_guarantee() -> None:
     assert not any(k[2] == "air_sea_protection" for k in keys)
     assert ("rou", "backs", "air_sea_protection") in _keys(
         "Romania would keep strengthening air policing over Ukraine.")
+
+
+# -- round 9 (blind6) -------------------------------------------------------------------------
+
+
+def test_negated_passive_after_the_force_is_a_refusal(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Warsaw said Polish soldiers would not be deployed inside Ukraine.")
+    assert keys(found) == {("pol", "opposes", "peacekeeping_force")}
+    found = run(extractor, "Paris said the troops would not be deployed on the front line but "
+                           "far behind it.")
+    assert ("fra", "opposes", "peacekeeping_force") not in keys(found)
+
+
+def test_protection_of_its_ports_is_maritime(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Kyiv has pressed for international protection of its ports.")
+    assert keys(found) == {("ukr", "seeks", "air_sea_protection")}

@@ -166,7 +166,7 @@ class RuleExtractor:
     """Rules over spaCy matches; `extract` is safe to call from one thread at a time."""
 
     name = "rules"
-    version = "1.23.1"
+    version = "1.24.0"
 
     def __init__(self) -> None:
         self._nlp: Language | None = None
@@ -1016,6 +1016,16 @@ class _ArticleRun:
             else:
                 if not stance_cues:
                     stance_cues = after[:1]
+                    # "Polish soldiers would not be deployed": a negator between the
+                    # guarantee and the cue after it turns that cue around
+                    negators = negators + [
+                        c for c in cues if c.kind == "C" and c.value == "negator"
+                        and g.end <= c.start and c.end <= after[0].start
+                        and "," not in self.lower[g.end:c.start]
+                        # "would not be deployed on the front line but would deter ...":
+                        # a place is refused, not the force
+                        and "but" not in self.lower[after[0].end:min(sent.end,
+                                                                     after[0].end + 8)]]
                 negatives = sum(c.value == "negative" for c in stance_cues) + len(negators)
                 if g.kind == "GI":
                     negatives += 1
