@@ -403,3 +403,12 @@ def test_negated_passive_after_the_force_is_a_refusal(extractor: RuleExtractor) 
 def test_protection_of_its_ports_is_maritime(extractor: RuleExtractor) -> None:
     found = run(extractor, "Kyiv has pressed for international protection of its ports.")
     assert keys(found) == {("ukr", "seeks", "air_sea_protection")}
+
+
+def test_countries_listed_as_places_hold_nothing(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Jets flying from bases in Poland and Romania will patrol the skies, "
+                           "Healey said.")
+    assert not {p.party for p in found} & {"pol", "rou"}
+    found = run(extractor, "Poland and Romania will patrol the skies.")
+    assert keys(found) == {("pol", "backs", "air_sea_protection"),
+                           ("rou", "backs", "air_sea_protection")}

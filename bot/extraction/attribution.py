@@ -447,6 +447,19 @@ def _coordinating(gap: list[str]) -> bool:
     return bool(gap) and len(gap) <= 2 and all(w in COORDINATORS for w in gap)
 
 
+def coordination_start(mentions: list[Mention], index: int, lower: list[str]) -> int:
+    """Index of the first member of the coordination ending at mentions[index]: "Poland" in
+    "bases in Poland and Romania"."""
+    k = index
+    while k > 0:
+        prev = mentions[k - 1]
+        if not _coordinating(lower[prev.end:mentions[k].start]) or prev.actor is None \
+                or prev.possessive or prev.kind in ("first",):
+            break
+        k -= 1
+    return k
+
+
 def coordinated(mentions: list[Mention], index: int, lower: list[str]) -> list[Actor]:
     """The actors of a coordinated subject ending at mentions[index]: "Poland, Spain and Italy"."""
     m = mentions[index]

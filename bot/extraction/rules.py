@@ -24,6 +24,7 @@ from bot.extraction.attribution import (
     Tracker,
     build_mentions,
     coordinated,
+    coordination_start,
     resolve,
 )
 from bot.extraction.lexicon import (
@@ -94,6 +95,9 @@ REGIONS = frozenset({"western", "eastern", "southern", "northern", "central", "o
                      "southeastern", "northeastern", "southwestern", "northwestern", "free",
                      "independent", "wartime", "postwar", "post-war", "neighbouring",
                      "neighboring"})
+# Prepositions of place: "flying from bases in Poland and Romania" names no subject.
+PLACE_PREPOSITIONS = frozenset({"in", "from", "at", "near", "across", "over", "via", "through",
+                                "within", "inside"})
 DETERMINERS = frozenset({"a", "an", "the", "any", "its", "their", "his", "her", "our", "this",
                          "that", "such", "no", "every", "each"})
 SUBJECT_PRONOUNS = frozenset({"he", "she", "they", "we", "i", "it"})
@@ -166,7 +170,7 @@ class RuleExtractor:
     """Rules over spaCy matches; `extract` is safe to call from one thread at a time."""
 
     name = "rules"
-    version = "1.24.0"
+    version = "1.24.1"
 
     def __init__(self) -> None:
         self._nlp: Language | None = None
@@ -650,6 +654,13 @@ class _ArticleRun:
         while k >= 0 and (self.lower[k] in ("the", "a", "an") or self.lower[k] in REGIONS):
             k -= 1
         return k >= 0 and self.lower[k] in self.attr.not_subject
+
+    def _in_place(self, m: Mention) -> bool:
+        """Is the mention a place after a preposition of place ("bases in Poland")?"""
+        k = m.start - 1
+        while k >= 0 and (self.lower[k] in ("the", "a", "an") or self.lower[k] in REGIONS):
+            k -= 1
+        return k >= 0 and self.lower[k] in PLACE_PREPOSITIONS
 
     # -- positions ------------------------------------------------------------------------
 
@@ -1247,6 +1258,10 @@ class _ArticleRun:
                 continue
             if m.kind == "first":
                 return [speaker] if speaker else []
+            first = coordination_start(mentions, idx, self.lower)
+            if first != idx and self._in_place(mentions[first]):
+                # "jets flying from bases in Poland and Romania will ...": places, no subject
+                continue
             return coordinated(mentions, idx, self.lower)
         return None
 
