@@ -108,8 +108,8 @@ def build_mentions(
     """
     known = actors()
     by_start: dict[int, tuple[int, int, str, str]] = {}
-    for span in spans:
-        by_start.setdefault(span[0], span)
+    for found in spans:
+        by_start.setdefault(found[0], found)
     mentions: list[Mention] = []
     i = sent_start
     while i < sent_end:

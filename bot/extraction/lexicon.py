@@ -26,7 +26,9 @@ def _list(table: dict[str, object], key: str) -> list[str]:
     value = table.get(key, [])
     if isinstance(value, str):
         return [value]
-    return [str(item) for item in value]  # type: ignore[union-attr]
+    if isinstance(value, list | tuple):
+        return [str(item) for item in value]
+    raise ValueError(f"{key} must be a string or a list of strings, not {value!r}")
 
 
 def word_set(text: str) -> frozenset[str]:

@@ -686,7 +686,7 @@ class _ArticleRun:
         quality = 0 if headline else (1 if lead else 2)
         boundaries = self._boundaries(sent, cues)
         previous: Hit | None = None
-        previous_result: tuple[list[Actor], Stance | None, str | None] | None = None
+        previous_result: tuple[list[Actor], str | None, str | None] | None = None
         done: set[tuple[str, Guarantee]] = set()
         for g in guarantees:
             guarantee = Guarantee(g.value)
@@ -1177,12 +1177,12 @@ class _ArticleRun:
             for cue in chain or ([head] if head else []):
                 # a verdict after the guarantee: its subject is the guarantee, not a name
                 # inside the verdict ("would be something Ukraine can rely on")
-                found = self._subject_before(mentions, begin, min(cue.start, g.start), speaker)
-                if found is not None:
-                    return found
-        found = self._subject_before(mentions, sent.start, anchor, speaker)
-        if found is not None:
-            return found
+                subject = self._subject_before(mentions, begin, min(cue.start, g.start), speaker)
+                if subject is not None:
+                    return subject
+        subject = self._subject_before(mentions, sent.start, anchor, speaker)
+        if subject is not None:
+            return subject
         return [speaker] if speaker else []
 
     def _absolute_subject(self, clause: int | None, anchor: int, mentions: list[Mention]
