@@ -27,6 +27,7 @@ FLOORS: dict[str, tuple[float, float]] = {
     "blind4_gold.jsonl": (0.82, 0.85),
     "blind5_gold.jsonl": (0.71, 0.85),
     "blind6_gold.jsonl": (0.66, 0.88),
+    "blind7_gold.jsonl": (0.72, 0.82),
 }
 POOLED_FLOOR = 0.79
 
