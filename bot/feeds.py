@@ -397,7 +397,8 @@ async def _ingest_batch(
             prints[item.id] = print_
         if not (isinstance(one, _EntryResult) and one.retry):
             items.append(item)
-    report.merge(await ingest_articles(store, services.extractor, items))
+    # Clustered just below, with the fingerprints already computed for the dedup check.
+    report.merge(await ingest_articles(store, services.extractor, items, cluster=False))
     added = set(report.added)
     for item in items:
         if isinstance(item, Article) and item.id in added:

@@ -56,8 +56,11 @@ async def ingest_articles(
     extractor: Extractor,
     items: Iterable[ReadResult],
     progress: Progress | None = None,
+    *,
+    cluster: bool = True,
 ) -> IngestReport:
-    """Add each article (deduplicated by the store) and extract the new ones."""
+    """Add each article (deduplicated by the store) and extract the new ones; then cluster
+    them with near-copies, unless the caller clusters them itself (`cluster=False`)."""
     report = IngestReport()
     for item in items:
         if isinstance(item, IngestProblem):
@@ -74,7 +77,7 @@ async def ingest_articles(
             progress(1)
     # Articles stored earlier by an older extractor version are brought up to date too.
     report.positions += await extract_pending(store, extractor)
-    if report.added:
+    if cluster and report.added:
         # Group the new articles with near-copies from other outlets ("reported by N").
         await cluster_pending(store)
     return report
