@@ -2,31 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-
 from bot.extraction import Extractor
 from bot.extraction.lexicon import expand_phrase, inflect
 from bot.extraction.rules import RuleExtractor
-from bot.models import Article, Position
-
-
-@pytest.fixture(scope="module")
-def extractor() -> RuleExtractor:
-    return RuleExtractor()
-
-
-def run(extractor: RuleExtractor, text: str) -> list[Position]:
-    return extractor.extract(Article(id="t", title="", text=text))
-
-
-def keys(positions: list[Position]) -> set[tuple[str, str, str]]:
-    return {(p.party, p.stance.value, p.guarantee.value) for p in positions}
-
-
-def find(positions: list[Position], party: str, guarantee: str) -> Position:
-    matches = [p for p in positions if p.party == party and p.guarantee.value == guarantee]
-    assert matches, positions
-    return matches[0]
+from tests.extraction_helpers import find, keys, run
 
 
 def test_protocol_and_version(extractor: RuleExtractor) -> None:

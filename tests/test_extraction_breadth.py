@@ -6,17 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.extraction.rules import RuleExtractor
-from bot.models import Article
-
-
-@pytest.fixture(scope="module")
-def extractor() -> RuleExtractor:
-    return RuleExtractor()
-
-
-def keys(extractor: RuleExtractor, text: str) -> set[tuple[str, str, str]]:
-    found = extractor.extract(Article(id="t", title="", text=text))
-    return {(p.party, p.stance.value, p.guarantee.value) for p in found}
+from tests.extraction_helpers import keys_of, run
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -53,7 +43,7 @@ def keys(extractor: RuleExtractor, text: str) -> set[tuple[str, str, str]]:
 ])
 def test_wide_vocabulary(extractor: RuleExtractor, text: str,
                          expected: tuple[str, str, str]) -> None:
-    assert expected in keys(extractor, text)
+    assert expected in keys_of(extractor, text)
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -67,33 +57,33 @@ def test_wide_vocabulary(extractor: RuleExtractor, text: str,
 ])
 def test_stance_vocabulary(extractor: RuleExtractor, text: str,
                            expected: tuple[str, str, str]) -> None:
-    assert expected in keys(extractor, text)
+    assert expected in keys_of(extractor, text)
 
 
 def test_relied_on_in_the_past_is_no_stance(extractor: RuleExtractor) -> None:
-    assert keys(extractor, "Ukraine has relied on Patriot systems for years.") == set()
+    assert keys_of(extractor, "Ukraine has relied on Patriot systems for years.") == set()
 
 
 def test_a_frozen_line_is_no_refusal(extractor: RuleExtractor) -> None:
-    found = keys(extractor, "Kellogg said the front would be frozen behind a buffer zone.")
+    found = keys_of(extractor, "Kellogg said the front would be frozen behind a buffer zone.")
     assert ("usa", "opposes", "demilitarized_zone") not in found
 
 
 def test_a_table_in_a_place_is_no_cue(extractor: RuleExtractor) -> None:
     text = ("On the other side of the table, Latvia, with Poland's support, is pushing for "
             "Ukraine to join NATO.")
-    assert ("pol", "backs", "nato_membership") in keys(extractor, text)
+    assert ("pol", "backs", "nato_membership") in keys_of(extractor, text)
 
 
 def test_an_object_in_a_region_is_no_subject(extractor: RuleExtractor) -> None:
     text = ("Pistorius said the soldiers would be based in western Ukraine, training "
             "Ukrainian units.")
-    assert ("ukr", "seeks", "military_strength") not in keys(extractor, text)
+    assert ("ukr", "seeks", "military_strength") not in keys_of(extractor, text)
 
 
 def test_a_dateline_names_no_speaker(extractor: RuleExtractor) -> None:
     text = "OSLO, Jan 21 - The reconstruction fund, set up under the minerals deal, named projects."
-    assert keys(extractor, text) == set()
+    assert keys_of(extractor, text) == set()
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -107,11 +97,11 @@ def test_a_dateline_names_no_speaker(extractor: RuleExtractor) -> None:
 def test_a_verdict_after_the_guarantee(extractor: RuleExtractor, text: str,
                                        expected: tuple[str, str, str]) -> None:
     context = "Kyiv asked allies for air policing. " if "such move" in text else ""
-    assert expected in keys(extractor, context + text)
+    assert expected in keys_of(extractor, context + text)
 
 
 def test_an_army_size_in_troops_is_no_foreign_force(extractor: RuleExtractor) -> None:
-    found = keys(extractor, "Kyiv rejected a plan that would cap the army at 600,000 troops.")
+    found = keys_of(extractor, "Kyiv rejected a plan that would cap the army at 600,000 troops.")
     assert "peacekeeping_force" not in {g for _, _, g in found}
 
 
@@ -119,5 +109,5 @@ def test_a_body_sentence_is_better_evidence_than_the_lead(extractor: RuleExtract
     text = ("Oslo offers troops\n"
             "OSLO, May 2 - Norway is ready to send peacekeepers, officials said on Friday.\n"
             "Prime Minister Jonas Gahr Store said Norway was ready to send peacekeepers.")
-    found = extractor.extract(Article(id="t", title="", text=text))
+    found = run(extractor, text)
     assert [p.evidence[:14] for p in found] == ["Prime Minister"]

@@ -4,31 +4,9 @@ written for these tests."""
 
 from __future__ import annotations
 
-import pytest
-
 from bot.extraction.lexicon import memberships
 from bot.extraction.rules import RuleExtractor
-from bot.models import Article, Position
-
-
-@pytest.fixture(scope="module")
-def extractor() -> RuleExtractor:
-    return RuleExtractor()
-
-
-def run(extractor: RuleExtractor, text: str) -> list[Position]:
-    return extractor.extract(Article(id="t", title="", text=text))
-
-
-def keys(positions: list[Position]) -> set[tuple[str, str, str]]:
-    return {(p.party, p.stance.value, p.guarantee.value) for p in positions}
-
-
-def find(positions: list[Position], party: str, guarantee: str) -> Position:
-    matches = [p for p in positions if p.party == party and p.guarantee.value == guarantee]
-    assert matches, positions
-    return matches[0]
-
+from tests.extraction_helpers import find, keys, run
 
 # -- reported speech through a group the speaker's state belongs to ------------------------
 

@@ -3,24 +3,9 @@ verbless stances, passives, lists and comparisons. Sentences are written for the
 
 from __future__ import annotations
 
-import pytest
-
 from bot.extraction.rules import RuleExtractor
-from bot.models import Article, Position
-
-
-@pytest.fixture(scope="module")
-def extractor() -> RuleExtractor:
-    return RuleExtractor()
-
-
-def run(extractor: RuleExtractor, text: str, title: str = "") -> list[Position]:
-    return extractor.extract(Article(id="t", title=title, text=text))
-
-
-def keys(positions: list[Position]) -> set[tuple[str, str, str]]:
-    return {(p.party, p.stance.value, p.guarantee.value) for p in positions}
-
+from bot.models import Article
+from tests.extraction_helpers import keys, run
 
 # -- lexicon -------------------------------------------------------------------------------
 
