@@ -38,7 +38,7 @@ from bot.cards.common import (
 from bot.cards.evidence import evidence_message, evidence_modal
 from bot.cards.home import home_tab
 from bot.cards.messages import error_message, help_message, ingest_message
-from bot.models import PositionFilter, StoredPosition, Subscription
+from bot.models import Article, PositionFilter, StoredPosition, Subscription
 from bot.query import Topic
 from bot.store import Store, open_store
 from bot.topics import load_topic_index
@@ -312,3 +312,37 @@ def test_counted_actors_read_as_plus_n() -> None:
     )
     text = payload["blocks"][2]["text"]["text"]
     assert "*Opposes:* United States (Trump +12), Russia (2 actors)" in text
+
+
+async def test_a_story_told_by_three_outlets_is_shown_once_with_the_count(
+    tmp_path: Path, extractor: Any
+) -> None:
+    """Three outlets run the same wire story: it is clustered at ingest, and the card quotes
+    it once, saying how many outlets reported it."""
+    from bot.commands import briefing_card
+    from bot.pipeline import ingest_articles
+    from bot.services import Services
+    from bot.settings import Settings
+
+    story = (
+        "Zelensky renews call for NATO membership\n"
+        "KYIV, May 4 - Ukrainian President Volodymyr Zelensky said on Sunday that Ukraine wants"
+        " NATO membership as the core of any settlement, and urged allies to issue an"
+        " invitation at the next summit. Talks between Kyiv and Washington are due to resume"
+        " next week in Geneva, officials said, and European leaders will meet in Paris on"
+        " Thursday to discuss the future of the coalition and its plans for air defence."
+    )
+    articles = [
+        Article(f"w{n}", "Zelensky renews call", story + f"\nCopyright {outlet}.",
+                f"https://{outlet}/story", outlet, date(2025, 5, 4))
+        for n, outlet in enumerate(("one.example", "two.example", "three.example"))
+    ]
+    async with open_store(str(tmp_path / "s.db")) as store:
+        report = await ingest_articles(store, extractor, articles)
+        assert len(report.added) == 3
+        services = Services(Settings(_env_file=None), store, extractor, None, None)  # type: ignore[arg-type, call-arg]
+        index = await load_topic_index(store)
+        card = await briefing_card(services, index.resolve(["ukraine"]))
+    text = json.dumps(card.to_dict())
+    assert "NATO membership" in text
+    assert "reported by 3 outlets" in text

@@ -41,6 +41,7 @@ from bot.cards.common import (
     host_of,
     link,
     plain,
+    reported_by,
     truncate,
 )
 from bot.models import StoredPosition
@@ -200,9 +201,10 @@ def quote_text(position: StoredPosition | None, limit: int) -> str:
         return ""
     outlet = position.outlet or host_of(position.url) or position.title or "source"
     outlet = " ".join(outlet.split())[:80]
-    source = f"> — {link(position.url, outlet)}, {_date(position.published)}"
+    more = reported_by(position.outlets)
+    source = f"> — {link(position.url, outlet)}, {_date(position.published)}{more}"
     if len(source) > limit // 2:  # an absurd URL: keep the outlet, drop the link
-        source = f"> — {truncate(escape(outlet), 80)}, {_date(position.published)}"
+        source = f"> — {truncate(escape(outlet), 80)}, {_date(position.published)}{more}"
     evidence = escape(" ".join(position.evidence.split()))
     room = min(MAX_QUOTE, limit - len(source) - 6)
     if room < 20:

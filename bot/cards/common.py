@@ -192,3 +192,11 @@ def host_of(url: str | None) -> str | None:
     except ValueError:
         return None
     return host.removeprefix("www.") if host else None
+
+
+def reported_by(outlets: int) -> str:
+    """` · reported by N outlets` when a story was told by several outlets, else nothing.
+
+    One position stands for its whole cluster of near-identical articles instead of being
+    repeated once per outlet."""
+    return f" · reported by {outlets} outlets" if outlets > 1 else ""

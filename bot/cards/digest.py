@@ -37,6 +37,7 @@ from bot.cards.common import (
     host_of,
     link,
     plain,
+    reported_by,
     truncate,
 )
 from bot.models import StoredPosition, Subscription
@@ -65,7 +66,7 @@ def _quote(position: StoredPosition) -> str:
     sentence = truncate(escape(" ".join(position.evidence.split())), MAX_EVIDENCE)
     source = position.outlet or host_of(position.url) or position.title or "source"
     when = position.published.isoformat() if position.published else "undated"
-    return f"“{sentence}” — {link(position.url, source)}, {when}"
+    return f"“{sentence}” — {link(position.url, source)}, {when}{reported_by(position.outlets)}"
 
 
 def _who(position: StoredPosition) -> str:

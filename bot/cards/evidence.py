@@ -32,6 +32,7 @@ from bot.cards.common import (
     host_of,
     link,
     plain,
+    reported_by,
     truncate,
 )
 from bot.models import StoredPosition
@@ -51,11 +52,9 @@ def position_text(position: StoredPosition, limit: int) -> str:
         head += f" · for {escape(party_label(position.beneficiary))}"
     outlet = " ".join((position.outlet or host_of(position.url) or position.title).split())[:80]
     day = position.published.isoformat() if position.published else "undated"
-    source = f"{link(position.url, outlet)}, {day}"
-    if position.outlets > 1:
-        source += f" · {position.outlets} outlets"
+    source = f"{link(position.url, outlet)}, {day}{reported_by(position.outlets)}"
     if len(source) > limit // 3:
-        source = f"{truncate(escape(outlet), 80)}, {day}"
+        source = f"{truncate(escape(outlet), 80)}, {day}{reported_by(position.outlets)}"
     head = truncate(head, max(40, limit // 3))
     room = min(MAX_EVIDENCE_QUOTE, limit - len(head) - len(source) - 8)
     quote = escape(" ".join(position.evidence.split()))
