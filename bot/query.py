@@ -54,6 +54,7 @@ class SubscribeRequest:
     topic: Topic
     at: time | None = None  # None: DIGEST_TIME
     zone: str | None = None  # None: DIGEST_TIMEZONE
+    quiet: bool = False  # no message at all on a day with nothing new
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,8 @@ MAX_INGEST_URLS = 10
 MAX_URL_CHARS = 2000
 
 HELP_WORDS = frozenset({"help", "?", "-h", "--help", "usage"})
+# `subscribe ukraine quiet`: skip the digest on days with nothing new.
+QUIET_WORDS = frozenset({"quiet", "--quiet"})
 LIST_WORDS = frozenset({"subscriptions", "list"})
 
 # A Slack entity: <@U123>, <#C123|general>, <!channel>, <https://x|label>.
@@ -102,7 +105,7 @@ _HH_MM = re.compile(r"(\d{1,2})(?:[:.h](\d{2}))?\s*(am|pm)?", re.IGNORECASE)
 def parse_command(text: str, index: TopicIndex) -> Request:
     """`/guarantees` text (after the command) to a request. Raises only `UserError`.
 
-    Grammar: `help` | `subscribe TOPIC [HH:MM] [Area/City]` | `unsubscribe TOPIC` |
+    Grammar: `help` | `subscribe TOPIC [HH:MM] [Area/City] [quiet]` | `unsubscribe TOPIC` |
     `subscriptions` | `ingest URL...` | `TOPIC` (a briefing); nothing at all is help.
     """
     text = text if isinstance(text, str) else ""
@@ -115,12 +118,13 @@ def parse_command(text: str, index: TopicIndex) -> Request:
     if head in HELP_WORDS:
         return HelpRequest()
     if head == "subscribe":
-        topic_tokens, at, zone = _split_schedule(rest)
+        quiet = [t for t in rest if t.casefold() in QUIET_WORDS]
+        topic_tokens, at, zone = _split_schedule([t for t in rest if t not in quiet])
         if not topic_tokens:
             raise UserError(
                 "Say what to subscribe to, for example `subscribe ukraine 08:00 Europe/Kyiv`."
             )
-        return SubscribeRequest(_topic(topic_tokens, index), at, zone)
+        return SubscribeRequest(_topic(topic_tokens, index), at, zone, quiet=bool(quiet))
     if head == "unsubscribe":
         if not rest:
             raise UserError("Say which topic to unsubscribe from: `unsubscribe ukraine`.")

@@ -55,6 +55,7 @@ async def subscribe(
         zone=request.zone or settings.digest_timezone,
         team_id=ctx.team_id,
         created_by=ctx.user_id,
+        skip_when_empty=request.quiet,
     )
     sub = result.subscription
     message = subscribed_message(

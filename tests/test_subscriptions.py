@@ -59,6 +59,11 @@ async def test_subscribe_list_resubscribe_unsubscribe(tmp_path: Path) -> None:
         assert "Updated" in text_of(reply)
         (updated,) = await services.store.list_subscriptions("C1")
         assert (updated.id, updated.at, updated.zone) == (sub.id, time(7, 30), "America/New_York")
+        assert not updated.skip_when_empty
+        # `quiet`, anywhere among the words: no message on a day with nothing new.
+        await answer(services, "subscribe ukraine quiet 07:30 America/New_York", CTX)
+        (quiet,) = await services.store.list_subscriptions("C1")
+        assert (quiet.id, quiet.skip_when_empty, quiet.at) == (sub.id, True, time(7, 30))
         listing = await answer(services, "subscriptions", CTX)
         assert not listing.public and "07:30" in text_of(listing)
         assert await services.store.list_subscriptions("C2") == []

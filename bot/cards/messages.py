@@ -15,7 +15,8 @@ HELP_TEXT = (
     " `ukraine`, `trump`, `peacekeepers`, `ukraine nato`, `ukraine usa`, `trump peacekeepers`."
 )
 HELP_COMMANDS = (
-    "`/guarantees subscribe ukraine [08:00] [Europe/Kyiv]` — a daily digest in this channel\n"
+    "`/guarantees subscribe ukraine [08:00] [Europe/Kyiv] [quiet]` — a daily digest in this"
+    " channel (`quiet`: no message on days with nothing new)\n"
     "`/guarantees unsubscribe ukraine` — stop it\n"
     "`/guarantees subscriptions` — this channel's digests\n"
     "`/guarantees ingest URL` — admins: add an article or a feed\n"
