@@ -43,6 +43,10 @@ RESTART_DELAY_MAX = 15 * 60.0
 BackgroundJob = Callable[[Services], Awaitable[None]]
 
 
+# How long shutdown waits for acked commands to get their answer.
+DRAIN_SECONDS = 10.0
+
+
 class ServeError(Exception):
     """Start-up cannot go on; the message is one line for the operator."""
 
@@ -74,6 +78,12 @@ async def serve(
                     await run_socket_mode(app, settings, stop, ping_interval=ping_interval)
                 else:
                     await run_http(app, settings.host, settings.port, stop)
+                # No new requests now; answers already acked still get their card.
+                if len(services.in_flight):
+                    log.info("finishing %d answers in flight", len(services.in_flight))
+                    unfinished = await services.in_flight.drain(DRAIN_SECONDS)
+                    if unfinished:
+                        log.warning("%d answers were cut off by the shutdown", unfinished)
     finally:
         if own_signals:
             _remove_signal_handlers()

@@ -6,9 +6,10 @@ one too. Nothing here is global: tests build their own with a temporary store an
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import aiohttp
@@ -30,6 +31,34 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+class InFlight:
+    """The listener work Slack requests started (a card being built or posted), so that
+    shutdown lets it finish before the store and the HTTP session close."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[object]] = set()
+
+    @contextmanager
+    def track(self) -> Iterator[None]:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            yield
+        finally:
+            self._tasks.discard(task)  # type: ignore[arg-type]
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    async def drain(self, timeout: float) -> int:
+        """Wait up to `timeout` seconds for tracked work; returns how many did not finish."""
+        pending = {task for task in self._tasks if not task.done()}
+        if pending:
+            _, pending = await asyncio.wait(pending, timeout=timeout)
+        return len(pending)
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -38,6 +67,7 @@ class Services:
     http: aiohttp.ClientSession
     slack: AsyncWebClient | None
     clock: Clock = utc_now
+    in_flight: InFlight = field(default_factory=InFlight)
 
 
 def build_slack_client(

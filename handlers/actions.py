@@ -29,17 +29,18 @@ async def on_show_evidence(
 ) -> None:
     """Open a modal with every piece of evidence for the guarantee the button sits under."""
     await ack()
-    try:
-        value = parse_button_value(action.get("value") or "")
-    except ValueError:
-        await _tell(body, responder, UserError("That button is out of date."))
-        return
-    try:
-        view = await evidence_view(services, value.topic, value.guarantee or "")
-    except UserError as exc:
-        await _tell(body, responder, exc)
-        return
-    await client.views_open(trigger_id=body["trigger_id"], view=view)
+    with services.in_flight.track():
+        try:
+            value = parse_button_value(action.get("value") or "")
+        except ValueError:
+            await _tell(body, responder, UserError("That button is out of date."))
+            return
+        try:
+            view = await evidence_view(services, value.topic, value.guarantee or "")
+        except UserError as exc:
+            await _tell(body, responder, exc)
+            return
+        await client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
 async def _tell(body: dict[str, Any], responder: Responder, error: UserError) -> None:

@@ -33,11 +33,12 @@ async def on_guarantees(
         channel_id=command.get("channel_id"),
         team_id=command.get("team_id"),
     )
-    try:
-        reply: Reply = await answer(services, command.get("text") or "", ctx)
-    except UserError as exc:
-        reply = user_error_reply(exc)
-    await responder.send_reply(command["response_url"], reply)
+    with services.in_flight.track():  # a shutdown now waits for this answer
+        try:
+            reply: Reply = await answer(services, command.get("text") or "", ctx)
+        except UserError as exc:
+            reply = user_error_reply(exc)
+        await responder.send_reply(command["response_url"], reply)
 
 
 def user_error_reply(exc: UserError) -> Reply:

@@ -18,7 +18,8 @@ async def on_app_home_opened(
     if event.get("tab", "home") != "home":
         return
     user_id = event["user"]
-    await client.views_publish(user_id=user_id, view=await home_view(services, user_id))
+    with services.in_flight.track():
+        await client.views_publish(user_id=user_id, view=await home_view(services, user_id))
 
 
 def register(app: AsyncApp, dedupe: Any) -> None:

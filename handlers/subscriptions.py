@@ -47,13 +47,14 @@ async def _answer_button(
     if not url:
         log.warning("no response_url on a button click; the answer is dropped")
         return
-    try:
-        words = parse_button_value(action.get("value") or "").topic
-    except ValueError:
-        reply = user_error_reply(UserError("That button is out of date."))
-    else:
-        reply = await answer(services, f"{command} {words}".strip(), _context(body))
-    await responder.send_reply(url, Reply(reply.message, public=False))
+    with services.in_flight.track():
+        try:
+            words = parse_button_value(action.get("value") or "").topic
+        except ValueError:
+            reply = user_error_reply(UserError("That button is out of date."))
+        else:
+            reply = await answer(services, f"{command} {words}".strip(), _context(body))
+        await responder.send_reply(url, Reply(reply.message, public=False))
 
 
 async def on_subscribe(

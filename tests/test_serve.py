@@ -158,3 +158,48 @@ async def test_fake_refuses_oversized_messages(fake_slack: FakeSlack) -> None:
                 assert response.status == 400
     errors = [c.error for c in fake_slack.responses(url, ok_only=False)]
     assert errors == ["invalid_blocks", "msg_blocks_too_long", "missing_text"]
+
+
+async def test_shutdown_lets_an_acked_command_get_its_answer(
+    fake_slack: FakeSlack,
+    make_settings: Callable[..., Settings],
+    gold_extractor: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Stop arrives while a card is still being built: the server stops taking requests,
+    but the command it already acknowledged is answered before the store closes."""
+    import urllib.parse
+
+    import handlers.commands
+    from tests.fakes.slack import sign, slash_command
+
+    started = asyncio.Event()
+    real_answer = handlers.commands.answer
+
+    async def slow_answer(*args: Any, **kwargs: Any) -> Any:
+        started.set()
+        await asyncio.sleep(0.5)
+        return await real_answer(*args, **kwargs)
+
+    monkeypatch.setattr(handlers.commands, "answer", slow_answer)
+    settings = make_settings()
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        serve(settings, socket_mode=False, stop=stop, extractor=gold_extractor)
+    )
+    await wait_healthy(settings, timeout=30)
+    url = fake_slack.new_response_url()
+    body = urllib.parse.urlencode(slash_command("ukraine", response_url=url))
+    headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(SIGNING_SECRET, body)}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"http://{settings.host}:{settings.port}/slack/events", data=body, headers=headers
+        ) as response,
+    ):
+        assert response.status == 200
+    await asyncio.wait_for(started.wait(), 10)
+    stop.set()
+    await asyncio.wait_for(task, 30)
+    [reply] = fake_slack.responses(url)
+    assert reply.payload["response_type"] == "in_channel"
