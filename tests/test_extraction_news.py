@@ -397,3 +397,32 @@ def test_countries_listed_as_places_hold_nothing(extractor: RuleExtractor) -> No
     found = run(extractor, "Poland and Romania will patrol the skies.")
     assert keys(found) == {("pol", "backs", "air_sea_protection"),
                            ("rou", "backs", "air_sea_protection")}
+
+
+# -- negation: contrast, conditions, the force as subject (1.25) --------------------------
+
+
+def test_guarantee_set_against_the_offer_takes_no_stance(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Japan offers investment, not troops.")
+    assert keys(found) == {("jpn", "backs", "economic_stake")}
+    found = run(extractor, "Rome will send money rather than soldiers.")
+    assert ("ita", "backs", "peacekeeping_force") not in keys(found)
+
+
+def test_negation_before_unless_does_not_reach_the_condition(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Zelensky has said no ceasefire will last unless it is backed by "
+                           "guarantees that Russia will not attack again.")
+    assert keys(found) == {("ukr", "seeks", "security_guarantee")}
+
+
+def test_second_reported_clause_has_its_own_stance(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Lavrov repeated that neutrality was a condition for any settlement "
+                           "and that NATO membership for Kyiv was out of the question.")
+    assert ("rus", "backs", "nato_membership") not in keys(found)
+
+
+def test_no_soldiers_would_be_part_of_the_force(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Meloni said no Italian soldiers would be part of a future force.")
+    assert keys(found) == {("ita", "opposes", "peacekeeping_force")}
+    found = run(extractor, "Macron said French troops would take part in the force.")
+    assert keys(found) == {("fra", "backs", "peacekeeping_force")}

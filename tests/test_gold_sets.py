@@ -26,8 +26,8 @@ FLOORS: dict[str, tuple[float, float]] = {
     "blind3_gold.jsonl": (0.80, 0.88),
     "blind4_gold.jsonl": (0.82, 0.85),
     "blind5_gold.jsonl": (0.71, 0.85),
-    "blind6_gold.jsonl": (0.66, 0.88),
-    "blind7_gold.jsonl": (0.72, 0.82),
+    "blind6_gold.jsonl": (0.71, 0.88),
+    "blind7_gold.jsonl": (0.74, 0.82),
 }
 POOLED_FLOOR = 0.79
 

@@ -170,7 +170,7 @@ class RuleExtractor:
     """Rules over spaCy matches; `extract` is safe to call from one thread at a time."""
 
     name = "rules"
-    version = "1.24.1"
+    version = "1.25"
 
     def __init__(self) -> None:
         self._nlp: Language | None = None
@@ -879,9 +879,13 @@ class _ArticleRun:
     def _and_clause(self, i: int, sent: Span, name_starts: set[int]) -> bool:
         """", and the Kremlin has insisted ...": a new subject after ", and" opens a clause
         of its own, so a cue of the clause before does not compose with its cues."""
-        return self.lower[i] == "and" and self.lower[i - 1] == "," and (
-            self._subject_at(i + 1, sent, name_starts)
-            or (i + 1 < sent.end and self.lower[i + 1] == "that"))  # ", and that ..."
+        if self.lower[i] != "and":
+            return False
+        that = i + 1 < sent.end and self.lower[i + 1] == "that"
+        if that and "that" in self.lower[sent.start:i]:
+            return True  # "said that X ... and that Y": a second reported clause
+        return self.lower[i - 1] == "," and (
+            self._subject_at(i + 1, sent, name_starts) or that)  # ", and that ..."
 
     def _colon(self, i: int, sent: Span) -> bool:
         return self.lower[i] == ":" and i > sent.start + 2
@@ -901,6 +905,8 @@ class _ArticleRun:
     def _skip(self, g: Hit) -> bool:
         """Troops of Russia or Ukraine are not a peacekeeping force, nor are fallen soldiers
         or "the presence of" something named after it."""
+        if self._contrasted(g):
+            return True
         if g.kind == "GI" and g.value == Guarantee.NATO_MEMBERSHIP.value:
             # "Irish neutrality" is Ireland's own status, no curb on Ukraine's membership
             return any(n.end == g.start and n.kind in ("J", "P") and n.value != BENEFICIARY
@@ -927,6 +933,16 @@ class _ArticleRun:
             if name.end <= g.start and g.start - name.end <= 1 and name.kind in ("J", "P"):
                 return name.value in ("rus", "ukr", "blr", "prk")
         return False
+
+    def _contrasted(self, g: Hit) -> bool:
+        """"Japan offers investment, not troops": the guarantee set against what is offered
+        takes no stance from the clause's cue."""
+        j = g.start
+        if j > 0 and self.lower[j - 1] in ("any", "its", "their", "the"):
+            j -= 1
+        before = self.lower[max(0, j - 2):j]
+        return before in ([",", "not"], ["but", "not"], ["and", "not"], ["rather", "than"],
+                          ["instead", "of"])
 
     def _stance_cues(self, start: int, g: Hit, cues: list[Hit]) -> list[Hit]:
         """Stance cues between `start` and the guarantee whose scope reaches it."""
@@ -1094,6 +1110,8 @@ class _ArticleRun:
         """"position had not changed, pointing to a vote in which X rejected ...": a negator
         whose own verb ends before a comma does not reach the cue after it."""
         target = next((c.start for c in stance_cues if c.start >= negator.end), g.start)
+        if "unless" in self.lower[negator.end:g.start]:
+            return True  # "no ceasefire will last unless it is backed by guarantees"
         return "," in self.lower[negator.end:target]
 
     def _contrastive(self, negator: Hit) -> bool:
