@@ -28,8 +28,9 @@ FLOORS: dict[str, tuple[float, float]] = {
     "blind5_gold.jsonl": (0.71, 0.85),
     "blind6_gold.jsonl": (0.71, 0.88),
     "blind7_gold.jsonl": (0.74, 0.82),
+    "blind8_gold.jsonl": (0.57, 0.82),
 }
-POOLED_FLOOR = 0.79
+POOLED_FLOOR = 0.77  # includes blind8, which no rule was tuned on
 
 
 @pytest.fixture(scope="module")
