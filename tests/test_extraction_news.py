@@ -426,3 +426,38 @@ def test_no_soldiers_would_be_part_of_the_force(extractor: RuleExtractor) -> Non
     assert keys(found) == {("ita", "opposes", "peacekeeping_force")}
     found = run(extractor, "Macron said French troops would take part in the force.")
     assert keys(found) == {("fra", "backs", "peacekeeping_force")}
+
+
+# -- blind8 round: odds and horizons are doubt, bare participation, new names (1.26) -------
+
+
+def test_no_realistic_path_is_doubt(extractor: RuleExtractor) -> None:
+    found = run(extractor, "A U.S. official said Washington saw no realistic path to "
+                           "membership in NATO while the war continued.")
+    assert keys(found) == {("usa", "doubts", "nato_membership")}
+
+
+def test_refusing_only_the_coming_years_is_doubt(extractor: RuleExtractor) -> None:
+    found = run(extractor, "German officials said they did not expect a NATO invitation for "
+                           "many years.")
+    assert keys(found) == {("deu", "doubts", "nato_membership")}
+    found = run(extractor, "The Kremlin has for years insisted on the demilitarization of "
+                           "Ukraine.")
+    assert ("rus", "doubts", "military_strength") not in keys(found)
+
+
+def test_bare_take_part_at_the_end_of_the_clause(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Prague said Czech soldiers would not take part.")
+    assert keys(found) == {("cze", "opposes", "peacekeeping_force")}
+
+
+def test_hostile_act_after_the_guarantee_is_a_refusal(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Zakharova said Moscow would regard any foreign warships near "
+                           "Odesa as a hostile act.")
+    assert keys(found) == {("rus", "opposes", "air_sea_protection")}
+
+
+def test_military_support_is_military_strength(extractor: RuleExtractor) -> None:
+    found = run(extractor, "The Netherlands said it would keep its military support at "
+                           "3.5 billion euros a year.")
+    assert keys(found) == {("nld", "backs", "military_strength")}

@@ -170,7 +170,7 @@ class RuleExtractor:
     """Rules over spaCy matches; `extract` is safe to call from one thread at a time."""
 
     name = "rules"
-    version = "1.25"
+    version = "1.26"
 
     def __init__(self) -> None:
         self._nlp: Language | None = None
@@ -1150,7 +1150,12 @@ class _ArticleRun:
 
     def _about_timing(self, sent: Span, g: Hit, start: int) -> bool:
         timing = self._timing_words
-        return any(self.lower[i] in timing for i in range(start, min(sent.end, g.end + 8)))
+        end = min(sent.end, g.end + 8)
+        if any(self.lower[i] in timing for i in range(start, end)):
+            return True
+        # phrases: "did not expect an invitation for many years"
+        text = " " + " ".join(self.lower[start:end]) + " "
+        return any(" " in w and f" {w} " in text for w in timing)
 
     def _holders(
         self,
