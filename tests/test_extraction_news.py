@@ -461,3 +461,10 @@ def test_military_support_is_military_strength(extractor: RuleExtractor) -> None
     found = run(extractor, "The Netherlands said it would keep its military support at "
                            "3.5 billion euros a year.")
     assert keys(found) == {("nld", "backs", "military_strength")}
+
+
+def test_passive_curb_after_the_guarantee_turns_the_demand(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Moscow insisted that Ukraine's army be limited after the war.")
+    assert keys(found) == {("rus", "opposes", "military_strength")}
+    found = run(extractor, "London wants Ukraine's army to be strengthened.")
+    assert keys(found) == {("gbr", "backs", "military_strength")}

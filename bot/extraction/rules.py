@@ -1054,6 +1054,8 @@ class _ArticleRun:
                         and "but" not in self.lower[after[0].end:min(sent.end,
                                                                      after[0].end + 8)]]
                 negatives = sum(c.value == "negative" for c in stance_cues) + len(negators)
+                if self._curbed_after(sent, g, cues):
+                    negatives += 1  # "demanded that Ukraine's army be capped"
                 if g.kind == "GI":
                     negatives += 1
                 polarity = "negative" if negatives % 2 else "positive"
@@ -1073,6 +1075,13 @@ class _ArticleRun:
             holders = [speaker]
         self.provider = self._provider(stance_cues, mentions, holders)
         return holders, polarity
+
+    def _curbed_after(self, sent: Span, g: Hit, cues: list[Hit]) -> bool:
+        """"demanded that Ukraine's armed forces be capped": a curb in the passive right after
+        the guarantee turns the cue before it around."""
+        return any(c.value == "negative" and c.start - g.end <= 1
+                   and self.lower[c.start] in ("be", "been")
+                   for c in self._after_cues(sent, g, cues))
 
     def _not_enough_alone(self, sent: Span, g: Hit, cues: list[Hit]) -> bool:
         """"unarmed observers alone would not stop an offensive": the guarantee is doubted as
