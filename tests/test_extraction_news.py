@@ -468,3 +468,9 @@ def test_passive_curb_after_the_guarantee_turns_the_demand(extractor: RuleExtrac
     assert keys(found) == {("rus", "opposes", "military_strength")}
     found = run(extractor, "London wants Ukraine's army to be strengthened.")
     assert keys(found) == {("gbr", "backs", "military_strength")}
+
+
+def test_protect_leads_the_guarantee_and_stays_a_cue(extractor: RuleExtractor) -> None:
+    found = run(extractor, "Kyiv has asked partners to protect the skies over its western "
+                           "regions.")
+    assert keys(found) == {("ukr", "seeks", "air_sea_protection")}
