@@ -474,3 +474,11 @@ def test_protect_leads_the_guarantee_and_stays_a_cue(extractor: RuleExtractor) -
     found = run(extractor, "Kyiv has asked partners to protect the skies over its western "
                            "regions.")
     assert keys(found) == {("ukr", "seeks", "air_sea_protection")}
+
+
+def test_not_inside_a_quoted_contrast_negates_nothing(extractor: RuleExtractor) -> None:
+    found = run(extractor, 'Kachka said Kyiv expected "decisions, not declarations" on its EU '
+                           'accession.')
+    assert keys(found) == {("ukr", "seeks", "eu_membership")}
+    found = run(extractor, "Orban said Hungary would not back EU membership for Ukraine.")
+    assert keys(found) == {("hun", "opposes", "eu_membership")}

@@ -1128,6 +1128,11 @@ class _ArticleRun:
         j = negator.end
         if j < len(self.lower) and self.lower[j] in ("only", "just", "least"):
             return True
+        if negator.start > 0 and self.lower[negator.start - 1] == "," and \
+                j + 1 < len(self.lower) and self.lower[j].isalpha() and \
+                self.lower[j + 1] in ('"', "”", "’", ",", ";"):
+            return True  # 'expected "decisions, not declarations" on its accession'
+
         while j < len(self.lower) and self.lower[j] in ("the", "a"):
             j += 1
         return any(n.start == j and n.kind in ("P", "A") for n in self.names)
