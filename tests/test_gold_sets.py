@@ -29,8 +29,9 @@ FLOORS: dict[str, tuple[float, float]] = {
     "blind6_gold.jsonl": (0.72, 0.90),
     "blind7_gold.jsonl": (0.74, 0.85),
     "blind8_gold.jsonl": (0.71, 0.86),
+    "blind9_gold.jsonl": (0.72, 0.88),
 }
-POOLED_FLOOR = 0.80  # blind8 has been a development set since 1.26
+POOLED_FLOOR = 0.79  # includes blind9, which no rule was tuned on
 
 
 @pytest.fixture(scope="module")
