@@ -144,28 +144,26 @@ class FeedStoreMixin(StoreBase):
     ) -> tuple[set[str], set[str]]:
         """Which entry keys (GUIDs) and which links are already dealt with: an article has
         them, or the entry is done, or it failed too often."""
-        keys, urls = sorted(set(keys)), sorted(set(urls))
-        known_keys: set[str] = set()
-        known_urls: set[str] = set()
-        for chunk in _chunks(keys):
-            marks = ",".join("?" * len(chunk))
-            sql = (
-                f"SELECT guid FROM articles WHERE guid IN ({marks}) UNION"
-                f" SELECT entry_key FROM feed_entries WHERE entry_key IN ({marks})"
-                "  AND (status != 'failed' OR attempts >= ?)"
-            )
-            async with self.db.execute(sql, [*chunk, *chunk, MAX_ENTRY_ATTEMPTS]) as cursor:
-                known_keys |= {row[0] async for row in cursor}
-        for chunk in _chunks(urls):
-            marks = ",".join("?" * len(chunk))
-            sql = (
-                f"SELECT url FROM articles WHERE url IN ({marks}) UNION"
-                f" SELECT url FROM feed_entries WHERE url IN ({marks})"
-                "  AND (status != 'failed' OR attempts >= ?)"
-            )
-            async with self.db.execute(sql, [*chunk, *chunk, MAX_ENTRY_ATTEMPTS]) as cursor:
-                known_urls |= {row[0] async for row in cursor}
+        known_keys = await self._known(
+            sorted(set(keys)), "SELECT guid FROM articles WHERE guid IN ({marks}) UNION"
+            " SELECT entry_key FROM feed_entries WHERE entry_key IN ({marks})"
+        )
+        known_urls = await self._known(
+            sorted(set(urls)), "SELECT url FROM articles WHERE url IN ({marks}) UNION"
+            " SELECT url FROM feed_entries WHERE url IN ({marks})"
+        )
         return known_keys, known_urls
+
+    async def _known(self, values: list[str], template: str) -> set[str]:
+        """The values a query template (articles UNION feed entries) finds, in chunks; an
+        entry counts unless it failed and still has attempts left."""
+        found: set[str] = set()
+        for chunk in _chunks(values):
+            marks = ",".join("?" * len(chunk))
+            sql = template.format(marks=marks) + " AND (status != 'failed' OR attempts >= ?)"
+            async with self.db.execute(sql, [*chunk, *chunk, MAX_ENTRY_ATTEMPTS]) as cursor:
+                found |= {row[0] async for row in cursor}
+        return found
 
     async def entry_attempts(self, keys: Sequence[str]) -> dict[str, int]:
         """Failed attempts so far of each entry (entries never tried are left out)."""
