@@ -154,6 +154,32 @@ class Hit:
     value: str
 
 
+@dataclass(frozen=True)
+class Proposal:
+    """One (holder, stance, guarantee) the rules proposed in one sentence, before the article's
+    positions were deduplicated: `quality` 0 headline, 1 lead, 2 body."""
+
+    sentence: int
+    actor: str
+    party: str
+    stance: Stance
+    guarantee: Guarantee
+    guarantor: str | None
+    quality: int
+
+
+@dataclass(frozen=True)
+class RuleAnalysis:
+    """What the rules saw in one article: their positions, their proposals by sentence, the
+    speaker they resolved for each sentence, and every phrase match."""
+
+    positions: list[Position]
+    proposals: list[Proposal]
+    speakers: list[Actor | None]
+    hits: list[Hit]
+    guarantees: list[Hit]  # guarantee phrases, memberships and references resolved
+
+
 @dataclass
 class Found:
     """A position before it becomes a `Position`: kept per article by its key."""
@@ -238,8 +264,14 @@ class RuleExtractor:
 
     def extract(self, article: Article) -> list[Position]:
         """Positions of one article, at most one per (party, stance, guarantee)."""
-        doc = self.nlp(article.text)
-        return _ArticleRun(self, doc).run()
+        return self.analyse(self.nlp(article.text)).positions
+
+    def analyse(self, doc: Doc) -> RuleAnalysis:
+        """The rules' positions for a parsed article, with every proposal they made on the way
+        (for a later stage that decides among them) and the speaker of each sentence."""
+        run = _ArticleRun(self, doc)
+        positions = run.run()
+        return RuleAnalysis(positions, run.proposals, run.speakers, run.hits, run.guarantees)
 
     def hits(self, doc: Doc) -> list[Hit]:
         assert self._lower is not None and self._orth is not None
@@ -286,6 +318,10 @@ class _ArticleRun:
         self.lower = [t.lower_ for t in doc]
         self.title_case = [t.is_title for t in doc]
         hits = extractor.hits(doc)
+        self.hits = list(hits)
+        self.proposals: list[Proposal] = []
+        self.speakers: list[Actor | None] = []
+        self.sentence_index = 0
         self.names = _longest([h for h in hits if h.kind in ("A", "P", "J", "T")])
         party_ends = {n.end for n in self.names if n.kind in ("J", "P")}
         # "Japanese firms": words that are a guarantee only right after a party word
@@ -511,7 +547,7 @@ class _ArticleRun:
         names_by_sent = _bucket(self.names, sents)
         guarantees_by_sent = _bucket(self.guarantees, sents)
         cues_by_sent = _bucket(self.cues, sents)
-        speakers: list[Actor | None] = []
+        speakers: list[Actor | None] = self.speakers
         mentions_by_sent: list[list[Mention]] = []
         for k, sent in enumerate(sents):
             dateline = self._dateline_end(sent)
@@ -674,6 +710,7 @@ class _ArticleRun:
         cues: list[Hit],
         speakers: list[Actor | None],
     ) -> None:
+        self.sentence_index = k
         speaker = speakers[k] or self._quote_speaker(k, sents, speakers)
         self.own_speaker = speakers[k] is not None
         evidence = self.text[sent.start_char:sent.end_char].strip()
@@ -1381,6 +1418,8 @@ class _ArticleRun:
             return
         if guarantor is None:
             guarantor = _default_guarantor(holder, stance, guarantee)
+        self.proposals.append(Proposal(self.sentence_index, holder.slug, holder.party, stance,
+                                       guarantee, guarantor, quality))
         key = (holder.party, stance, guarantee)
         old = self.found.get(key)
         if old is not None and old.quality >= quality:
