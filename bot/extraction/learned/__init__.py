@@ -1,0 +1,1 @@
+"""The learned stage: rule proposals widened to candidates, decided by a trained linear model."""

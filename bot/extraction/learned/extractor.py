@@ -1,0 +1,121 @@
+"""The combined extractor: the rules propose, a trained linear model decides.
+
+For each article the rules run once (their positions, their proposals by sentence, their
+speakers); `features.build_view` widens the proposals to every plausible (sentence, party,
+guarantee); the model gives each a stance or `none`; the article keeps, per (party, stance,
+guarantee), the candidate the model is surest of when it clears the threshold chosen on the
+development split. Deterministic: same text, same positions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+from spacy.tokens import Span
+
+from bot.extraction.learned.features import GROUPS, ArticleView, Candidate, build_view
+from bot.extraction.learned.model import LinearModel
+from bot.extraction.lexicon import party_slug
+from bot.extraction.rules import RuleExtractor
+from bot.models import Article, Position
+from bot.vocabulary import Guarantee, Stance
+
+MODEL_FILES = {"combined": "combined.npz", "model": "model_only.npz"}
+RULE_PREFIXES = ("r=", "r_", "ra=")
+
+
+@cache
+def load_model(kind: str = "combined") -> LinearModel:
+    """The committed model of `kind` (`combined` or `model`, the ablation without rule
+    features), read once per process."""
+    name = MODEL_FILES[kind]
+    data = resources.files("bot.extraction.learned").joinpath(f"artifacts/{name}").read_bytes()
+    return LinearModel.load(data)
+
+
+def without_rules(features: dict[str, float]) -> dict[str, float]:
+    """The features a model that never sees the rules' conclusions gets."""
+    return {k: v for k, v in features.items() if not k.startswith(RULE_PREFIXES)}
+
+
+@dataclass(frozen=True)
+class Scored:
+    candidate: Candidate
+    stance: str
+    probability: float
+
+
+class CombinedExtractor:
+    """Rules as candidate generators and features, a linear model as the decision."""
+
+    name = "combined"
+
+    def __init__(self, kind: str = "combined", rules: RuleExtractor | None = None,
+                 threshold: float | None = None) -> None:
+        self.kind = kind
+        self.rules = rules or RuleExtractor()
+        self._model = load_model(kind)
+        meta_threshold = self._model.meta.get("threshold", 0.5)
+        self.threshold = threshold if threshold is not None else float(str(meta_threshold))
+        self.version = f"{self.rules.version}+{self._model.meta.get('version', '0')}"
+        if kind != "combined":
+            self.name = "model"
+
+    def scored(self, article: Article) -> tuple[ArticleView, list[Scored]]:
+        """Every candidate of the article with its most likely stance."""
+        doc = self.rules.nlp(article.text)
+        view = build_view(doc, self.rules.analyse(doc))
+        out = []
+        for cand in view.candidates:
+            features = cand.features if self.kind == "combined" else without_rules(cand.features)
+            probs = self._model.probabilities(features)
+            stance = max((s for s in probs if s != "none"), key=probs.__getitem__)
+            out.append(Scored(cand, stance, probs[stance]))
+        return view, out
+
+    def extract(self, article: Article) -> list[Position]:
+        view, scored = self.scored(article)
+        best: dict[tuple[str, str, str], Scored] = {}
+        for s in scored:
+            if s.probability < self.threshold:
+                continue
+            key = (s.candidate.party, s.stance, s.candidate.guarantee)
+            old = best.get(key)
+            if old is None or s.probability > old.probability:
+                best[key] = s
+        return [self._position(view, s) for s in best.values()]
+
+    def _position(self, view: ArticleView, s: Scored) -> Position:
+        cand = s.candidate
+        sent = view.sentences[cand.sentence]
+        return Position(
+            actor=cand.actor or party_slug(cand.party),
+            party=cand.party,
+            stance=Stance(s.stance),
+            guarantee=Guarantee(cand.guarantee),
+            guarantor=_guarantor(view, cand, s.stance, sent),
+            beneficiary=view.beneficiary,
+            evidence=sent.doc.text[sent.start_char:sent.end_char].strip(),
+        )
+
+
+def _guarantor(view: ArticleView, cand: Candidate, stance: str, sent: Span) -> str | None:
+    """Who would provide the guarantee: what the rules found for this tuple, else for the same
+    party and guarantee elsewhere, else the holder when it offers or refuses it."""
+    for p in view.rules.proposals:
+        if p.party == cand.party and p.guarantee.value == cand.guarantee and \
+                p.stance.value == stance and p.sentence == cand.sentence:
+            return p.guarantor
+    for p in view.rules.proposals:
+        if p.party == cand.party and p.guarantee.value == cand.guarantee and \
+                p.stance.value == stance:
+            return p.guarantor
+    if cand.party == view.beneficiary:
+        return None
+    if stance in (Stance.BACKS.value, Stance.OPPOSES.value) and cand.party not in GROUPS:
+        return cand.party
+    if stance in (Stance.BACKS.value, Stance.OPPOSES.value):
+        return cand.party
+    return None

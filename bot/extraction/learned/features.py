@@ -1,0 +1,332 @@
+"""Candidates and their features: every (sentence, party, guarantee) the rules and the
+lexicons make plausible, described by sparse string features for the learned stage.
+
+The rules propose; this module widens their proposals to every party named in a sentence
+that names a guarantee (and to the speaker carried over from earlier sentences), and writes
+down what a reader would look at: who is named where, which words lie between the party and
+the guarantee, which cues, negations and hedges the sentence holds, whether it is a question,
+history or a hypothetical, and what the rules concluded.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from functools import cache
+from importlib import resources
+
+from spacy.tokens import Doc, Span
+
+from bot.extraction.rules import Hit, Proposal, RuleAnalysis
+from bot.vocabulary import Guarantee, actors, parties
+
+GROUPS = frozenset({"eu", "europe", "nato", "un", "g7"})
+PREPOSITIONS = frozenset({"to", "for", "in", "from", "with", "by", "on", "of", "against",
+                          "over", "into", "at", "between", "toward", "towards", "about"})
+SPEECH_NEAR = 4
+WINDOW = 3
+BETWEEN_MAX = 12
+PAST_YEAR = re.compile(r"\b(19\d\d|200\d|201\d)\b")
+HYPOTHETICAL = frozenset({"if", "whether", "unless", "suppose", "imagine", "hypothetically"})
+QUESTION_OPENERS = frozenset({"q", "q:", "question", "question:"})
+STOP = frozenset({"the", "a", "an", "of", "and", ",", ".", "its", "their", "his", "her", "to",
+                  "in", "on", "for", "that", "this", "is", "was", "be", "as", "with", "by",
+                  "at", "it", "from"})
+LIST_JOINERS = frozenset({",", "and", "&", "or", "as", "well"})
+MEMBERSHIP_GENERIC = (Guarantee.NATO_MEMBERSHIP.value, Guarantee.EU_MEMBERSHIP.value)
+
+
+@cache
+def beneficiary_order() -> tuple[str, ...]:
+    """Parties that receive guarantees, most common first (`beneficiaries.toml`)."""
+    path = resources.files("bot.extraction").joinpath("data/beneficiaries.toml")
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    return tuple(str(code) for code in data["parties"])
+
+
+@dataclass(frozen=True)
+class PartyMention:
+    start: int
+    end: int
+    party: str
+    kind: str  # A actor, P name, J adjective, S speaker carried, R rule proposal only
+    actor: str | None = None
+    # a coordinated list of parties ("Germany, Italy and Poland") acts as one subject
+    list_start: int = -1
+    list_end: int = -1
+    list_size: int = 1
+
+    @property
+    def head_start(self) -> int:
+        return self.list_start if self.list_size > 1 else self.start
+
+    @property
+    def head_end(self) -> int:
+        return self.list_end if self.list_size > 1 else self.end
+
+
+@dataclass
+class Candidate:
+    """One (sentence, party, guarantee) to classify, with its features."""
+
+    sentence: int
+    party: str
+    guarantee: str
+    actor: str
+    features: dict[str, float] = field(default_factory=dict)
+    rule_guarantor: str | None = None
+
+
+@dataclass(frozen=True)
+class ArticleView:
+    """One article as the learned stage sees it."""
+
+    sentences: list[Span]
+    candidates: list[Candidate]
+    beneficiary: str
+    rules: RuleAnalysis
+
+
+def article_beneficiary(mentions: list[PartyMention]) -> str:
+    """The conflict party the article names most often ('ukr' when it names none)."""
+    order = beneficiary_order()
+    counts = Counter(m.party for m in mentions if m.party in order)
+    if not counts:
+        return order[0]
+    return max(counts, key=lambda code: (counts[code], -order.index(code)))
+
+
+def _longest(hits: list[Hit]) -> list[Hit]:
+    taken: set[int] = set()
+    out = []
+    for hit in sorted(hits, key=lambda h: (-(h.end - h.start), h.start)):
+        if any(i in taken for i in range(hit.start, hit.end)):
+            continue
+        taken.update(range(hit.start, hit.end))
+        out.append(hit)
+    return sorted(out, key=lambda h: h.start)
+
+
+def _lists(mentions: list[PartyMention], lower: list[str]) -> list[PartyMention]:
+    """Mentions joined only by commas and "and"/"or" become one list."""
+    out: list[PartyMention] = []
+    group: list[PartyMention] = []
+
+    def flush() -> None:
+        for m in group:
+            out.append(replace(m, list_start=group[0].start, list_end=group[-1].end,
+                               list_size=len(group)))
+
+    for m in mentions:
+        if group and all(w in LIST_JOINERS for w in lower[group[-1].end:m.start]) and \
+                m.start - group[-1].end <= 3:
+            group.append(m)
+            continue
+        flush()
+        group = [m]
+    flush()
+    return out
+
+
+def _party_mentions(hits: list[Hit]) -> list[PartyMention]:
+    known = actors()
+    states = parties()
+    out = []
+    for h in _longest([h for h in hits if h.kind in ("A", "P", "J")]):
+        if h.kind == "A":
+            actor = known.get(h.value)
+            if actor is not None and actor.party in states:
+                out.append(PartyMention(h.start, h.end, actor.party, "A", h.value))
+        elif h.value in states:
+            out.append(PartyMention(h.start, h.end, h.value, h.kind))
+    return out
+
+
+def _guarantee_hits(resolved: list[Hit], hits: list[Hit]) -> list[tuple[int, int, str, str]]:
+    """(start, end, guarantee, how) for each guarantee phrase the rules resolved (`G` direct,
+    `GI` inverse: "a cap on the army"; references such as "the mission" included), and each
+    membership word they could not place, read as either NATO or EU membership (`Mg`)."""
+    out = [(h.start, h.end, h.value, h.kind) for h in resolved]
+    placed = {h.start for h in resolved}
+    for h in hits:
+        if h.kind == "M" and h.start not in placed:
+            out += [(h.start, h.end, v, "Mg") for v in MEMBERSHIP_GENERIC]
+    return out
+
+
+def _bucket(items: list, sents: list[Span], start_of) -> list[list]:  # type: ignore[type-arg]
+    out: list[list] = [[] for _ in sents]  # type: ignore[type-arg]
+    k = 0
+    for item in sorted(items, key=start_of):
+        while k + 1 < len(sents) and sents[k + 1].start <= start_of(item):
+            k += 1
+        out[k].append(item)
+    return out
+
+
+def _distance_bucket(d: int) -> str:
+    if d <= 2:
+        return "0-2"
+    if d <= 6:
+        return "3-6"
+    if d <= 12:
+        return "7-12"
+    return "13+"
+
+
+def build_view(doc: Doc, rules: RuleAnalysis) -> ArticleView:
+    """Every candidate of one parsed article, with features."""
+    sents = list(doc.sents)
+    lower = [t.lower_ for t in doc]
+    hits = rules.hits
+    mentions = _lists(_party_mentions(hits), lower)
+    beneficiary = article_beneficiary(mentions)
+    mentions_by = _bucket(mentions, sents, lambda m: m.start)
+    guarantees_by = _bucket(_guarantee_hits(rules.guarantees, hits), sents, lambda g: g[0])
+    cues = [h for h in hits if h.kind in ("C", "CA")]
+    cues_by = _bucket(cues, sents, lambda h: h.start)
+    speech_by = _bucket([h for h in hits if h.kind in ("S", "SP")], sents, lambda h: h.start)
+    proposals_by: dict[int, list[Proposal]] = {}
+    for p in rules.proposals:
+        proposals_by.setdefault(p.sentence, []).append(p)
+    final = {(p.party, p.guarantee.value): p.stance.value for p in rules.positions}
+    candidates: list[Candidate] = []
+    carried: str | None = None
+    for k, sent in enumerate(sents):
+        ms = list(mentions_by[k])
+        speaker = rules.speakers[k] if k < len(rules.speakers) else None
+        if speaker is not None and speaker.party in parties():
+            carried = speaker.party
+        gs = guarantees_by[k]
+        props = proposals_by.get(k, [])
+        names = {m.party for m in ms}
+        if carried and carried not in names and (gs or props):
+            ms.append(PartyMention(sent.start, sent.start, carried, "S",
+                                   speaker.slug if speaker else None))
+        for p in props:
+            if p.party not in {m.party for m in ms}:
+                ms.append(PartyMention(sent.start, sent.start, p.party, "R", p.actor))
+        g_values = {g[2] for g in gs} | {p.guarantee.value for p in props}
+        if not g_values or not ms:
+            continue
+        context = _sentence_features(sent, lower, cues_by[k], k)
+        for party in dict.fromkeys(m.party for m in ms):
+            party_ms = [m for m in ms if m.party == party]
+            for g in sorted(g_values):
+                g_hits = [h for h in gs if h[2] == g]
+                cand = _candidate(k, sent, party, g, party_ms, g_hits, ms, lower, cues_by[k],
+                                  speech_by[k], props, final, beneficiary, context)
+                candidates.append(cand)
+    return ArticleView(sents, candidates, beneficiary, rules)
+
+
+def _sentence_features(sent: Span, lower: list[str], cues: list[Hit], k: int) -> dict[str, float]:
+    words = lower[sent.start:sent.end]
+    text = sent.text
+    f: dict[str, float] = {}
+    if k == 0:
+        f["title"] = 1.0
+    if text.rstrip().endswith("?"):
+        f["question"] = 1.0
+    if words and words[0] in QUESTION_OPENERS:
+        f["q_turn"] = 1.0
+    if PAST_YEAR.search(text):
+        f["past_year"] = 1.0
+    if HYPOTHETICAL & set(words):
+        f["hypothetical"] = 1.0
+    if any(q in text for q in ('"', "“", "”", "«")):
+        f["quoted"] = 1.0
+    if text.lstrip()[:1] in ("•", "-", "*", "–") or re.match(r"\s*\d+[.)]\s", text):
+        f["bullet"] = 1.0
+    for c in cues:
+        f["sc=" + c.value] = 1.0
+    return f
+
+
+def _candidate(
+    k: int, sent: Span, party: str, g: str, party_ms: list[PartyMention],
+    g_hits: list[tuple[int, int, str, str]], all_ms: list[PartyMention], lower: list[str],
+    cues: list[Hit], speech: list[Hit], props: list[Proposal], final: dict[tuple[str, str], str],
+    beneficiary: str, context: dict[str, float],
+) -> Candidate:
+    f = dict(context)
+    f["g=" + g] = 1.0
+    is_benef = party == beneficiary
+    group = "group" if party in GROUPS else ("benef" if is_benef else "state")
+    f["p=" + group] = 1.0
+    f[f"p={group}&g={g}"] = 1.0
+    n_parties = len({m.party for m in all_ms})
+    f["nparties=" + str(min(n_parties, 4))] = 1.0
+    actor = next((m.actor for m in party_ms if m.actor), None)
+    # the mention and guarantee phrase closest to each other
+    real_ms = [m for m in party_ms if m.kind in ("A", "P", "J")]
+    for m in party_ms:
+        f["pk=" + m.kind] = 1.0
+    if g_hits and real_ms:
+        m, h = min(((m, h) for m in real_ms for h in g_hits),
+                   key=lambda mh: abs(mh[0].head_start - mh[1][0]))
+        if m.list_size > 1:
+            f["in_list"] = 1.0
+        m_start, m_end = m.head_start, m.head_end
+        before = m_end <= h[0]
+        f["pos=" + ("before" if before else "after")] = 1.0
+        dist = (h[0] - m_end) if before else (m_start - h[1])
+        f["dist=" + _distance_bucket(max(dist, 0))] = 1.0
+        f["how=" + h[3]] = 1.0
+        lo, hi = (m_end, h[0]) if before else (h[1], m_start)
+        between = lower[lo:hi][:BETWEEN_MAX]
+        for w in between:
+            if w not in STOP and w.isalpha():
+                f["b=" + w] = 1.0
+        for c in cues:
+            if lo <= c.start < hi:
+                f["bc=" + c.value] = 1.0
+                f[f"bc={c.value}&{group}"] = 1.0
+        if m.kind == "J" and before and h[0] - m.end <= 1:
+            f["adj_of_g"] = 1.0
+        if m_start > sent.start and lower[m_start - 1] in PREPOSITIONS:
+            f["prep=" + lower[m_start - 1]] = 1.0
+        if m_end < sent.end and lower[m_end] in ("'s", "’s", "'", "’"):
+            f["possessive"] = 1.0
+        if m is min(real_ms, key=lambda x: x.start) and all(
+                x.start >= m.start for x in all_ms if x.kind in ("A", "P", "J")):
+            f["first_named"] = 1.0
+        if m_start - sent.start <= 2:
+            f["sent_start"] = 1.0
+        if any(0 <= s.start - m_end <= SPEECH_NEAR for s in speech):
+            f["speech_after"] = 1.0
+        if any(0 <= m_start - s.end <= 2 for s in speech):
+            f["speech_before"] = 1.0
+        for w in lower[max(sent.start, h[0] - WINDOW):h[0]]:
+            f["w-=" + w] = 1.0
+        for w in lower[h[1]:min(sent.end, h[1] + WINDOW)]:
+            f["w+=" + w] = 1.0
+        for c in cues:
+            if c.value in ("negator", "negative", "doubt") and 0 <= h[0] - c.end <= 5:
+                f["near_before=" + c.value] = 1.0
+    elif not g_hits:
+        f["g_from_rules_only"] = 1.0
+    else:
+        f["party_not_named"] = 1.0
+    if speech and not real_ms:
+        f["speech_unnamed"] = 1.0
+    ruled = [p for p in props if p.party == party and p.guarantee.value == g]
+    if ruled:
+        best = max(ruled, key=lambda p: p.quality)
+        f["r=" + best.stance.value] = 1.0
+        f[f"r={best.stance.value}&{group}"] = 1.0
+        f[f"r={best.stance.value}&q{best.quality}"] = 1.0
+        actor = actor or best.actor
+    elif any(p.guarantee.value == g for p in props):
+        f["r_other_party"] = 1.0
+    else:
+        f["r_none"] = 1.0
+    art = final.get((party, g))
+    if art:
+        f["ra=" + art] = 1.0
+    cand = Candidate(k, party, g, actor or "", f)
+    if ruled:
+        cand.rule_guarantor = max(ruled, key=lambda p: p.quality).guarantor
+    return cand

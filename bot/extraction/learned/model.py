@@ -1,0 +1,64 @@
+"""A linear classifier stored as plain arrays: feature names, weights, bias.
+
+Trained with scikit-learn (`make train`), but read and applied here with numpy alone, so
+inference needs no scikit-learn, loads no pickle and gives the same numbers on every CPU.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+LABELS = ("none", "seeks", "backs", "opposes", "doubts")
+
+
+@dataclass(frozen=True)
+class LinearModel:
+    """Multinomial logistic regression over sparse binary features."""
+
+    labels: tuple[str, ...]
+    index: dict[str, int]
+    weights: np.ndarray  # (labels, features), float32
+    bias: np.ndarray  # (labels,), float32
+    meta: dict[str, object]
+
+    def probabilities(self, features: dict[str, float]) -> dict[str, float]:
+        """P(label | features), by label."""
+        cols = [self.index[f] for f in features if f in self.index]
+        vals = np.array([features[f] for f in features if f in self.index], dtype=np.float64)
+        scores = self.bias.astype(np.float64).copy()
+        if cols:
+            scores += self.weights[:, cols].astype(np.float64) @ vals
+        scores -= scores.max()
+        exp = np.exp(scores)
+        probs = exp / exp.sum()
+        return {label: float(p) for label, p in zip(self.labels, probs, strict=True)}
+
+    def save(self, path: Path) -> None:
+        names = sorted(self.index, key=self.index.__getitem__)
+        buffer = io.BytesIO()
+        np.savez_compressed(
+            buffer,
+            weights=self.weights.astype(np.float32),
+            bias=self.bias.astype(np.float32),
+            names=np.array(names, dtype=np.str_),
+            labels=np.array(self.labels, dtype=np.str_),
+            meta=np.array(json.dumps(self.meta, sort_keys=True), dtype=np.str_),
+        )
+        path.write_bytes(buffer.getvalue())
+
+    @classmethod
+    def load(cls, data: bytes) -> LinearModel:
+        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+            names = [str(n) for n in arrays["names"]]
+            return cls(
+                labels=tuple(str(label) for label in arrays["labels"]),
+                index={name: i for i, name in enumerate(names)},
+                weights=np.ascontiguousarray(arrays["weights"]),
+                bias=arrays["bias"].copy(),
+                meta=json.loads(str(arrays["meta"])),
+            )
