@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from pathlib import Path
 
-from spacy.tokens import Span
-
-from bot.extraction.learned.features import GROUPS, ArticleView, Candidate, build_view
+from bot.extraction.learned.features import ArticleView, Candidate, build_view
+from bot.extraction.learned.guarantor import choose as choose_guarantor
 from bot.extraction.learned.model import LinearModel
 from bot.extraction.lexicon import party_slug
 from bot.extraction.rules import RuleExtractor
@@ -23,14 +23,20 @@ from bot.models import Article, Position
 from bot.vocabulary import Guarantee, Stance
 
 MODEL_FILES = {"combined": "combined.npz", "model": "model_only.npz"}
+SENTENCE_MODEL = "sentences.npz"
+GUARANTOR_MODEL = "guarantor.npz"
+ARTIFACTS = {**MODEL_FILES, "sentences": SENTENCE_MODEL, "guarantor": GUARANTOR_MODEL}
 RULE_PREFIXES = ("r=", "r_", "ra=")
 
 
 @cache
-def load_model(kind: str = "combined") -> LinearModel:
+def load_model(kind: str = "combined", directory: Path | None = None) -> LinearModel:
     """The committed model of `kind` (`combined` or `model`, the ablation without rule
-    features), read once per process."""
-    name = MODEL_FILES[kind]
+    features; `sentences`, the guarantees a sentence speaks of; `guarantor`), read once per
+    process; from `directory` instead of the package when given (training)."""
+    name = ARTIFACTS[kind]
+    if directory is not None:
+        return LinearModel.load((directory / name).read_bytes())
     data = resources.files("bot.extraction.learned").joinpath(f"artifacts/{name}").read_bytes()
     return LinearModel.load(data)
 
@@ -53,20 +59,24 @@ class CombinedExtractor:
     name = "combined"
 
     def __init__(self, kind: str = "combined", rules: RuleExtractor | None = None,
-                 threshold: float | None = None) -> None:
+                 threshold: float | None = None, artifacts: Path | None = None) -> None:
         self.kind = kind
         self.rules = rules or RuleExtractor()
-        self._model = load_model(kind)
+        self._model = load_model(kind, artifacts)
+        self._sentences = load_model("sentences", artifacts)
+        self._guarantor = load_model("guarantor", artifacts)
         meta_threshold = self._model.meta.get("threshold", 0.5)
         self.threshold = threshold if threshold is not None else float(str(meta_threshold))
-        self.version = f"{self.rules.version}+{self._model.meta.get('version', '0')}"
+        self.version = (f"{self.rules.version}+{self._model.meta.get('version', '0')}"
+                        f"{self._sentences.meta.get('version', '0')}"
+                        f"{self._guarantor.meta.get('version', '0')}")
         if kind != "combined":
             self.name = "model"
 
     def scored(self, article: Article) -> tuple[ArticleView, list[Scored]]:
         """Every candidate of the article with its most likely stance."""
         doc = self.rules.nlp(article.text)
-        view = build_view(doc, self.rules.analyse(doc))
+        view = build_view(doc, self.rules.analyse(doc), self._sentences.independent)
         out = []
         for cand in view.candidates:
             features = cand.features if self.kind == "combined" else without_rules(cand.features)
@@ -95,27 +105,7 @@ class CombinedExtractor:
             party=cand.party,
             stance=Stance(s.stance),
             guarantee=Guarantee(cand.guarantee),
-            guarantor=_guarantor(view, cand, s.stance, sent),
+            guarantor=choose_guarantor(self._guarantor, view, cand, s.stance),
             beneficiary=view.beneficiary,
             evidence=sent.doc.text[sent.start_char:sent.end_char].strip(),
         )
-
-
-def _guarantor(view: ArticleView, cand: Candidate, stance: str, sent: Span) -> str | None:
-    """Who would provide the guarantee: what the rules found for this tuple, else for the same
-    party and guarantee elsewhere, else the holder when it offers or refuses it."""
-    for p in view.rules.proposals:
-        if p.party == cand.party and p.guarantee.value == cand.guarantee and \
-                p.stance.value == stance and p.sentence == cand.sentence:
-            return p.guarantor
-    for p in view.rules.proposals:
-        if p.party == cand.party and p.guarantee.value == cand.guarantee and \
-                p.stance.value == stance:
-            return p.guarantor
-    if cand.party == view.beneficiary:
-        return None
-    if stance in (Stance.BACKS.value, Stance.OPPOSES.value) and cand.party not in GROUPS:
-        return cand.party
-    if stance in (Stance.BACKS.value, Stance.OPPOSES.value):
-        return cand.party
-    return None

@@ -13,7 +13,9 @@ from __future__ import annotations
 import re
 import tomllib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 from functools import cache
 from importlib import resources
 
@@ -35,6 +37,12 @@ STOP = frozenset({"the", "a", "an", "of", "and", ",", ".", "its", "their", "his"
                   "in", "on", "for", "that", "this", "is", "was", "be", "as", "with", "by",
                   "at", "it", "from"})
 LIST_JOINERS = frozenset({",", "and", "&", "or", "as", "well"})
+# A guarantee the sentence model finds likely becomes a candidate even where no phrase of the
+# lexicon names it ("no soldiers on Ukrainian soil").
+GUESS_MIN = 0.25
+# Words by which a sentence refers back to what the previous one proposed.
+REFERRING = frozenset({"it", "this", "that", "idea", "plan", "proposal", "move", "such",
+                       "offer", "request", "bid", "agree", "them", "they"})
 MEMBERSHIP_GENERIC = (Guarantee.NATO_MEMBERSHIP.value, Guarantee.EU_MEMBERSHIP.value)
 
 
@@ -79,6 +87,24 @@ class Candidate:
     rule_guarantor: str | None = None
 
 
+Guesser = Callable[[dict[str, float]], dict[str, float]]
+
+
+def sentence_words(sent: Span, lower: list[str], lexicon: set[str]) -> dict[str, float]:
+    """What the sentence model reads: words, word pairs and the guarantees the lexicon found."""
+    words = [w for w in lower[sent.start:sent.end] if w.isalpha() or w == "n't"]
+    f = {"u=" + w: 1.0 for w in words if w not in STOP}
+    for a, b in pairwise(words):
+        f[f"bi={a}_{b}"] = 1.0
+    for g in lexicon:
+        f["lex=" + g] = 1.0
+    return f
+
+
+def _probability_bucket(p: float) -> str:
+    return "0" if p < 0.1 else ("1" if p < 0.3 else ("2" if p < 0.5 else ("3" if p < 0.8 else "4")))
+
+
 @dataclass(frozen=True)
 class ArticleView:
     """One article as the learned stage sees it."""
@@ -87,6 +113,9 @@ class ArticleView:
     candidates: list[Candidate]
     beneficiary: str
     rules: RuleAnalysis
+    sentence_features: list[dict[str, float]]
+    mentions: list[list[PartyMention]]  # named parties, by sentence
+    guarantees: list[list[tuple[int, int, str, str]]]  # guarantee phrases, by sentence
 
 
 def article_beneficiary(mentions: list[PartyMention]) -> str:
@@ -176,8 +205,9 @@ def _distance_bucket(d: int) -> str:
     return "13+"
 
 
-def build_view(doc: Doc, rules: RuleAnalysis) -> ArticleView:
-    """Every candidate of one parsed article, with features."""
+def build_view(doc: Doc, rules: RuleAnalysis, guesser: Guesser | None = None) -> ArticleView:
+    """Every candidate of one parsed article, with features. `guesser` gives the probability
+    of each guarantee for a sentence's words (the sentence model)."""
     sents = list(doc.sents)
     lower = [t.lower_ for t in doc]
     hits = rules.hits
@@ -193,8 +223,13 @@ def build_view(doc: Doc, rules: RuleAnalysis) -> ArticleView:
         proposals_by.setdefault(p.sentence, []).append(p)
     final = {(p.party, p.guarantee.value): p.stance.value for p in rules.positions}
     candidates: list[Candidate] = []
+    sentence_features: list[dict[str, float]] = []
     carried: str | None = None
+    recent: set[str] = set()  # guarantees of the last sentence that named any
     for k, sent in enumerate(sents):
+        words = sentence_words(sent, lower, {g[2] for g in guarantees_by[k]})
+        sentence_features.append(words)
+        guessed = guesser(words) if guesser is not None else {}
         ms = list(mentions_by[k])
         speaker = rules.speakers[k] if k < len(rules.speakers) else None
         if speaker is not None and speaker.party in parties():
@@ -202,24 +237,41 @@ def build_view(doc: Doc, rules: RuleAnalysis) -> ArticleView:
         gs = guarantees_by[k]
         props = proposals_by.get(k, [])
         names = {m.party for m in ms}
-        if carried and carried not in names and (gs or props):
+        g_values = {g[2] for g in gs} | {p.guarantee.value for p in props}
+        new = {g for g, p in guessed.items() if p >= GUESS_MIN and g not in g_values}
+        # "Hungary would block it": a stance with no guarantee of its own refers back
+        back = recent - g_values - new if k > 0 and not g_values and cues_by[k] else set()
+        if g_values:
+            recent = set(g_values)
+        new |= back
+        if carried and carried not in names and (g_values or new):
             ms.append(PartyMention(sent.start, sent.start, carried, "S",
                                    speaker.slug if speaker else None))
         for p in props:
             if p.party not in {m.party for m in ms}:
                 ms.append(PartyMention(sent.start, sent.start, p.party, "R", p.actor))
-        g_values = {g[2] for g in gs} | {p.guarantee.value for p in props}
-        if not g_values or not ms:
+        if not (g_values or new) or not ms:
             continue
         context = _sentence_features(sent, lower, cues_by[k], k)
         for party in dict.fromkeys(m.party for m in ms):
             party_ms = [m for m in ms if m.party == party]
-            for g in sorted(g_values):
+            for g in sorted(g_values | new):
                 g_hits = [h for h in gs if h[2] == g]
                 cand = _candidate(k, sent, party, g, party_ms, g_hits, ms, lower, cues_by[k],
                                   speech_by[k], props, final, beneficiary, context)
+                if guesser is not None:
+                    cand.features["gp=" + _probability_bucket(guessed.get(g, 0.0))] = 1.0
+                if g in back:
+                    cand.features["g_back"] = 1.0
+                    cand.features["g_back&g=" + g] = 1.0
+                    for w in REFERRING & set(lower[sent.start:sent.end]):
+                        cand.features["g_back&w=" + w] = 1.0
+                elif g in new:
+                    cand.features["g_guessed"] = 1.0
+                    cand.features["g_guessed&g=" + g] = 1.0
                 candidates.append(cand)
-    return ArticleView(sents, candidates, beneficiary, rules)
+    return ArticleView(sents, candidates, beneficiary, rules, sentence_features, mentions_by,
+                       guarantees_by)
 
 
 def _sentence_features(sent: Span, lower: list[str], cues: list[Hit], k: int) -> dict[str, float]:
@@ -306,8 +358,15 @@ def _candidate(
         for c in cues:
             if c.value in ("negator", "negative", "doubt") and 0 <= h[0] - c.end <= 5:
                 f["near_before=" + c.value] = 1.0
-    elif not g_hits:
-        f["g_from_rules_only"] = 1.0
+    elif real_ms:
+        m = min(real_ms, key=lambda x: x.head_start)
+        if m.head_start - sent.start <= 2:
+            f["sent_start"] = 1.0
+        if any(0 <= s.start - m.head_end <= SPEECH_NEAR for s in speech):
+            f["speech_after"] = 1.0
+        if m.head_start > sent.start and lower[m.head_start - 1] in PREPOSITIONS:
+            f["prep=" + lower[m.head_start - 1]] = 1.0
+        f["no_g_phrase"] = 1.0
     else:
         f["party_not_named"] = 1.0
     if speech and not real_ms:

@@ -26,13 +26,23 @@ class LinearModel:
     bias: np.ndarray  # (labels,), float32
     meta: dict[str, object]
 
-    def probabilities(self, features: dict[str, float]) -> dict[str, float]:
-        """P(label | features), by label."""
+    def scores(self, features: dict[str, float]) -> np.ndarray:
+        """The linear score of each label."""
         cols = [self.index[f] for f in features if f in self.index]
         vals = np.array([features[f] for f in features if f in self.index], dtype=np.float64)
         scores = self.bias.astype(np.float64).copy()
         if cols:
             scores += self.weights[:, cols].astype(np.float64) @ vals
+        return scores
+
+    def independent(self, features: dict[str, float]) -> dict[str, float]:
+        """P(label | features) of one-vs-rest labels, each on its own (a logistic per label)."""
+        probs = 1.0 / (1.0 + np.exp(-self.scores(features)))
+        return {label: float(p) for label, p in zip(self.labels, probs, strict=True)}
+
+    def probabilities(self, features: dict[str, float]) -> dict[str, float]:
+        """P(label | features) of mutually exclusive labels (a softmax), by label."""
+        scores = self.scores(features)
         scores -= scores.max()
         exp = np.exp(scores)
         probs = exp / exp.sum()

@@ -11,26 +11,39 @@ scikit-learn (the `train` extra); inference does not.
 from __future__ import annotations
 
 import argparse
+import os
 import hashlib
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bot.evaluate import score
-from bot.extraction.learned.extractor import MODEL_FILES, CombinedExtractor, without_rules
+from bot.extraction.learned.extractor import (
+    MODEL_FILES,
+    SENTENCE_MODEL,
+    GUARANTOR_MODEL,
+    CombinedExtractor,
+    without_rules,
+)
 from bot.extraction.learned.features import ArticleView, build_view
+from bot.extraction.learned.guarantor import NOBODY
+from bot.extraction.learned.guarantor import features as guarantor_features
+from bot.extraction.learned.guarantor import options as guarantor_options
 from bot.extraction.learned.model import LABELS, LinearModel
 from bot.extraction.learned.splits import load_split
 from bot.extraction.rules import RuleExtractor
 from bot.ingest import IngestProblem, article_from_record
 from bot.models import Position
+from bot.vocabulary import GUARANTEE_ORDER
 
 SEED = 20261206
-REGULARISATION = 0.5  # inverse strength C of the L2 penalty
-THRESHOLDS = [round(0.20 + 0.025 * i, 3) for i in range(25)]
+REGULARISATION = float(os.environ.get("TRAIN_C", "0.1"))  # inverse strength C of the L2 penalty
+SENTENCE_REGULARISATION = 1.0
+FOLDS = 5
+THRESHOLDS = [round(0.10 + 0.025 * i, 3) for i in range(29)]
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
 Example = tuple[dict[str, float], str]
@@ -67,14 +80,70 @@ def label_view(view: ArticleView, record: Mapping[str, Any]) -> list[str]:
     return labels
 
 
-def examples(records: Iterable[Mapping[str, Any]], rules: RuleExtractor
+def sentence_examples(views: list[ArticleView], records: Sequence[Mapping[str, Any]]
+                      ) -> list[tuple[dict[str, float], set[str]]]:
+    """(sentence words, guarantees its gold spans speak of) of every sentence."""
+    out = []
+    for view, record in zip(views, records, strict=True):
+        spans = _spans(record)
+        for sent, words in zip(view.sentences, view.sentence_features, strict=True):
+            gold = {g for start, end, _, g, _ in spans
+                    if start < sent.end_char and end > sent.start_char}
+            out.append((words, gold))
+    return out
+
+
+def fit_sentences(data: list[tuple[dict[str, float], set[str]]]) -> LinearModel:
+    """One logistic regression per guarantee over a sentence's words."""
+    from sklearn.feature_extraction import DictVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    vectorizer = DictVectorizer(sort=True)
+    x = vectorizer.fit_transform([f for f, _ in data])
+    labels = tuple(g.value for g in GUARANTEE_ORDER)
+    weights = np.zeros((len(labels), x.shape[1]), dtype=np.float32)
+    bias = np.full(len(labels), -50.0, dtype=np.float32)
+    for row, g in enumerate(labels):
+        y = np.array([g in gold for _, gold in data])
+        if y.any():
+            classifier = LogisticRegression(C=SENTENCE_REGULARISATION, max_iter=5000,
+                                            random_state=SEED)
+            classifier.fit(x, y)
+            weights[row], bias[row] = classifier.coef_[0], classifier.intercept_[0]
+    digest = hashlib.sha1(weights.tobytes() + bias.tobytes())
+    names = vectorizer.get_feature_names_out()
+    return LinearModel(labels, {str(n): i for i, n in enumerate(names)}, weights, bias,
+                       {"version": "s" + digest.hexdigest()[:6], "kind": "sentences"})
+
+
+def cross_fitted_views(records: Sequence[Mapping[str, Any]], rules: RuleExtractor
+                       ) -> tuple[list[ArticleView], LinearModel]:
+    """Views whose guessed guarantees come from a sentence model that never saw the article
+    (k folds), so the candidate model learns how far to trust it on unseen text; and the
+    sentence model fitted on everything, for use after training."""
+    parsed = []
+    for record in records:
+        doc = rules.nlp(str(record["text"]))
+        parsed.append((doc, rules.analyse(doc)))
+    plain = [build_view(doc, analysis) for doc, analysis in parsed]
+    views: list[ArticleView | None] = [None] * len(records)
+    for fold in range(FOLDS):
+        held = [i for i in range(len(records)) if i % FOLDS == fold]
+        rest = [i for i in range(len(records)) if i % FOLDS != fold]
+        model = fit_sentences(sentence_examples([plain[i] for i in rest],
+                                                [records[i] for i in rest]))
+        for i in held:
+            views[i] = build_view(parsed[i][0], parsed[i][1], model.independent)
+    full = fit_sentences(sentence_examples(plain, records))
+    return [v for v in views if v is not None], full
+
+
+def examples(records: Sequence[Mapping[str, Any]], views: list[ArticleView]
              ) -> tuple[list[Example], int, int]:
     """Training pairs, and how many gold tuples any candidate covers, of how many."""
     out: list[Example] = []
     covered = total = 0
-    for record in records:
-        doc = rules.nlp(str(record["text"]))
-        view = build_view(doc, rules.analyse(doc))
+    for record, view in zip(records, views, strict=True):
         labels = label_view(view, record)
         out += list(zip((c.features for c in view.candidates), labels, strict=True))
         gold = {(p["party"], p["stance"], p["guarantee"]) for p in record.get("positions", [])}
@@ -83,6 +152,43 @@ def examples(records: Iterable[Mapping[str, Any]], rules: RuleExtractor
         total += len(gold)
         covered += len(gold & found)
     return out, covered, total
+
+
+def guarantor_examples(views: list[ArticleView], records: Sequence[Mapping[str, Any]]
+                       ) -> list[tuple[dict[str, float], str]]:
+    """For each candidate that is a gold position, every guarantor option, labelled."""
+    out = []
+    for view, record in zip(views, records, strict=True):
+        gold = {(p["party"], p["stance"], p["guarantee"]): p.get("guarantor") or NOBODY
+                for p in record.get("positions", [])}
+        for cand, label in zip(view.candidates, label_view(view, record), strict=True):
+            if label == "none":
+                continue
+            truth = gold.get((cand.party, label, cand.guarantee))
+            opts = guarantor_options(view, cand, label)
+            if truth is None or truth not in opts:
+                continue
+            out += [(guarantor_features(view, cand, label, o), "yes" if o == truth else "no")
+                    for o in opts]
+    return out
+
+
+def fit_binary(data: list[tuple[dict[str, float], str]], prefix: str) -> LinearModel:
+    from sklearn.feature_extraction import DictVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    vectorizer = DictVectorizer(sort=True)
+    x = vectorizer.fit_transform([f for f, _ in data])
+    y = np.array([label == "yes" for _, label in data])
+    classifier = LogisticRegression(C=REGULARISATION, max_iter=5000, random_state=SEED)
+    classifier.fit(x, y)
+    weights = np.zeros((2, x.shape[1]), dtype=np.float32)
+    weights[1] = classifier.coef_[0]
+    bias = np.array([0.0, classifier.intercept_[0]], dtype=np.float32)
+    digest = hashlib.sha1(weights.tobytes() + bias.tobytes())
+    names = vectorizer.get_feature_names_out()
+    return LinearModel(("no", "yes"), {str(n): i for i, n in enumerate(names)}, weights, bias,
+                       {"version": prefix + digest.hexdigest()[:6]})
 
 
 def fit(data: list[Example], version_salt: str) -> LinearModel:
@@ -136,7 +242,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rules = RuleExtractor()
     train, dev = load_split("train"), load_split("dev")
-    data, covered, total = examples(train, rules)
+    views, sentences = cross_fitted_views(train, rules)
+    args.out.mkdir(parents=True, exist_ok=True)
+    sentences.save(args.out / SENTENCE_MODEL)
+    fit_binary(guarantor_examples(views, train), "g").save(args.out / GUARANTOR_MODEL)
+    data, covered, total = examples(train, views)
     positives = sum(label != "none" for _, label in data)
     print(f"train: {len(train)} articles, {len(data)} candidates ({positives} positive); "
           f"candidates cover {covered}/{total} gold tuples")
@@ -148,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
                            "train_articles": len(train), "train_candidates": len(rows)})
         model.save(args.out / file)
         load_cache_clear()
-        extractor = CombinedExtractor(kind, rules=rules)
+        extractor = CombinedExtractor(kind, rules=rules, artifacts=args.out)
         threshold, f1 = choose_threshold(extractor, dev)
         model.meta.update({"threshold": threshold, "dev_f1": round(f1, 4),
                            "dev_articles": len(dev)})

@@ -1,0 +1,90 @@
+"""Who would provide the guarantee: a choice among nobody, the holder and the parties the
+evidence sentence names, made by a small linear model over how each is named.
+
+"Kyiv wants US guarantees" → usa; "France offered troops" → fra (the holder);
+"Ukraine seeks membership" → nobody.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from bot.extraction.learned.features import GROUPS, ArticleView, Candidate, PartyMention
+from bot.extraction.learned.model import LinearModel
+
+NOBODY = ""
+
+
+def options(view: ArticleView, cand: Candidate, stance: str) -> list[str]:
+    """Nobody, the holder, every other party named in the sentence, and the rules' pick."""
+    out = [NOBODY, cand.party]
+    out += [m.party for m in view.mentions[cand.sentence]]
+    out += [p.guarantor for p in view.rules.proposals
+            if p.party == cand.party and p.guarantee.value == cand.guarantee and p.guarantor]
+    return list(dict.fromkeys(o for o in out if o != view.beneficiary or o == NOBODY))
+
+
+def _rules_pick(view: ArticleView, cand: Candidate, stance: str) -> str | None:
+    same = [p for p in view.rules.proposals
+            if p.party == cand.party and p.guarantee.value == cand.guarantee]
+    for p in sorted(same, key=lambda p: (p.sentence != cand.sentence, p.stance.value != stance)):
+        return p.guarantor or NOBODY
+    return None
+
+
+def features(view: ArticleView, cand: Candidate, stance: str, option: str
+             ) -> dict[str, float]:
+    """How `option` relates to the position and its sentence."""
+    holder_benef = cand.party == view.beneficiary
+    kind = "nobody" if option == NOBODY else ("holder" if option == cand.party else "other")
+    f = {
+        f"o={kind}": 1.0,
+        f"o={kind}&s={stance}": 1.0,
+        f"o={kind}&g={cand.guarantee}": 1.0,
+        f"o={kind}&hb={holder_benef}": 1.0,
+        f"o={kind}&s={stance}&hb={holder_benef}": 1.0,
+        f"o={kind}&hgroup={cand.party in GROUPS}": 1.0,
+    }
+    picked = _rules_pick(view, cand, stance)
+    if picked is not None and picked == option:
+        f[f"rules&o={kind}"] = 1.0
+    if kind == "other":
+        f[f"other_group={option in GROUPS}"] = 1.0
+        for name, value in _relation(view, cand, option):
+            f[name] = value
+            f[f"{name}&s={stance}"] = value
+    return f
+
+
+def _relation(view: ArticleView, cand: Candidate, option: str) -> Iterator[tuple[str, float]]:
+    ms: list[PartyMention] = [m for m in view.mentions[cand.sentence] if m.party == option]
+    hits = [h for h in view.guarantees[cand.sentence] if h[2] == cand.guarantee]
+    if not ms:
+        yield "not_named", 1.0
+        return
+    if not hits:
+        yield "no_phrase", 1.0
+        return
+    doc = view.sentences[cand.sentence].doc
+    m, h = min(((m, h) for m in ms for h in hits), key=lambda mh: abs(mh[0].start - mh[1][0]))
+    if m.end <= h[0]:
+        gap = h[0] - m.end
+        yield ("before_adjacent" if gap <= 1 else "before"), 1.0
+        yield f"kind={m.kind}&before={min(gap, 3)}", 1.0
+    else:
+        gap = m.start - h[1]
+        yield ("after_adjacent" if gap <= 2 else "after"), 1.0
+    if m.start > 0:
+        yield "prev=" + doc[m.start - 1].lower_, 1.0
+    if m.end < len(doc) and doc[m.end].lower_ in ("'s", "’s"):
+        yield "possessive", 1.0
+
+
+def choose(model: LinearModel, view: ArticleView, cand: Candidate, stance: str) -> str | None:
+    """The likeliest guarantor, None for nobody."""
+    best, best_score = NOBODY, float("-inf")
+    for option in options(view, cand, stance):
+        score = float(model.scores(features(view, cand, stance, option))[1])
+        if score > best_score:
+            best, best_score = option, score
+    return best or None
