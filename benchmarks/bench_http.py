@@ -80,7 +80,8 @@ async def run_server(kind: str, port: int, api_url: str, store: str) -> None:
         # The synthetic store has no extraction records: skip the demo-corpus step, which
         # would try to extract every synthetic article.
         async with open_services(settings, load_demo_corpus=False) as services:
-            await run_http(build_app(settings, services), settings.host, port, stop)
+            app = build_app(settings, services)
+            await run_http(app, settings.host, port, stop, signing_secret=SECRET)
 
 
 async def run_sink(port: int) -> None:
