@@ -73,11 +73,11 @@ async def cmd_ingest(settings: Settings, targets: Sequence[str]) -> int:
 
 def cmd_extract(file: str) -> int:
     from bot.extraction import default_extractor
-    from bot.ingest import IngestProblem, read_file
+    from bot.ingest import IngestProblem, read_file_guarded
 
     extractor = default_extractor()
     failed = False
-    for item in read_file(Path(file)):
+    for item in read_file_guarded(Path(file)):
         if isinstance(item, IngestProblem):
             print(f"skipped {item}", file=sys.stderr)
             failed = True
