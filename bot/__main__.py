@@ -67,6 +67,8 @@ async def cmd_ingest(settings: Settings, targets: Sequence[str]) -> int:
                 report.merge(await ingest_urls(services, urls, progress=advance))
     for problem in report.problems:
         print(f"skipped {problem}", file=sys.stderr)
+    for note in report.notes:
+        print(f"note: {note}", file=sys.stderr)
     print(report.summary())
     return 0 if report.added or report.duplicates or not report.problems else 1
 
