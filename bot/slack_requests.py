@@ -25,6 +25,7 @@ the same raw text, so nothing is weaker than before.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -146,6 +147,11 @@ def parse_slack_body(text: str, content_type: str | None) -> dict[str, Any]:
         raise BadSlackRequest(400, "empty body")
     if not is_form(text, content_type):
         return _json_object(text, "body")
+    if text.lstrip().startswith("{"):
+        # A JSON object labelled as a form (a proxy rewrote the type?): read as JSON, as bolt
+        # would; a real form that happens to start with "{" is read as a form.
+        with contextlib.suppress(BadSlackRequest):
+            return _json_object(text, "body")
     fields = parse_form(text)
     if "payload" in fields:
         return _json_object(fields["payload"], "payload field")

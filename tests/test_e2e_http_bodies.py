@@ -154,6 +154,14 @@ async def test_event_whose_text_holds_payload_and_no_json_content_type(web: Bot)
     assert publishes[0].payload["user_id"] == "U0PAY"
 
 
+async def test_json_event_labelled_as_a_form_is_read_as_json(web: Bot) -> None:
+    event = event_callback({"type": "app_home_opened", "user": "U0FORM", "tab": "home"})
+    status, _ = await post_raw(web, json.dumps(event), FORM)
+    assert status == 200
+    publishes = await web.fake.wait_for(lambda: web.fake.calls("views.publish"))
+    assert publishes[0].payload["user_id"] == "U0FORM"
+
+
 async def test_url_verification_with_payload_in_the_challenge(web: Bot) -> None:
     challenge = "payload-challenge-123"
     body = json.dumps({"type": "url_verification", "challenge": challenge, "token": "t"})
