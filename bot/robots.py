@@ -62,7 +62,7 @@ class _Rules:
     def verdict(self, url: URL, user_agent: str) -> RobotsDisallowed | None:
         if self.unreachable is not None:
             return RobotsDisallowed(
-                f"robots.txt of {url.host} unavailable ({self.unreachable}); not fetched for now",
+                f"robots.txt of {url.host} unavailable ({self.unreachable})",
                 temporary=True,
             )
         if self.parser is None or self.parser.can_fetch(str(url), user_agent):
