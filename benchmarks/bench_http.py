@@ -1,10 +1,12 @@
 """HTTP mode under load: signed `/guarantees ukraine` at concurrency 20, beside a bare bolt app.
 
-Both servers run in their own process and are served the same way (aiohttp, `bot.serve`'s
-`POST /slack/events` route). The fake Slack (Web API, and the response URLs of the card runs,
-where every card is checked against Block Kit's limits) shares this process with the load
-generator; the throughput runs send their cards to a plain sink in a third process, so that
-receiving cards does not slow the load generator. Measured in the same run:
+Both servers run in their own process on aiohttp: ours through `bot.serve`'s
+`POST /slack/events` route (signature and body checked by `bot.slack_requests`, then bolt),
+the bare app through slack-bolt's stock aiohttp adapter. The fake Slack (Web API, and the
+response URLs of the card runs, where every card is checked against Block Kit's limits)
+shares this process with the load generator; the throughput runs send their cards to a plain
+sink in a third process, so that receiving cards does not slow the load generator. Measured
+in the same run:
 
 - acks/s and ack latency p50/p99 (HTTP answer to the signed request), ours vs. the bare app
   whose `/guarantees` listener only acks;
@@ -75,12 +77,41 @@ async def run_server(kind: str, port: int, api_url: str, store: str) -> None:
             async def ack_only(ack: AsyncAck) -> None:
                 await ack()
 
-            await run_http(bare, settings.host, port, stop)
+            await run_stock_bolt(bare, settings.host, port, stop)
     else:
         # The synthetic store has no extraction records: skip the demo-corpus step, which
         # would try to extract every synthetic article.
         async with open_services(settings, load_demo_corpus=False) as services:
-            await run_http(build_app(settings, services), settings.host, port, stop)
+            app = build_app(settings, services)
+            await run_http(app, settings.host, port, stop, signing_secret=SECRET)
+
+
+async def run_stock_bolt(app: object, host: str, port: int, stop: asyncio.Event) -> None:
+    """The bare app behind slack-bolt's own aiohttp adapter (its body parser, its signature
+    check), as a bolt user would serve it; ours goes through `bot.slack_requests` first."""
+    from aiohttp import web
+    from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+
+    async def events(request: web.Request) -> web.Response:
+        response = await app.async_dispatch(await to_bolt_request(request))  # type: ignore[attr-defined]
+        return await to_aiohttp_response(response)
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    from bot.serve import settle_heap
+
+    settle_heap()  # as run_http does for ours
+    web_app = web.Application()
+    web_app.router.add_post("/slack/events", events)
+    web_app.router.add_get("/healthz", healthz)
+    runner = web.AppRunner(web_app, access_log=None, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
 
 
 async def run_sink(port: int) -> None:

@@ -67,17 +67,19 @@ async def cmd_ingest(settings: Settings, targets: Sequence[str]) -> int:
                 report.merge(await ingest_urls(services, urls, progress=advance))
     for problem in report.problems:
         print(f"skipped {problem}", file=sys.stderr)
+    for note in report.notes:
+        print(f"note: {note}", file=sys.stderr)
     print(report.summary())
     return 0 if report.added or report.duplicates or not report.problems else 1
 
 
 def cmd_extract(file: str) -> int:
     from bot.extraction import default_extractor
-    from bot.ingest import IngestProblem, read_file
+    from bot.ingest import IngestProblem, read_file_guarded
 
     extractor = default_extractor()
     failed = False
-    for item in read_file(Path(file)):
+    for item in read_file_guarded(Path(file)):
         if isinstance(item, IngestProblem):
             print(f"skipped {item}", file=sys.stderr)
             failed = True

@@ -104,7 +104,7 @@ async def _ingest(services: Services, request: IngestRequest, ctx: CommandContex
     from bot.feeds import ingest_urls
 
     report = await ingest_urls(services, list(request.urls))
-    return Reply(ingest_message(report.summary(), report.problems))
+    return Reply(ingest_message(report.summary(), report.problems, report.notes))
 
 
 async def _resolve(services: Services, topic_words: str, guarantee: str) -> tuple[Topic, Guarantee]:

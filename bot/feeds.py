@@ -1,10 +1,11 @@
 """Live sources: RSS/Atom feeds polled on a schedule, and article or feed URLs on demand.
 
 Everything is fetched by `bot.fetch.SafeFetcher` (public addresses only, bounded in size and
-time); feeds are parsed by feedparser from bytes we fetched (it never fetches anything
-itself) after a defusedxml check that refuses entity declarations; each new entry's page is
-read with trafilatura (`bot.ingest.articles_from_html`), or from the entry's own summary when
-the page holds no article. Articles then take the common path
+time; robots.txt obeyed, except for the URL an admin names in `ingest`); feeds are parsed
+by feedparser from bytes we fetched (it never fetches anything itself) after a defusedxml
+check that refuses entity declarations; each new entry's page is read with trafilatura
+(`bot.ingest.articles_from_html`), or from the entry's own summary when the page holds no
+article (or robots.txt keeps us from it). Articles then take the common path
 (`bot.pipeline.ingest_articles`) and are clustered into stories (`bot.clustering`).
 
 An entry is new only when neither its GUID nor its link is known (checked in the store before
@@ -48,6 +49,7 @@ from bot.ingest import (
 )
 from bot.models import Article
 from bot.pipeline import IngestReport, ingest_articles
+from bot.robots import RobotsDisallowed
 from bot.store.feeds import MAX_ENTRY_ATTEMPTS
 
 if TYPE_CHECKING:
@@ -304,6 +306,8 @@ def _summary_article(entry: FeedEntry, feed_url: str, guid: str) -> Article | No
 
 
 def _is_transient(error: FetchError) -> bool:
+    if isinstance(error, RobotsDisallowed):
+        return error.temporary
     if isinstance(error, HTTPStatusError):
         return error.status >= 500 or error.status == 429
     return isinstance(error, FetchTimeout) or type(error) is FetchError
@@ -510,21 +514,27 @@ async def _ingest_one_url(
             report.duplicates.append(link)
             return report
     try:
-        doc = await fetcher.fetch(url, accept=FEED_ACCEPT)
+        # Asked for by name: fetched even when robots.txt says no, and the answer says so.
+        refused = await fetcher.robots_verdict(url)
+        doc = await fetcher.fetch(url, accept=FEED_ACCEPT, obey_robots=False)
+        if refused is not None:
+            report.notes.append(f"{url}: {refused.reason}; fetched anyway, as an admin asked")
         text = doc.text()
         kind = doc.kind(text)
         if kind == "feed":
             parsed = await asyncio.to_thread(parse_feed, text, doc.url)
             if parsed.warning:
                 log.warning("feed %s: %s", loggable(url), parsed.warning)
-            return await ingest_feed(services, fetcher, doc.url, parsed, counter)
+            report.merge(await ingest_feed(services, fetcher, doc.url, parsed, counter))
+            return report
         found = await asyncio.to_thread(
             article_from_document, text, kind, url, normalise_url(doc.url) or doc.url, None
         )
     except (FetchError, FeedProblem) as error:
         report.problems.append(IngestProblem(url, error.reason))
         return report
-    return await _ingest_batch(services, [found], url)
+    report.merge(await _ingest_batch(services, [found], url))
+    return report
 
 
 # --- polling --------------------------------------------------------------------------

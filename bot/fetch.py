@@ -16,6 +16,15 @@ another address between check and connect. Redirects are followed here, one hop 
 peer) is checked once more. Connect and read timeouts plus a total deadline bound the time;
 the body is streamed and abandoned as soon as it passes the size cap; only HTML, XML (RSS,
 Atom) and plain text are accepted, decoded with the declared or sniffed charset.
+
+With `proxy` (the `FETCH_PROXY` setting) every request goes through that HTTP proxy, which is
+trusted: its own address is not checked. The target is still checked here before anything is
+sent: its host is resolved and refused when any address is not public, redirects are checked
+hop by hop as without a proxy. The proxy then resolves the host again by itself, so a DNS
+answer changed in between is the proxy's to refuse: configure it to deny private ranges too.
+
+With `robots` (a `bot.robots.RobotsPolicy`) each hop's URL is checked against its host's
+robots.txt first, unless the caller passes `obey_robots=False` (an admin's explicit ingest).
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
 if TYPE_CHECKING:
+    from bot.robots import RobotsDisallowed, RobotsPolicy
     from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -389,6 +399,9 @@ class SafeFetcher:
         resolver: AbstractResolver | None = None,
         concurrency: int = 8,
         trace_configs: list[aiohttp.TraceConfig] | None = None,
+        user_agent: str = USER_AGENT,
+        proxy: str | None = None,
+        robots: RobotsPolicy | None = None,
     ) -> None:
         self.max_bytes = max_bytes
         self.timeout = timeout
@@ -399,20 +412,37 @@ class SafeFetcher:
         self._concurrency = concurrency
         self._trace_configs = trace_configs
         self._session: aiohttp.ClientSession | None = None
+        self.user_agent = user_agent
+        self.proxy = proxy
+        self.robots = robots
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: object) -> SafeFetcher:
+        """A fetcher as configured, obeying robots.txt unless `robots=None` is passed."""
+        from bot.robots import RobotsPolicy
+
+        proxy = settings.fetch_proxy.get_secret_value() if settings.fetch_proxy else None
         options: dict[str, object] = {
             "max_bytes": settings.fetch_max_bytes,
             "timeout": settings.fetch_timeout_seconds,
             "allow_loopback": settings.fetch_allow_loopback,
+            "user_agent": settings.fetch_user_agent,
+            "proxy": proxy,
+            "robots": RobotsPolicy(settings.fetch_user_agent),
             **overrides,
         }
         return cls(**options)  # type: ignore[arg-type]
 
     async def __aenter__(self) -> SafeFetcher:
+        # Through a proxy the pool only ever connects to the proxy, which is trusted; targets
+        # are checked by `_check_target` instead.
+        resolver: AbstractResolver = (
+            self._inner_resolver or aiohttp.ThreadedResolver()
+            if self.proxy
+            else SafeResolver(allow_loopback=self.allow_loopback, inner=self._inner_resolver)
+        )
         connector = aiohttp.TCPConnector(
-            resolver=SafeResolver(allow_loopback=self.allow_loopback, inner=self._inner_resolver),
+            resolver=resolver,
             use_dns_cache=False,
             limit=self._concurrency,
             limit_per_host=min(4, self._concurrency),
@@ -425,7 +455,7 @@ class SafeFetcher:
             trust_env=False,  # no proxies from the environment: we connect where we checked
             cookie_jar=aiohttp.DummyCookieJar(),
             trace_configs=self._trace_configs,
-            headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"},
+            headers={"User-Agent": self.user_agent, "Accept-Encoding": "gzip, deflate"},
         )
         return self
 
@@ -451,13 +481,17 @@ class SafeFetcher:
             "application/atom+xml",
             "text/plain",
         ),
+        obey_robots: bool = True,
     ) -> Fetched:
-        """Fetch one URL (following redirects), or raise a `FetchError`."""
+        """Fetch one URL (following redirects), or raise a `FetchError` (`RobotsDisallowed`
+        when robots.txt forbids a hop and `obey_robots` is on)."""
         if self._session is None:
             raise RuntimeError("SafeFetcher is used outside `async with`")
         try:
             async with asyncio.timeout(self.deadline):
-                return await self._fetch(url, etag, last_modified, ", ".join(accept))
+                return await self._fetch(
+                    url, etag, last_modified, ", ".join(accept), obey_robots
+                )
         except FetchError:
             raise
         except TimeoutError:
@@ -476,8 +510,24 @@ class SafeFetcher:
         except aiohttp.ClientError as exc:
             raise FetchError(f"HTTP error ({type(exc).__name__})") from None
 
+    async def robots_verdict(self, url: str) -> RobotsDisallowed | None:
+        """Why robots.txt forbids `url` (None: allowed, or no robots policy); for callers that
+        fetch anyway and want to say so."""
+        if self.robots is None:
+            return None
+        try:
+            target = check_url(url, allow_loopback=self.allow_loopback)
+        except FetchError:
+            return None  # the fetch itself will say why
+        return await self.robots.verdict(self, target)
+
     async def _fetch(
-        self, url: str, etag: str | None, last_modified: str | None, accept: str
+        self,
+        url: str,
+        etag: str | None,
+        last_modified: str | None,
+        accept: str,
+        obey_robots: bool = True,
     ) -> Fetched:
         assert self._session is not None
         current = check_url(url, allow_loopback=self.allow_loopback)
@@ -487,9 +537,18 @@ class SafeFetcher:
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         for _hop in range(self.max_redirects + 1):
-            async with self._session.get(current, headers=headers, allow_redirects=False) as resp:
+            if self.proxy:
+                await self._check_target(current)
+            if obey_robots and self.robots is not None:
+                refused = await self.robots.verdict(self, current)
+                if refused is not None:
+                    raise refused
+            async with self._session.get(
+                current, headers=headers, allow_redirects=False, proxy=self.proxy
+            ) as resp:
                 try:
-                    self._check_peer(resp)
+                    if not self.proxy:
+                        self._check_peer(resp)
                     if resp.status in REDIRECT_STATUSES:
                         current = self._next_hop(current, resp)
                         resp.close()
@@ -499,6 +558,23 @@ class SafeFetcher:
                     resp.close()  # never drain an unwanted body to reuse the connection
                     raise
         raise TooManyRedirects(f"more than {self.max_redirects} redirects")
+
+    async def _check_target(self, url: URL) -> None:
+        """Behind a proxy: resolve the target host ourselves and refuse it when any address
+        is not public, before the proxy is asked for it."""
+        host = url.host or ""
+        if _ip_literal(host) is not None:
+            return  # checked by check_url
+        checker = SafeResolver(allow_loopback=self.allow_loopback, inner=self._inner_resolver)
+        try:
+            await checker.resolve(host, url.port or 0, socket.AF_UNSPEC)
+        except _ForbiddenResolution as refused:
+            raise ForbiddenAddress(f"refused: {refused.reason}") from None
+        except OSError:
+            raise FetchError("host name does not resolve") from None
+        finally:
+            if self._inner_resolver is None:
+                await checker.close()
 
     def _check_peer(self, resp: aiohttp.ClientResponse) -> None:
         """The address actually connected to must pass the same check as the resolved one."""

@@ -1,8 +1,9 @@
 """Sources to articles: files and folders (`.txt`, `.html`, `.jsonl` gold format).
 
 Reading never raises for a bad file: each problem becomes one `IngestProblem` line and the
-rest of the batch goes on. URLs and feeds are fetched by `bot.fetch` / `bot.feeds` and handed
-to the same `articles_from_html` so a page is read the same way wherever it came from.
+rest of the batch goes on (`read_file_guarded` turns even an unexpected error into one).
+URLs and feeds are fetched by `bot.fetch` / `bot.feeds` and handed to the same
+`articles_from_html` so a page is read the same way wherever it came from.
 """
 
 from __future__ import annotations
@@ -226,7 +227,20 @@ def read_paths(paths: Iterable[Path], max_bytes: int = MAX_FILE_BYTES) -> Iterat
         if isinstance(item, IngestProblem):
             yield item
         else:
-            yield from read_file(item, max_bytes)
+            yield from read_file_guarded(item, max_bytes)
+
+
+def read_file_guarded(path: Path, max_bytes: int = MAX_FILE_BYTES) -> Iterator[ReadResult]:
+    """`read_file`, where any unexpected error (a missing optional module, a parser bug)
+    becomes one problem naming the file and the batch goes on; the traceback is logged at
+    DEBUG only. Articles read before the error are kept."""
+    try:
+        yield from read_file(path, max_bytes)
+    except Exception as exc:  # one bad file must never stop the batch
+        log.debug("reading %s failed", path, exc_info=True)
+        detail = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
+        reason = f"unexpected error ({type(exc).__name__}{': ' + detail if detail else ''})"
+        yield IngestProblem(str(path), reason)
 
 
 _SPACES = re.compile(r"[ \t]+")

@@ -32,8 +32,11 @@ class IngestReport:
     duplicates: list[str] = field(default_factory=list)
     problems: list[IngestProblem] = field(default_factory=list)
     positions: int = 0
+    # Things the caller should know that are not problems ("robots.txt disallows ...").
+    notes: list[str] = field(default_factory=list)
 
     def merge(self, other: IngestReport) -> None:
+        self.notes += other.notes
         self.added += other.added
         self.duplicates += other.duplicates
         self.problems += other.problems

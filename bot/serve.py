@@ -1,10 +1,11 @@
 """`python -m bot serve`: one lifespan for the store, the HTTP session, the Slack app and every
 background task, in Socket Mode or HTTP mode, until SIGTERM or SIGINT.
 
-HTTP mode serves `POST /slack/events` (commands, interactivity and events on one path; bolt
-verifies the signature) and `GET /healthz` on aiohttp. Socket Mode uses slack_sdk's aiohttp
-client (built here, inside the running loop), which reconnects by itself after a `disconnect`
-message or a lost network.
+HTTP mode serves `POST /slack/events` (commands, interactivity and events on one path; the
+signature is verified and the body parsed in `bot.slack_requests`, then bolt verifies again)
+and `GET /healthz` on aiohttp. Socket Mode uses slack_sdk's aiohttp client (built here,
+inside the running loop), which reconnects by itself after a `disconnect` message or a lost
+network.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
@@ -32,6 +34,7 @@ from bot.app import build_app
 from bot.extraction import Extractor
 from bot.services import Services, open_services
 from bot.settings import Settings
+from bot.slack_requests import BadSlackRequest, SslCheck, read_slack_request
 from handlers.middleware import DELIVERY_WINDOW, Deduplicator
 
 log = logging.getLogger(__name__)
@@ -77,7 +80,14 @@ async def serve(
                 if socket_mode:
                     await run_socket_mode(app, settings, stop, ping_interval=ping_interval)
                 else:
-                    await run_http(app, settings.host, settings.port, stop)
+                    secret = settings.slack_signing_secret
+                    await run_http(
+                        app,
+                        settings.host,
+                        settings.port,
+                        stop,
+                        signing_secret=secret.get_secret_value() if secret else None,
+                    )
                 # No new requests now; answers already acked still get their card.
                 if len(services.in_flight):
                     log.info("finishing %d answers in flight", len(services.in_flight))
@@ -181,11 +191,30 @@ async def supervise(name: str, job: BackgroundJob, services: Services) -> None:
 # --- HTTP mode -----------------------------------------------------------------------------
 
 
-def build_web_app(app: AsyncApp) -> web.Application:
-    """`POST /slack/events` into bolt, `GET /healthz` for the platform."""
+def build_web_app(app: AsyncApp, *, signing_secret: str | None = None) -> web.Application:
+    """`POST /slack/events` into bolt, `GET /healthz` for the platform.
+
+    Bodies are verified against `signing_secret` and parsed here (`bot.slack_requests`: bolt's
+    own parser drops any form body holding the word "payload"); bolt verifies them again.
+    """
+    verifier = SignatureVerifier(signing_secret) if signing_secret else None
 
     async def slack_events(request: web.Request) -> web.Response:
-        bolt_response = await app.async_dispatch(await to_bolt_request(request))
+        try:
+            parsed = read_slack_request(
+                await request.read(),
+                headers=request.headers,
+                query=request.query_string,
+                verifier=verifier,
+            )
+        except BadSlackRequest as bad:
+            log.info("refused a request to /slack/events: %s", bad.reason)
+            if bad.status == 401:
+                return web.json_response({"error": "invalid request"}, status=401)
+            return web.Response(status=bad.status, text=f"bad request: {bad.reason}")
+        if isinstance(parsed, SslCheck):
+            return web.Response(status=200)
+        bolt_response = await app.async_dispatch(parsed)
         return await to_aiohttp_response(bolt_response)
 
     async def healthz(request: web.Request) -> web.Response:
@@ -206,9 +235,17 @@ def settle_heap() -> None:
     gc.freeze()
 
 
-async def run_http(app: AsyncApp, host: str, port: int, stop: asyncio.Event) -> None:
+async def run_http(
+    app: AsyncApp,
+    host: str,
+    port: int,
+    stop: asyncio.Event,
+    *,
+    signing_secret: str | None = None,
+) -> None:
     settle_heap()
-    runner = web.AppRunner(build_web_app(app), access_log=None, handle_signals=False)
+    web_app = build_web_app(app, signing_secret=signing_secret)
+    runner = web.AppRunner(web_app, access_log=None, handle_signals=False)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)

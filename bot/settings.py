@@ -56,12 +56,27 @@ class Settings(BaseSettings):
     fetch_timeout_seconds: float = Field(default=20.0, gt=0)
     # Test-only: lets the fetcher reach loopback servers. Never set in production.
     fetch_allow_loopback: bool = False
+    # The User-Agent of every fetch, also the name robots.txt rules are matched against.
+    fetch_user_agent: str = Field(default="guarantees-bot/0.1 (news reader)", min_length=1)
+    # An HTTP proxy for all fetches (trusted; targets are still checked). May hold credentials.
+    fetch_proxy: SecretStr | None = None
 
     @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", mode="before")
     @classmethod
     def _empty_secret_is_unset(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
             return None
+        return value
+
+    @field_validator("fetch_proxy", mode="before")
+    @classmethod
+    def _check_proxy(cls, value: object) -> object:
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            if not re.match(r"^https?://[^\s/]+", value.strip()):
+                raise ValueError("must be an http:// proxy URL, for example http://proxy:3128")
+            return value.strip()
         return value
 
     @field_validator("slack_api_url")

@@ -64,8 +64,11 @@ def notice_message(text: str) -> Message:
     return Message(text=text, blocks=[SectionBlock(text=MarkdownTextObject(text=text))])
 
 
-def ingest_message(summary: str, problems: Sequence[object]) -> Message:
-    """What an ingest did, with the URLs that could not be used and why (escaped)."""
+def ingest_message(
+    summary: str, problems: Sequence[object], notes: Sequence[str] = ()
+) -> Message:
+    """What an ingest did, with the URLs that could not be used and why (escaped), and notes
+    such as a robots.txt overridden at an admin's request."""
     text = f"*Ingest:* {escape(summary)}"
     shown = [f"• {escape(str(problem))}" for problem in list(problems)[:MAX_PROBLEMS_SHOWN]]
     if len(problems) > MAX_PROBLEMS_SHOWN:
@@ -74,4 +77,10 @@ def ingest_message(summary: str, problems: Sequence[object]) -> Message:
     if shown:
         problem_text = truncate("*Skipped:*\n" + "\n".join(shown), MAX_SECTION_TEXT)
         blocks.append(SectionBlock(text=MarkdownTextObject(text=problem_text)))
-    return Message(text=truncate(f"Ingest: {escape(summary)}", MAX_FALLBACK_TEXT), blocks=blocks)
+    noted = [f"• {escape(note)}" for note in list(notes)[:MAX_PROBLEMS_SHOWN]]
+    fallback = f"Ingest: {escape(summary)}"
+    if noted:
+        note_text = truncate("*Note:*\n" + "\n".join(noted), MAX_SECTION_TEXT)
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=note_text)))
+        fallback += " " + " ".join(escape(note) for note in notes)
+    return Message(text=truncate(fallback, MAX_FALLBACK_TEXT), blocks=blocks)

@@ -198,6 +198,8 @@ def slash_command(
     channel_id: str = "C0CHAN",
     team_id: str = "T0TEAM",
     command: str = "/guarantees",
+    channel_name: str = "general",
+    user_name: str = "someone",
 ) -> dict[str, str]:
     """The fields Slack sends for a slash command (form fields in HTTP mode, a dict in
     Socket Mode)."""
@@ -206,9 +208,9 @@ def slash_command(
         "team_id": team_id,
         "team_domain": "example",
         "channel_id": channel_id,
-        "channel_name": "general",
+        "channel_name": channel_name,
         "user_id": user_id,
-        "user_name": "someone",
+        "user_name": user_name,
         "command": command,
         "text": text,
         "api_app_id": "A0APP",
@@ -228,17 +230,19 @@ def block_action(
     channel_id: str = "C0CHAN",
     team_id: str = "T0TEAM",
     message_ts: str = "1700000000.000100",
+    channel_name: str = "general",
+    user_name: str = "someone",
 ) -> dict[str, Any]:
     """A `block_actions` payload for a button click on a message."""
     return {
         "type": "block_actions",
         "team": {"id": team_id, "domain": "example"},
-        "user": {"id": user_id, "team_id": team_id},
+        "user": {"id": user_id, "username": user_name, "name": user_name, "team_id": team_id},
         "api_app_id": "A0APP",
         "token": "legacy-verification-token",
         "container": {"type": "message", "message_ts": message_ts, "channel_id": channel_id},
         "trigger_id": trigger_id or f"trigger-{next(_ids)}",
-        "channel": {"id": channel_id},
+        "channel": {"id": channel_id, "name": channel_name},
         "response_url": response_url,
         "actions": [
             {
