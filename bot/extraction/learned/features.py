@@ -43,6 +43,7 @@ GUESS_MIN = 0.25
 # Words by which a sentence refers back to what the previous one proposed.
 REFERRING = frozenset({"it", "this", "that", "idea", "plan", "proposal", "move", "such",
                        "offer", "request", "bid", "agree", "them", "they"})
+FIRST_PERSON = frozenset({"we", "our", "us", "i", "my", "me", "ours"})
 MEMBERSHIP_GENERIC = (Guarantee.NATO_MEMBERSHIP.value, Guarantee.EU_MEMBERSHIP.value)
 
 
@@ -226,6 +227,7 @@ def build_view(doc: Doc, rules: RuleAnalysis, guesser: Guesser | None = None) ->
     sentence_features: list[dict[str, float]] = []
     carried: str | None = None
     recent: set[str] = set()  # guarantees of the last sentence that named any
+    main = _main_party(mentions, rules)
     for k, sent in enumerate(sents):
         words = sentence_words(sent, lower, {g[2] for g in guarantees_by[k]})
         sentence_features.append(words)
@@ -250,6 +252,14 @@ def build_view(doc: Doc, rules: RuleAnalysis, guesser: Guesser | None = None) ->
         for p in props:
             if p.party not in {m.party for m in ms}:
                 ms.append(PartyMention(sent.start, sent.start, p.party, "R", p.actor))
+        if g_values or new:
+            # a quote, an answer or a "we" whose speaker was named before: the parties of
+            # the last sentences and the article's main speaker are candidates too
+            for rank, party in enumerate(_recent_parties(mentions_by, k), start=1):
+                if party not in {m.party for m in ms}:
+                    ms.append(PartyMention(sent.start, sent.start, party, f"C{rank}"))
+            if main and main not in {m.party for m in ms}:
+                ms.append(PartyMention(sent.start, sent.start, main, "M"))
         if not (g_values or new) or not ms:
             continue
         context = _sentence_features(sent, lower, cues_by[k], k)
@@ -274,6 +284,41 @@ def build_view(doc: Doc, rules: RuleAnalysis, guesser: Guesser | None = None) ->
                        guarantees_by)
 
 
+ROLE_PREFIXES = ("pk=", "pos=", "dist=", "first_named", "sent_start", "speech_after",
+                 "speech_before", "prep=", "possessive", "adj_of_g", "in_list", "p=")
+CUE_PREFIXES = ("bc=", "near_before=", "sc=", "first_person", "question", "quoted")
+
+
+def _conjoin(f: dict[str, float]) -> None:
+    """Pairs of how the party is named and which cues surround it: a linear model cannot
+    combine them itself ("negative cue between" means opposes only when the party is the
+    subject)."""
+    roles = [k for k in f if k.startswith(ROLE_PREFIXES) and "&" not in k]
+    cues = [k for k in f if k.startswith(CUE_PREFIXES) and "&" not in k]
+    for r in roles:
+        for c in cues:
+            f[f"{r}&{c}"] = 1.0
+
+
+def _main_party(mentions: list[PartyMention], rules: RuleAnalysis) -> str | None:
+    """The party whose people the article quotes most: named actors and resolved speakers."""
+    counts = Counter(m.party for m in mentions if m.kind == "A")
+    counts.update(s.party for s in rules.speakers if s is not None)
+    return counts.most_common(1)[0][0] if counts else None
+
+
+def _recent_parties(mentions_by: list[list[PartyMention]], k: int, limit: int = 2) -> list[str]:
+    """The last distinct parties named in the three sentences before sentence `k`."""
+    out: list[str] = []
+    for j in range(k - 1, max(-1, k - 4), -1):
+        for m in sorted(mentions_by[j], key=lambda m: m.start):
+            if m.party not in out:
+                out.append(m.party)
+        if len(out) >= limit:
+            break
+    return out[:limit]
+
+
 def _sentence_features(sent: Span, lower: list[str], cues: list[Hit], k: int) -> dict[str, float]:
     words = lower[sent.start:sent.end]
     text = sent.text
@@ -290,6 +335,11 @@ def _sentence_features(sent: Span, lower: list[str], cues: list[Hit], k: int) ->
         f["hypothetical"] = 1.0
     if any(q in text for q in ('"', "“", "”", "«")):
         f["quoted"] = 1.0
+    first_person = FIRST_PERSON & set(words)
+    if first_person:
+        f["first_person"] = 1.0
+    if words and words[0] in ("a", "a:", "answer") and len(words) > 1 and words[1] in (":", "."):
+        f["a_turn"] = 1.0
     if text.lstrip()[:1] in ("•", "-", "*", "–") or re.match(r"\s*\d+[.)]\s", text):
         f["bullet"] = 1.0
     for c in cues:
@@ -316,6 +366,11 @@ def _candidate(
     real_ms = [m for m in party_ms if m.kind in ("A", "P", "J")]
     for m in party_ms:
         f["pk=" + m.kind] = 1.0
+        if m.kind in ("S", "C1", "C2", "M", "R") and not real_ms:
+            for key in ("first_person", "quoted", "a_turn", "q_turn", "question", "title"):
+                if key in context:
+                    f[f"pk={m.kind}&{key}"] = 1.0
+            f[f"pk={m.kind}&{group}"] = 1.0
     if g_hits and real_ms:
         m, h = min(((m, h) for m in real_ms for h in g_hits),
                    key=lambda mh: abs(mh[0].head_start - mh[1][0]))
@@ -385,6 +440,7 @@ def _candidate(
     art = final.get((party, g))
     if art:
         f["ra=" + art] = 1.0
+    _conjoin(f)
     cand = Candidate(k, party, g, actor or "", f)
     if ruled:
         cand.rule_guarantor = max(ruled, key=lambda p: p.quality).guarantor
