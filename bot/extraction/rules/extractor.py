@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
-from bot.extraction.attribution import Actor, Mention, Tracker, build_mentions, resolve
+from bot.extraction.attribution import Actor, Mention, Tracker
 from bot.extraction.rules.beneficiary import default_guarantor, stance_of
 from bot.extraction.rules.clauses import (
     clause_boundaries,
@@ -33,6 +33,7 @@ from bot.extraction.rules.speakers import (
     group_of_speaker,
     pronoun_after_speech,
     quote_speaker,
+    sentence_mentions,
 )
 from bot.extraction.rules.state import ArticleState, read_article
 from bot.models import Article, Position
@@ -129,14 +130,7 @@ class _Collected:
         cues_by_sent = bucket(st.cues, sents)
         speakers = self.speakers
         for k, sent in enumerate(sents):
-            dateline = dateline_end(st, sent)
-            spans = [(h.start, h.end, h.kind, h.value) for h in names_by_sent[k]
-                     if h.start >= dateline]
-            mentions = build_mentions(
-                st.words, st.lower, st.title_case, spans, sent.start, sent.end,
-                st.attr, st.in_guarantee, st.cue_tokens,
-            )
-            resolve(mentions, self.tracker, st.lower)
+            mentions = sentence_mentions(st, sent, names_by_sent[k], self.tracker)
             speaker = find_speaker(st, sent, mentions, cues_by_sent[k])
             if speaker is not None:
                 pronoun_after_speech(st, speaker, mentions, cues_by_sent[k])

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from spacy.tokens import Span
 
-from bot.extraction.attribution import Actor, Mention, coordinated
+from bot.extraction.attribution import (
+    Actor,
+    Mention,
+    Tracker,
+    build_mentions,
+    coordinated,
+    resolve,
+)
 from bot.extraction.rules.pipeline import Hit
 from bot.extraction.rules.state import ArticleState
 from bot.vocabulary import actors
@@ -30,6 +37,20 @@ REGIONS = frozenset({"western", "eastern", "southern", "northern", "central", "o
 # Prepositions of place: "flying from bases in Poland and Romania" names no subject.
 PLACE_PREPOSITIONS = frozenset({"in", "from", "at", "near", "across", "over", "via", "through",
                                 "within", "inside"})
+
+
+def sentence_mentions(st: ArticleState, sent: Span, names: list[Hit], tracker: Tracker
+                      ) -> list[Mention]:
+    """The mentions of one sentence from its name matches (not those of a dateline), resolved
+    against the actors named before (`tracker`, updated)."""
+    dateline = dateline_end(st, sent)
+    spans = [(h.start, h.end, h.kind, h.value) for h in names if h.start >= dateline]
+    mentions = build_mentions(
+        st.words, st.lower, st.title_case, spans, sent.start, sent.end,
+        st.attr, st.in_guarantee, st.cue_tokens,
+    )
+    resolve(mentions, tracker, st.lower)
+    return mentions
 
 
 def dateline_end(st: ArticleState, sent: Span) -> int:
