@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from tests.rules_helpers import sentence, shared_extractor
-
 from bot.extraction.rules.clauses import (
     clause_boundaries,
     continued_guarantee,
     coordinated_guarantees,
     reported_future,
 )
+from tests.rules_helpers import sentence, shared_extractor
 
 
 def _boundary_words(text: str) -> list[str]:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from tests.rules_helpers import read, sentence, sentences, shared_extractor, words
-
 from bot.extraction.rules.guarantees import compared, contrasted, skip
+from tests.rules_helpers import read, sentence, sentences, shared_extractor, words
 
 
 def _spans(text: str) -> list[tuple[str, str]]:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from tests.rules_helpers import sentence, sentences, shared_extractor
-
 from bot.extraction.attribution import Actor
 from bot.extraction.rules.guarantor import as_member, find_guarantor, group_guarantor
 from bot.vocabulary import Guarantee
+from tests.rules_helpers import sentence, sentences, shared_extractor
 
 
 def _guarantor(text: str, guarantee: str) -> str | None:

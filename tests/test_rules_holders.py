@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from tests.rules_helpers import sentence, shared_extractor
-
 from bot.extraction.rules.holders import (
     answer_after,
     find_holders,
@@ -11,6 +9,7 @@ from bot.extraction.rules.holders import (
     quantified_subject,
     relative_clause,
 )
+from tests.rules_helpers import sentence, shared_extractor
 
 
 def _holders(text: str, guarantee: str, own_speaker: bool = False) -> list[str]:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from tests.rules_helpers import sentence, shared_extractor
-
 from bot.extraction.rules.polarity import after_cues, cues_before, not_enough_alone, read_stance
+from tests.rules_helpers import sentence, shared_extractor
 
 
 def _stance(text: str, guarantee: str) -> tuple[list[str], str | None, str | None]:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from tests.rules_helpers import sentence, sentences, shared_extractor
-
 from bot.extraction.rules.speakers import dateline_end, in_place, object_context, quote_speaker
+from tests.rules_helpers import sentence, sentences, shared_extractor
 
 
 def _speaker(text: str) -> str | None:
