@@ -267,8 +267,8 @@ def compared(st: ArticleState, g: Hit, sent: Span) -> bool:
 
 
 def skip(st: ArticleState, g: Hit) -> bool:
-    """Troops of Russia or Ukraine are not a peacekeeping force, nor are fallen soldiers
-    or "the presence of" something named after it."""
+    """Troops of Russia, of Ukraine or of the article's beneficiary are not a peacekeeping
+    force, nor are fallen soldiers or "the presence of" something named after it."""
     if contrasted(st, g):
         return True
     if g.kind == "GI" and g.value == Guarantee.NATO_MEMBERSHIP.value:
