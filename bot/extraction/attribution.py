@@ -2,7 +2,8 @@
 actors, the speaker of a sentence ("X said", "said X", "according to X").
 
 Works on token indices of a spaCy `Doc` made by a blank English pipeline; the matches come
-from `bot.extraction.rules`, which owns the matchers.
+from `bot.extraction.rules.pipeline`, which owns the matchers; the speaker of
+a sentence is chosen in `bot.extraction.rules.speakers`.
 """
 
 from __future__ import annotations

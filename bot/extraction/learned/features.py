@@ -11,17 +11,14 @@ history or a hypothetical, and what the rules concluded.
 from __future__ import annotations
 
 import re
-import tomllib
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
-from functools import cache
-from importlib import resources
 
 from spacy.tokens import Doc, Span
 
 from bot.extraction.rules import Hit, Proposal, RuleAnalysis
+from bot.extraction.rules.beneficiary import article_beneficiary
 from bot.vocabulary import Guarantee, actors, parties
 
 GROUPS = frozenset({"eu", "europe", "nato", "un", "g7"})
@@ -45,14 +42,6 @@ REFERRING = frozenset({"it", "this", "that", "idea", "plan", "proposal", "move",
                        "offer", "request", "bid", "agree", "them", "they"})
 FIRST_PERSON = frozenset({"we", "our", "us", "i", "my", "me", "ours"})
 MEMBERSHIP_GENERIC = (Guarantee.NATO_MEMBERSHIP.value, Guarantee.EU_MEMBERSHIP.value)
-
-
-@cache
-def beneficiary_order() -> tuple[str, ...]:
-    """Parties that receive guarantees, most common first (`beneficiaries.toml`)."""
-    path = resources.files("bot.extraction").joinpath("data/beneficiaries.toml")
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
-    return tuple(str(code) for code in data["parties"])
 
 
 @dataclass(frozen=True)
@@ -117,15 +106,6 @@ class ArticleView:
     sentence_features: list[dict[str, float]]
     mentions: list[list[PartyMention]]  # named parties, by sentence
     guarantees: list[list[tuple[int, int, str, str]]]  # guarantee phrases, by sentence
-
-
-def article_beneficiary(mentions: list[PartyMention]) -> str:
-    """The conflict party the article names most often ('ukr' when it names none)."""
-    order = beneficiary_order()
-    counts = Counter(m.party for m in mentions if m.party in order)
-    if not counts:
-        return order[0]
-    return max(counts, key=lambda code: (counts[code], -order.index(code)))
 
 
 def _longest(hits: list[Hit]) -> list[Hit]:

@@ -1,0 +1,71 @@
+"""The pipeline stage: sentence marks, phrase matches and how overlapping hits are kept."""
+
+from __future__ import annotations
+
+from bot.extraction.rules import Hit, RuleExtractor
+from bot.extraction.rules.pipeline import bucket, longest, longest_per_kind, with_the
+from tests.rules_helpers import shared_extractor
+
+
+def _kinds(text: str) -> set[tuple[str, str, str]]:
+    ex = shared_extractor()
+    doc = ex.nlp(text)
+    return {(doc[h.start:h.end].text, h.kind, h.value) for h in ex.hits(doc)}
+
+
+def test_a_line_break_starts_a_sentence_and_a_quotation_is_not_split() -> None:
+    doc = shared_extractor().nlp(
+        'Headline without a stop\nHe said: "We will help. We will stay." Then he left.')
+    sents = [s.text.strip() for s in doc.sents]
+    assert sents[0] == "Headline without a stop"
+    assert 'We will help. We will stay."' in sents[1]
+    assert "We will stay" not in sents[0]
+
+
+def test_the_matchers_find_guarantees_cues_speech_and_names() -> None:
+    found = _kinds("Poland backed security guarantees, Tusk said.")
+    assert ("security guarantees", "G", "security_guarantee") in found
+    assert ("backed", "C", "positive") in found
+    assert ("said", "S", "speech") in found
+    assert ("Poland", "P", "pol") in found
+    assert any(kind == "A" and text == "Tusk" for text, kind, _ in found)
+
+
+def test_cased_names_match_only_in_their_case() -> None:
+    assert any(kind == "P" for _, kind, _ in _kinds("France said no."))
+    assert not any(kind == "P" and value == "fra" for _, kind, value in _kinds("france said no."))
+
+
+def test_names_with_the_also_match_without_it() -> None:
+    assert with_the(["the Kremlin", "Paris"]) == ["Kremlin", "The Kremlin", "Paris"]
+
+
+def test_longest_keeps_the_longer_of_overlapping_hits() -> None:
+    hits = [Hit(0, 1, "G", "a"), Hit(0, 2, "G", "b"), Hit(2, 3, "C", "c"), Hit(1, 3, "C", "d")]
+    assert longest(hits) == [Hit(0, 2, "G", "b"), Hit(2, 3, "C", "c")]
+
+
+def test_speech_and_stance_cues_may_share_a_token() -> None:
+    hits = [Hit(3, 4, "S", "speech"), Hit(3, 4, "C", "positive"), Hit(3, 5, "C", "negative"),
+            Hit(4, 5, "C", "negator")]
+    kept = longest_per_kind(hits)
+    assert Hit(3, 4, "S", "speech") in kept and Hit(3, 5, "C", "negative") in kept
+    assert Hit(3, 4, "C", "positive") not in kept
+    assert Hit(4, 5, "C", "negator") not in kept  # inside a stance cue
+
+
+def test_bucket_groups_hits_by_their_sentence() -> None:
+    doc = shared_extractor().nlp("One two. Three four. Five.")
+    sents = list(doc.sents)
+    grouped = bucket([Hit(4, 5, "X", ""), Hit(0, 1, "X", ""), Hit(3, 4, "X", "")], sents)
+    assert [[h.start for h in g] for g in grouped] == [[0], [3, 4], []]
+
+
+def test_the_public_names_are_where_other_code_imports_them() -> None:
+    from bot.extraction.rules import Proposal, RuleAnalysis
+
+    ex = RuleExtractor()
+    analysis = ex.analyse(ex.nlp("Poland backed a peacekeeping force."))
+    assert isinstance(analysis, RuleAnalysis)
+    assert all(isinstance(p, Proposal) for p in analysis.proposals) and analysis.proposals
+    assert ex.name == "rules" and ex.version == "1.27"
