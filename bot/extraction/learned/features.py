@@ -11,6 +11,7 @@ history or a hypothetical, and what the rules concluded.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
