@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from bot.models import Article
-from bot.store.base import StoreBase, to_db_time
+from bot.store.base import StoreBase, from_db_time, to_db_time
 
 MIGRATIONS = [
     (
@@ -182,11 +182,12 @@ class LLMStoreMixin(StoreBase):
             for row in rows
         ]
 
-    async def queued_attempts(self, article_key: str) -> int:
+    async def queue_entry(self, article_key: str) -> tuple[int, datetime] | None:
+        """(attempts, next attempt) of a queued article; None when it is not queued."""
         async with self.db.execute(
-            "SELECT q.attempts FROM llm_queue AS q JOIN articles AS a ON a.id = q.article_id"
-            " WHERE a.key = ?",
+            "SELECT q.attempts, q.next_attempt_at FROM llm_queue AS q"
+            " JOIN articles AS a ON a.id = q.article_id WHERE a.key = ?",
             (article_key,),
         ) as cursor:
             row = await cursor.fetchone()
-        return int(row[0]) if row else 0
+        return (int(row[0]), from_db_time(row[1])) if row else None

@@ -135,7 +135,7 @@ class LLMExtractor:
         self.store = store
         self.rules = rules or RuleExtractor()
         self.grounder = Grounder(self.rules.nlp)
-        self.clock: Clock = clock or (lambda: datetime.now(UTC))
+        self.clock: Clock = clock or store.clock
         self.budget = TokenBudget(store, daily_budget, self.clock)
         self.queue_fallbacks = queue_fallbacks
         self.version = f"p{prompt.PROMPT_VERSION}.g{GROUNDING_VERSION}:{client.model}"
@@ -183,6 +183,11 @@ class LLMExtractor:
         if cached is not None:
             self.stats.cached += 1
             return ModelResult(await self._grounded(article, json.loads(cached)))
+        entry = await self.store.queue_entry(article.id) if self.queue_fallbacks else None
+        if entry is not None and entry[1] > self.clock():
+            # Queued already: it waits for its turn (the background retry), so a re-run of
+            # the pipeline meanwhile costs no request.
+            return ModelResult(None, "queued")
         messages = prompt.messages(article.text)
         worst = sum(estimate_tokens(m["content"]) for m in messages) + prompt.MAX_ANSWER_TOKENS
         if not await self.budget.reserve(worst):
@@ -235,7 +240,8 @@ class LLMExtractor:
         if not self.queue_fallbacks:
             log.warning("article %s: the rules stand in for the model (%s)", article.id, reason)
             return ModelResult(None, reason)
-        attempts = await self.store.queued_attempts(article.id)
+        entry = await self.store.queue_entry(article.id)
+        attempts = entry[0] if entry else 0
         if attempts >= MAX_QUEUE_ATTEMPTS:
             await self.store.dequeue_for_model(article.id)
             log.warning("article %s: no usable model answer after %d tries (%s); it keeps the"

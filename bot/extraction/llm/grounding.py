@@ -171,6 +171,7 @@ class _Sentence:
     parties: frozenset[str]
     guarantees: frozenset[str]
     references: frozenset[str]  # guarantee ids a reference noun here may stand for; "*": any
+    to_model: bool  # addressed to a language model: never evidence, never context
 
 
 class Grounder:
@@ -227,6 +228,9 @@ class Grounder:
                 found.setdefault(k, []).append(self._labels[match_id])
         out = []
         for k, sent in enumerate(sents):
+            body = text[sent.start_char:sent.end_char].strip()
+            if not body:  # the blank "sentence" between two line breaks
+                continue
             labels = found.get(k, [])
             named = {v for kind, v in labels if kind in ("P", "A")}
             # a group is named through its members too: "French and British troops"
@@ -234,10 +238,11 @@ class Grounder:
             out.append(_Sentence(
                 start=sent.start_char,
                 end=sent.end_char,
-                text=text[sent.start_char:sent.end_char].strip(),
+                text=body,
                 parties=frozenset(named),
                 guarantees=frozenset(v for kind, v in labels if kind == "G"),
                 references=frozenset(v for kind, v in labels if kind == "R"),
+                to_model=addressed_to_model(body),
             ))
         return out
 
@@ -247,7 +252,7 @@ class Grounder:
         """The positions of `items` the article carries; every drop counted by reason."""
         report = GroundingReport(offered=len(items))
         sentences = self.sentences(text)
-        report.instruction_sentences = sum(addressed_to_model(s.text) for s in sentences)
+        report.instruction_sentences = sum(s.to_model for s in sentences)
         if report.instruction_sentences:
             log.warning("article %s: %d sentence(s) addressed to a language model; no position"
                         " is taken from them", article_id, report.instruction_sentences)
@@ -293,11 +298,11 @@ class Grounder:
         reason = "party_not_named"
         for k in candidates:
             sentence = sentences[k]
-            if addressed_to_model(sentence.text):
+            if sentence.to_model:
                 reason = "addressed_to_model"
                 continue
             context = sentences[max(0, k - CONTEXT_SENTENCES):k + 1]
-            if not any(party in s.parties for s in context):
+            if not any(party in s.parties for s in context if not s.to_model):
                 reason = "party_not_named"
                 continue
             if not _names_guarantee(guarantee, sentences, k):
@@ -374,7 +379,7 @@ def _names_guarantee(guarantee: Guarantee, sentences: list[_Sentence], k: int) -
         and guarantee in (Guarantee.NATO_MEMBERSHIP, Guarantee.EU_MEMBERSHIP))
     if not fits:
         return False
-    before = sentences[max(0, k - REFERENCE_WINDOW):k]
+    before = [s for s in sentences[max(0, k - REFERENCE_WINDOW):k] if not s.to_model]
     return any(guarantee.value in s.guarantees for s in before) or (
         "membership" in refs and guarantee == Guarantee.NATO_MEMBERSHIP
         and "nato" in sentence.parties)
