@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -312,3 +312,30 @@ async def test_sync_extract_from_a_worker_thread(
         positions = await asyncio.to_thread(llm.extract, article)
     expected = score(corpus_records()[:1], {article.id: positions})
     assert expected.overall.fp == 0 and positions
+
+
+async def test_an_article_the_model_keeps_failing_on_keeps_the_rules(
+    fake: FakeModel, store: Store, rules: RuleExtractor, clock: Clock
+) -> None:
+    """Answers cut off again and again: after MAX_QUEUE_ATTEMPTS the article leaves the queue
+    with the rules' positions; an endpoint that is down is retried without such a limit."""
+    from bot.extraction.llm.extractor import MAX_QUEUE_ATTEMPTS
+
+    fake.responder = lambda text, body: Reply('{"positions": [', finish_reason="length")
+    article = corpus_articles()[0]
+    async with model_extractor(fake, store, rules) as llm:
+        await ingest_articles(store, llm, [article])
+        for _ in range(MAX_QUEUE_ATTEMPTS + 2):
+            clock.now += timedelta(days=1)
+            await retry_due(store, llm, clock())
+        assert await store.queued_for_model() == []
+        assert len(fake.requests) == MAX_QUEUE_ATTEMPTS + 1
+        assert {r[4] for r in await stored(store)} == {"rules"}
+        fake.responder = lambda text, body: Reply(status=401)
+        other = corpus_articles()[1]
+        await ingest_articles(store, llm, [other])
+        for _ in range(MAX_QUEUE_ATTEMPTS + 2):
+            clock.now += timedelta(days=1)
+            await retry_due(store, llm, clock())
+        (queued,) = await store.queued_for_model()
+        assert queued.article.id == other.id and queued.attempts == MAX_QUEUE_ATTEMPTS + 3

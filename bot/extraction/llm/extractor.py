@@ -34,7 +34,11 @@ from bot.store import Store
 log = logging.getLogger(__name__)
 
 GROUNDING_VERSION = "1"
-MAX_QUEUE_ATTEMPTS = 5  # then the article keeps the rules' positions for good
+# An article whose answers keep coming back cut off or unusable keeps the rules' positions for
+# good after this many tries. Budget and endpoint failures are not the article's: those are
+# retried until they pass, at most RETRY_MAX apart.
+MAX_QUEUE_ATTEMPTS = 5
+ARTICLE_FAILURES = ("truncated", "unusable answer")
 RETRY_BASE = timedelta(minutes=5)
 RETRY_MAX = timedelta(hours=6)
 
@@ -68,6 +72,9 @@ class LLMStats:
 class ModelResult:
     positions: list[Position] | None  # None: no usable answer, see `reason`
     reason: str | None = None
+    # The model gave up on this article: the rules' positions are stored under the model's
+    # own version, so no later run asks again (until the prompt or the model changes).
+    final: bool = False
 
 
 class TokenBudget:
@@ -158,8 +165,9 @@ class LLMExtractor:
         if result.positions is not None:
             return Extraction(result.positions, self.version)
         positions = await self.rule_positions(article)
+        version = self.version if result.final else self.fallback_version
         return Extraction([replace(p, found_by="rules") for p in positions],
-                          self.fallback_version, complete=False, reason=result.reason)
+                          version, complete=False, reason=result.reason)
 
     # -- the steps ------------------------------------------------------------------------
 
@@ -242,11 +250,11 @@ class LLMExtractor:
             return ModelResult(None, reason)
         entry = await self.store.queue_entry(article.id)
         attempts = entry[0] if entry else 0
-        if attempts >= MAX_QUEUE_ATTEMPTS:
+        if attempts >= MAX_QUEUE_ATTEMPTS and reason.startswith(ARTICLE_FAILURES):
             await self.store.dequeue_for_model(article.id)
             log.warning("article %s: no usable model answer after %d tries (%s); it keeps the"
                         " rules' positions", article.id, attempts, reason)
-            return ModelResult(None, reason)
+            return ModelResult(None, reason, final=True)
         retry_at = self._retry_at(reason, attempts)
         queued = await self.store.queue_for_model(article.id, reason, retry_at)
         log.warning("article %s: the rules stand in for the model (%s)%s", article.id, reason,

@@ -45,6 +45,6 @@ class HybridExtractor:
         rules, model = await asyncio.gather(
             self.llm.rule_positions(article), self.llm.model_positions(article))
         if model.positions is None:
-            return Extraction(merge(rules, []), self.fallback_version, complete=False,
-                              reason=model.reason)
+            version = self.version if model.final else self.fallback_version
+            return Extraction(merge(rules, []), version, complete=False, reason=model.reason)
         return Extraction(merge(rules, model.positions), self.version)
