@@ -53,7 +53,7 @@ def test_model_tier_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
     assert settings.llm_daily_token_budget == 200_000
     assert "sk-very-secret" not in repr(settings)
     monkeypatch.setenv("LLM_MAX_CONCURRENCY", "0")
-    with pytest.raises(SettingsError, match="^LLM_MAX_CONCURRENCY: "):
+    with pytest.raises(SettingsError, match=r"^LLM_MAX_CONCURRENCY: "):
         load_settings()
 
 
