@@ -170,7 +170,7 @@ async def cmd_eval_model(settings: Settings, file: str, kind: str, as_json: bool
                          ensure_ascii=False))
     else:
         print(format_report(result, verbose))
-        print(f"\n{kind} ({llm.client.model}): {stats.requests} requests, {stats.cached} cached,"
+        print(f"\n{kind} ({llm.client.model}): {stats.requests} answers, {stats.cached} cached,"
               f" {stats.prompt_tokens} prompt + {stats.completion_tokens} completion tokens;"
               f" grounding {stats.grounding.describe()}")
     if fallbacks:

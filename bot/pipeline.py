@@ -107,6 +107,9 @@ async def extract_pending(store: Store, extractor: Extractor) -> int:
     found = 0
     pending = await store.articles_to_extract(extractor.name, extractor.version)
     if isinstance(extractor, AsyncExtractor):
+        # Articles queued for the model are the background retry's (bot/model_retry.py).
+        waiting = await store.queued_article_keys()
+        pending = [article for article in pending if article.id not in waiting]
         # Requests to a model overlap (the client caps how many are in flight); in chunks,
         # so a large backlog does not hold every article in memory at once.
         for start in range(0, len(pending), ASYNC_CHUNK):

@@ -84,7 +84,7 @@ async def test_eval_and_extract_with_the_model(
     # The second run reads the store's cache: no request at all.
     assert await cmd_eval_model(settings, gold, "hybrid", as_json=False, verbose=False) == 0
     out = capsys.readouterr().out
-    assert "hybrid (fake-model): 0 requests, 8 cached" in out
+    assert "hybrid (fake-model): 0 answers, 8 cached" in out
     assert len(fake.requests) == 8
     # extract: JSON Lines with who found each position
     assert await cmd_extract_model(settings, gold, "hybrid") == 0

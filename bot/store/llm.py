@@ -182,6 +182,12 @@ class LLMStoreMixin(StoreBase):
             for row in rows
         ]
 
+    async def queued_article_keys(self) -> set[str]:
+        async with self.db.execute(
+            "SELECT a.key FROM llm_queue AS q JOIN articles AS a ON a.id = q.article_id"
+        ) as cursor:
+            return {str(row[0]) async for row in cursor}
+
     async def queue_entry(self, article_key: str) -> tuple[int, datetime] | None:
         """(attempts, next attempt) of a queued article; None when it is not queued."""
         async with self.db.execute(

@@ -56,7 +56,7 @@ class LLMStats:
 
     articles: int = 0
     cached: int = 0
-    requests: int = 0
+    requests: int = 0  # answers received from the endpoint
     fallbacks: dict[str, int] = field(default_factory=dict)
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -201,13 +201,13 @@ class LLMExtractor:
         if not await self.budget.reserve(worst):
             return await self._failed(article, "budget")
         try:
-            self.stats.requests += 1
             completion = await self.client.complete(
                 messages, prompt.response_format, prompt.MAX_ANSWER_TOKENS)
         except EndpointError as exc:
             return await self._failed(article, exc.reason)
         finally:
             self.budget.release(worst)
+        self.stats.requests += 1  # answers received, usable or not
         self.stats.prompt_tokens += completion.prompt_tokens
         self.stats.completion_tokens += completion.completion_tokens
         self.stats.usage_estimated += not completion.usage_reported
