@@ -97,7 +97,7 @@ async def test_eval_says_when_the_rules_stood_in(
     fake: FakeModel, make_settings: Callable[..., Settings],
     capsys: pytest.CaptureFixture[str], tmp_path: Path,
 ) -> None:
-    fake.responder = lambda text, body: Reply(status=500)
+    fake.responder = lambda text, body: Reply(status=401)  # refused: no backoff to wait out
     settings = make_settings(llm_base_url=fake.base_url, llm_model="fake-model",
                              store_path=str(tmp_path / "cache.db"))
     assert await cmd_eval_model(settings, str(demo_corpus_files()[0]), "llm", as_json=False,
@@ -170,3 +170,34 @@ def test_cards_show_who_found_a_position(found_by: str | None, mark: str | None)
             assert f" · {mark}" in text
         else:
             assert "agree" not in text and "only" not in text
+
+
+async def test_the_migration_upgrades_an_existing_store(tmp_path: Path) -> None:
+    """A store made before the model tier: the new tables and the `found_by` column arrive,
+    the positions already there read back unmarked."""
+    from bot.models import Article, Position
+    from bot.store import MIGRATIONS, Store, open_store
+    from bot.store.llm import MIGRATIONS as LLM_MIGRATIONS
+
+    path = str(tmp_path / "old.db")
+    older = [m for m in MIGRATIONS if m not in LLM_MIGRATIONS]
+    old = await Store.connect(path, older)
+    assert isinstance(old, Store)
+    await old.add_article(Article(id="a1", title="t", text="Britain backs peacekeepers."))
+    await old.db.execute(
+        "INSERT INTO sentences (hash, text) VALUES (1, 'Britain backs peacekeepers.')")
+    await old.db.execute("INSERT INTO actors (slug, party) VALUES ('united-kingdom', 'gbr')")
+    await old.db.execute(
+        "INSERT INTO positions (article_id, sentence_id, actor_id, party, stance, guarantee,"
+        " added_at, extractor, extractor_version) VALUES (1, 1, 1, 'gbr', 'backs',"
+        " 'peacekeeping_force', '2026-01-01T00:00:00.000000Z', 'rules', '1')")
+    await old.close()
+    async with open_store(path) as store:
+        assert "llm-1-cache-usage-queue" in await store.applied_migrations()
+        (stored,) = await store.positions(PositionFilter())
+        assert stored.found_by is None and stored.party == "gbr"
+        new = Position("keir-starmer", "gbr", Stance.BACKS, Guarantee.PEACEKEEPING_FORCE,
+                       "gbr", "ukr", "Britain backs peacekeepers.", found_by="both")
+        await store.save_positions("a1", [new], "hybrid", "x", replaces=("rules", "hybrid"))
+        (stored,) = await store.positions(PositionFilter())
+        assert (stored.found_by, stored.extractor) == ("both", "hybrid")

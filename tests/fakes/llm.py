@@ -67,6 +67,7 @@ class FakeModel:
         self.in_flight = 0
         self.most_in_flight = 0
         self._runner: web.AppRunner | None = None
+        self._closing = asyncio.Event()  # lets hanging handlers go when the fake stops
         self.base_url = ""
 
     async def __aenter__(self) -> FakeModel:
@@ -82,6 +83,7 @@ class FakeModel:
 
     async def __aexit__(self, *exc: object) -> None:
         assert self._runner is not None
+        self._closing.set()
         await self._runner.cleanup()
 
     async def _complete(self, request: web.Request) -> web.StreamResponse:
@@ -94,7 +96,7 @@ class FakeModel:
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:
             if reply.delay == HANG:
-                await asyncio.Event().wait()  # until the client gives up and disconnects
+                await self._closing.wait()  # never answers while the fake runs
             elif reply.delay:
                 await asyncio.sleep(reply.delay)
         finally:
