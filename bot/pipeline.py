@@ -71,7 +71,9 @@ async def ingest_articles(
             result = await store.add_article(item)
             if result.added:
                 report.added.append(result.key)
-                report.positions += await extract_article(store, extractor, item)
+                if not isinstance(extractor, AsyncExtractor):
+                    report.positions += await extract_article(store, extractor, item)
+                # a model extractor takes the new articles below, several requests at once
             else:
                 report.duplicates.append(result.key)
         if progress:

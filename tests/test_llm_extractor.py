@@ -191,8 +191,9 @@ async def test_invented_quotes_and_unknown_parties_never_become_positions(
     assert await store.queued_for_model() == []
 
 
+@pytest.mark.parametrize("concurrency", [1, 4])
 async def test_budget_running_out_mid_batch(
-    fake: FakeModel, store: Store, rules: RuleExtractor, clock: Clock
+    fake: FakeModel, store: Store, rules: RuleExtractor, clock: Clock, concurrency: int
 ) -> None:
     articles = corpus_articles()
     fake.responder = lambda text, body: Reply(positions_json(), usage=(3000, 500))
@@ -203,7 +204,7 @@ async def test_budget_running_out_mid_batch(
                 for a in articles) + prompt.MAX_ANSWER_TOKENS
     budget = 3 * 3500 + worst - 1
     async with model_extractor(fake, store, rules, daily_budget=budget,
-                               max_concurrency=1) as llm:
+                               max_concurrency=concurrency) as llm:
         report = await ingest_articles(store, llm, articles)
     assert len(report.added) == len(articles)
     used = await store.tokens_on(clock().date())

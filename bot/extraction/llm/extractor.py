@@ -20,7 +20,12 @@ from typing import Any
 
 from bot.extraction import Extraction
 from bot.extraction.llm import prompt
-from bot.extraction.llm.client import ChatClient, EndpointError, estimate_tokens
+from bot.extraction.llm.client import (
+    ChatClient,
+    Completion,
+    EndpointError,
+    estimate_tokens,
+)
 from bot.extraction.llm.grounding import (
     AnswerError,
     Grounder,
@@ -200,32 +205,29 @@ class LLMExtractor:
         worst = sum(estimate_tokens(m["content"]) for m in messages) + prompt.MAX_ANSWER_TOKENS
         if not await self.budget.reserve(worst):
             return await self._failed(article, "budget")
+        failure: str | None = None
+        items: list[object] | None = None
+        reason: str | None = None
         try:
-            completion = await self.client.complete(
-                messages, prompt.response_format, prompt.MAX_ANSWER_TOKENS)
-        except EndpointError as exc:
-            return await self._failed(article, exc.reason)
+            try:
+                completion = await self.client.complete(
+                    messages, prompt.response_format, prompt.MAX_ANSWER_TOKENS)
+            except EndpointError as exc:
+                failure = exc.reason
+            else:
+                items, reason = self._read(completion)
+                # Counted in the store before the reservation goes, so that no request
+                # waiting for the budget sees neither.
+                await self.store.record_llm_call(
+                    key, model, pv, day=self.clock().date(),
+                    prompt_tokens=completion.prompt_tokens,
+                    completion_tokens=completion.completion_tokens,
+                    answer=json.dumps(items, ensure_ascii=False) if items is not None else None,
+                )
         finally:
             self.budget.release(worst)
-        self.stats.requests += 1  # answers received, usable or not
-        self.stats.prompt_tokens += completion.prompt_tokens
-        self.stats.completion_tokens += completion.completion_tokens
-        self.stats.usage_estimated += not completion.usage_reported
-        items: list[object] | None = None
-        reason = None
-        if completion.finish_reason == "length":
-            reason = "truncated"
-        else:
-            try:
-                items = parse_answer(completion.content)
-            except AnswerError as exc:
-                reason = f"unusable answer ({exc})"
-        await self.store.record_llm_call(
-            key, model, pv, day=self.clock().date(),
-            prompt_tokens=completion.prompt_tokens,
-            completion_tokens=completion.completion_tokens,
-            answer=json.dumps(items, ensure_ascii=False) if items is not None else None,
-        )
+        if failure is not None:
+            return await self._failed(article, failure)
         if items is None:
             assert reason is not None
             return await self._failed(article, reason)
@@ -233,6 +235,19 @@ class LLMExtractor:
         if self.queue_fallbacks:
             await self.store.dequeue_for_model(article.id)
         return ModelResult(positions)
+
+    def _read(self, completion: Completion) -> tuple[list[object] | None, str | None]:
+        """The answer's items, or None and why it cannot be used."""
+        self.stats.requests += 1  # answers received, usable or not
+        self.stats.prompt_tokens += completion.prompt_tokens
+        self.stats.completion_tokens += completion.completion_tokens
+        self.stats.usage_estimated += not completion.usage_reported
+        if completion.finish_reason == "length":
+            return None, "truncated"
+        try:
+            return parse_answer(completion.content), None
+        except AnswerError as exc:
+            return None, f"unusable answer ({exc})"
 
     async def _grounded(self, article: Article, items: list[object]) -> list[Position]:
         def ground(_: Article) -> list[Position]:
