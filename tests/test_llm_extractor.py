@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -196,21 +197,23 @@ async def test_budget_running_out_mid_batch(
     fake: FakeModel, store: Store, rules: RuleExtractor, clock: Clock, concurrency: int
 ) -> None:
     articles = corpus_articles()
-    fake.responder = lambda text, body: Reply(positions_json(), usage=(3000, 500))
-    # Each request reserves its worst case first; this budget lets three or four through.
-    from bot.extraction.llm import prompt
     from bot.extraction.llm.client import estimate_tokens
-    worst = max(sum(estimate_tokens(m["content"]) for m in prompt.messages(a.text))
-                for a in articles) + prompt.MAX_ANSWER_TOKENS
-    budget = 3 * 3500 + worst - 1
+
+    def respond(text: str, body: dict[str, Any]) -> Reply:
+        # usage as a tokenizer would count it, about what the reservation estimates
+        prompt_tokens = sum(estimate_tokens(m["content"]) for m in body["messages"])
+        return Reply(positions_json(), usage=(prompt_tokens, 500))
+
+    fake.responder = respond
+    budget = 12_000  # each request reserves its worst case (prompt + 2,048) first
     async with model_extractor(fake, store, rules, daily_budget=budget,
                                max_concurrency=concurrency) as llm:
         report = await ingest_articles(store, llm, articles)
     assert len(report.added) == len(articles)
     used = await store.tokens_on(clock().date())
     model_done = len(fake.requests)
-    assert used.total == 3500 * model_done <= budget  # never over the budget
-    assert 3 <= model_done < len(articles)
+    assert used.calls == model_done and used.total <= budget  # never over the budget
+    assert 2 <= model_done < len(articles)
     queued = await store.queued_for_model()
     assert len(queued) == len(articles) - model_done
     assert {q.reason for q in queued} == {"budget"}
