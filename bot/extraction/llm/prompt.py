@@ -73,7 +73,9 @@ guarantee, guarantor (the party that would provide the guarantee, or null), bene
 party that would receive it, usually ukr) and evidence: the one sentence of the article that \
 carries the position, copied exactly, character for character. Give each (party, stance, \
 guarantee) once. No position without such a sentence; if there is none, answer an empty list. \
-Answer with JSON only, following the schema."""
+Answer with one JSON object and nothing else: {{"positions": [{{"actor": "...", \
+"party": "...", "stance": "...", "guarantee": "...", "guarantor": null, "beneficiary": "ukr", \
+"evidence": "..."}}]}}"""
 
 
 def user_message(text: str) -> str:
