@@ -13,10 +13,16 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.settings import Settings, SettingsError, load_settings
 
+if TYPE_CHECKING:
+    from bot.models import Position
+
 log = logging.getLogger("bot")
+
+EXTRACTORS = ("rules", "llm", "hybrid")
 
 
 def _is_url(text: str) -> bool:
@@ -84,19 +90,96 @@ def cmd_extract(file: str) -> int:
             print(f"skipped {item}", file=sys.stderr)
             failed = True
             continue
-        for position in extractor.extract(item):
-            row = {
-                "article_id": item.id,
-                "actor": position.actor,
-                "party": position.party,
-                "stance": str(position.stance),
-                "guarantee": str(position.guarantee),
-                "guarantor": position.guarantor,
-                "beneficiary": position.beneficiary,
-                "evidence": position.evidence,
-            }
-            print(json.dumps(row, ensure_ascii=False))
+        _print_positions(item.id, extractor.extract(item))
     return 1 if failed else 0
+
+
+def _print_positions(article_id: str, positions: Sequence[Position]) -> None:
+    for position in positions:
+        row = {
+            "article_id": article_id,
+            "actor": position.actor,
+            "party": position.party,
+            "stance": str(position.stance),
+            "guarantee": str(position.guarantee),
+            "guarantor": position.guarantor,
+            "beneficiary": position.beneficiary,
+            "evidence": position.evidence,
+        }
+        if position.found_by:
+            row["found_by"] = position.found_by
+        print(json.dumps(row, ensure_ascii=False))
+
+
+async def cmd_extract_model(settings: Settings, file: str, kind: str) -> int:
+    """`extract --extractor llm|hybrid`: through the model endpoint of the settings, with the
+    store's cache and token budget; a fallback to the rules is said on stderr."""
+    from bot.extraction import AsyncExtractor
+    from bot.extraction.choice import open_extractor
+    from bot.ingest import IngestProblem, read_file
+    from bot.store import open_store
+
+    items = list(read_file(Path(file)))
+    failed = False
+    async with open_store(settings.store_path) as store, open_extractor(
+        settings, store, kind, queue_fallbacks=False
+    ) as extractor:
+        assert isinstance(extractor, AsyncExtractor)
+        articles = [item for item in items if not isinstance(item, IngestProblem)]
+        results = await asyncio.gather(*(extractor.extract_async(a) for a in articles))
+    for item in items:
+        if isinstance(item, IngestProblem):
+            print(f"skipped {item}", file=sys.stderr)
+            failed = True
+    for article, result in zip(articles, results, strict=True):
+        if not result.complete:
+            print(f"{article.id}: the rules stood in for the model ({result.reason})",
+                  file=sys.stderr)
+        _print_positions(article.id, result.positions)
+    return 1 if failed else 0
+
+
+async def cmd_eval_model(settings: Settings, file: str, kind: str, as_json: bool,
+                         verbose: bool) -> int:
+    """`eval --extractor llm|hybrid`: the gold file through the model endpoint."""
+    from bot.evaluate import evaluate_records_async, format_report, read_gold
+    from bot.extraction.choice import open_extractor
+    from bot.extraction.llm.extractor import LLMExtractor
+    from bot.extraction.llm.hybrid import HybridExtractor
+    from bot.store import open_store
+
+    try:
+        records = read_gold(Path(file))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        print(f"cannot read {file}: {exc}", file=sys.stderr)
+        return 2
+    async with open_store(settings.store_path) as store, open_extractor(
+        settings, store, kind, queue_fallbacks=False
+    ) as extractor:
+        result, fallbacks = await evaluate_records_async(records, extractor)
+    llm = extractor.llm if isinstance(extractor, HybridExtractor) else extractor
+    assert isinstance(llm, LLMExtractor)
+    stats = llm.stats
+    model = {
+        "extractor": kind, "model": llm.client.model, "version": extractor.version,
+        "requests": stats.requests, "cached": stats.cached, "fallbacks": fallbacks,
+        "prompt_tokens": stats.prompt_tokens, "completion_tokens": stats.completion_tokens,
+        "positions_offered": stats.grounding.offered, "positions_kept": stats.grounding.kept,
+        "dropped": dict(stats.grounding.dropped),
+    }
+    if as_json:
+        print(json.dumps({**result.as_dict(verbose=verbose), "model": model}, indent=2,
+                         ensure_ascii=False))
+    else:
+        print(format_report(result, verbose))
+        print(f"\n{kind} ({llm.client.model}): {stats.requests} answers, {stats.cached} cached,"
+              f" {stats.prompt_tokens} prompt + {stats.completion_tokens} completion tokens;"
+              f" grounding {stats.grounding.describe()}")
+    if fallbacks:
+        print(f"warning: the rules stood in for the model on {fallbacks} of"
+              f" {len(records)} articles ({', '.join(sorted(stats.fallbacks))}); this score"
+              " does not measure the model alone", file=sys.stderr)
+    return 0
 
 
 async def cmd_ask(settings: Settings, text: str, as_json: bool) -> int:
@@ -161,6 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("targets", nargs="+", metavar="PATH_OR_URL")
     extract = commands.add_parser("extract", help="print the positions of an article as JSONL")
     extract.add_argument("file", metavar="FILE")
+    extract.add_argument("--extractor", choices=EXTRACTORS, default=None,
+                         help="rules (default), llm or hybrid (needs LLM_BASE_URL, LLM_MODEL)")
     ask = commands.add_parser("ask", help="answer TEXT as /guarantees TEXT would")
     ask.add_argument("text", nargs="*", metavar="TEXT")
     ask.add_argument("--json", action="store_true", help="print the Block Kit payload")
@@ -170,14 +255,17 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("file", metavar="FILE")
     evaluate.add_argument("--json", action="store_true")
     evaluate.add_argument("--verbose", "-v", action="store_true", help="list misses and false hits")
+    evaluate.add_argument("--extractor", choices=EXTRACTORS, default=None,
+                          help="rules (default), llm or hybrid (needs LLM_BASE_URL, LLM_MODEL)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "extract":
+    model_tier = args.command in ("extract", "eval") and args.extractor not in (None, "rules")
+    if args.command == "extract" and not model_tier:
         return cmd_extract(args.file)
-    if args.command == "eval":
+    if args.command == "eval" and not model_tier:
         return cmd_eval(args.file, args.json, args.verbose)
     try:
         settings = load_settings()
@@ -185,6 +273,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
+    if model_tier:
+        if not settings.llm_base_url or not settings.llm_model:
+            print(f"configuration error: --extractor {args.extractor} needs LLM_BASE_URL and"
+                  " LLM_MODEL set", file=sys.stderr)
+            return 2
+        if args.command == "extract":
+            return asyncio.run(cmd_extract_model(settings, args.file, args.extractor))
+        return asyncio.run(
+            cmd_eval_model(settings, args.file, args.extractor, args.json, args.verbose))
     if args.command == "ask":
         # The terminal shows the card; INFO lines about loading the corpus would only clutter it.
         logging.getLogger().setLevel(max(logging.WARNING, logging.getLogger().level))

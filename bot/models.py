@@ -33,6 +33,8 @@ class Position:
     guarantor: str | None
     beneficiary: str | None
     evidence: str
+    # Who found it when two extractors are merged (hybrid): "rules", "llm" or "both".
+    found_by: str | None = None
 
     @property
     def key(self) -> tuple[str, Stance, Guarantee]:
@@ -61,6 +63,7 @@ class StoredPosition:
     extractor: str
     # How many outlets told the same story (articles clustered as near-duplicates).
     outlets: int = 1
+    found_by: str | None = None  # "rules", "llm" or "both" (hybrid); None: one extractor
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 
 from bot.clustering import cluster_pending
-from bot.extraction import Extractor
+from bot.extraction import AsyncExtractor, Extractor
 from bot.ingest import IngestProblem, ReadResult, read_paths
 from bot.models import Article
 from bot.store import Store
@@ -22,6 +22,7 @@ from bot.store import Store
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int], None]
+ASYNC_CHUNK = 32
 
 
 @dataclass
@@ -73,7 +74,9 @@ async def ingest_articles(
             result = await store.add_article(item)
             if result.added:
                 report.added.append(result.key)
-                report.positions += await extract_article(store, extractor, item)
+                if not isinstance(extractor, AsyncExtractor):
+                    report.positions += await extract_article(store, extractor, item)
+                # a model extractor takes the new articles below, several requests at once
             else:
                 report.duplicates.append(result.key)
         if progress:
@@ -86,16 +89,40 @@ async def ingest_articles(
     return report
 
 
+# Extractors that stand in for each other (EXTRACTOR=rules|llm|hybrid): the last to run takes
+# over an article's positions, so switching never shows them twice.
+INTERCHANGEABLE = ("rules", "llm", "hybrid")
+
+
 async def extract_article(store: Store, extractor: Extractor, article: Article) -> int:
-    positions = await asyncio.to_thread(extractor.extract, article)
-    await store.save_positions(article.id, positions, extractor.name, extractor.version)
+    version = extractor.version
+    if isinstance(extractor, AsyncExtractor):  # a model endpoint: awaited, not a thread
+        extraction = await extractor.extract_async(article)
+        positions, version = extraction.positions, extraction.version
+    else:
+        positions = await asyncio.to_thread(extractor.extract, article)
+    replaces = INTERCHANGEABLE if extractor.name in INTERCHANGEABLE else ()
+    await store.save_positions(article.id, positions, extractor.name, version,
+                               replaces=replaces)
     return len(positions)
 
 
 async def extract_pending(store: Store, extractor: Extractor) -> int:
     """Extract every stored article this extractor version has not seen; returns positions."""
     found = 0
-    for article in await store.articles_to_extract(extractor.name, extractor.version):
+    pending = await store.articles_to_extract(extractor.name, extractor.version)
+    if isinstance(extractor, AsyncExtractor):
+        # Articles queued for the model are the background retry's (bot/model_retry.py).
+        waiting = await store.queued_article_keys()
+        pending = [article for article in pending if article.id not in waiting]
+        # Requests to a model overlap (the client caps how many are in flight); in chunks,
+        # so a large backlog does not hold every article in memory at once.
+        for start in range(0, len(pending), ASYNC_CHUNK):
+            chunk = pending[start:start + ASYNC_CHUNK]
+            found += sum(await asyncio.gather(
+                *(extract_article(store, extractor, article) for article in chunk)))
+        return found
+    for article in pending:
         found += await extract_article(store, extractor, article)
     return found
 

@@ -148,11 +148,19 @@ def _feed_poller(services: Services) -> Awaitable[None]:
     return poll_feeds(services)
 
 
+def _model_retries(services: Services) -> Awaitable[None]:
+    from bot.model_retry import run_model_retries
+
+    return run_model_retries(services)
+
+
 def background_jobs(settings: Settings) -> list[tuple[str, BackgroundJob]]:
     """The long-running jobs this configuration needs, by name."""
     jobs: list[tuple[str, BackgroundJob]] = [("digest scheduler", _digest_scheduler)]
     if settings.feeds:
         jobs.append(("feed polling", _feed_poller))
+    if settings.extractor != "rules":
+        jobs.append(("model retries", _model_retries))
     return jobs
 
 

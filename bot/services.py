@@ -20,7 +20,8 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.extraction import Extractor, default_extractor
+from bot.extraction import Extractor
+from bot.extraction.choice import open_extractor
 from bot.settings import Settings
 from bot.store import Store, open_store
 
@@ -101,15 +102,28 @@ async def open_services(
     Slack client; close them all on the way out, whatever happens."""
     from bot.pipeline import ensure_demo_corpus
 
-    extractor = extractor or default_extractor()
-    async with open_store(settings.store_path, clock=clock) as store:
+    async with open_store(settings.store_path, clock=clock) as store, _extractor(
+        settings, store, extractor
+    ) as chosen:
         if load_demo_corpus:
-            await ensure_demo_corpus(store, extractor)
+            await ensure_demo_corpus(store, chosen)
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=30)
         async with aiohttp.ClientSession(timeout=timeout) as http:
             slack = build_slack_client(settings) if with_slack else None
             try:
-                yield Services(settings, store, extractor, http, slack, clock)
+                yield Services(settings, store, chosen, http, slack, clock)
             finally:
                 if slack is not None and slack.session is not None:
                     await slack.session.close()
+
+
+@asynccontextmanager
+async def _extractor(
+    settings: Settings, store: Store, given: Extractor | None
+) -> AsyncIterator[Extractor]:
+    """The extractor given (tests), else the one EXTRACTOR names, opened with the store."""
+    if given is not None:
+        yield given
+        return
+    async with open_extractor(settings, store) as chosen:
+        yield chosen

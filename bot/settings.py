@@ -11,7 +11,7 @@ from datetime import time
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SLACK_PUBLIC_API_URL = "https://slack.com/api/"
@@ -49,6 +49,14 @@ class Settings(BaseSettings):
     feed_poll_minutes: int = Field(default=30, ge=1, le=24 * 60)
     admin_user_ids: CommaList = ()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    # The model tier (issue 8): an OpenAI-compatible endpoint. `extractor` comes after the
+    # llm_* fields so that its check can see them.
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_max_concurrency: int = Field(default=4, ge=1, le=64)
+    llm_daily_token_budget: int | None = Field(default=None, ge=1)
+    extractor: Literal["rules", "llm", "hybrid"] = "rules"
 
     # Operational settings beyond interface.md (documented in .env.example).
     subscription_managers: Literal["members", "admins"] = "members"
@@ -60,6 +68,8 @@ class Settings(BaseSettings):
     fetch_user_agent: str = Field(default="guarantees-bot/0.1 (news reader)", min_length=1)
     # An HTTP proxy for all fetches (trusted; targets are still checked). May hold credentials.
     fetch_proxy: SecretStr | None = None
+    # Seconds one model request may take (local models on a CPU are slow).
+    llm_timeout_seconds: float = Field(default=120.0, gt=0)
 
     @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", mode="before")
     @classmethod
@@ -77,6 +87,36 @@ class Settings(BaseSettings):
             if not re.match(r"^https?://[^\s/]+", value.strip()):
                 raise ValueError("must be an http:// proxy URL, for example http://proxy:3128")
             return value.strip()
+    @field_validator("llm_api_key", "llm_base_url", "llm_model", "llm_daily_token_budget",
+                     mode="before")
+    @classmethod
+    def _empty_llm_is_unset(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("llm_base_url")
+    @classmethod
+    def _check_llm_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("must be an http(s) URL such as http://localhost:11434/v1")
+        return value.rstrip("/")
+
+    @field_validator("extractor", mode="before")
+    @classmethod
+    def _lower_extractor(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("extractor")
+    @classmethod
+    def _model_tier_configured(cls, value: str, info: ValidationInfo) -> str:
+        if value != "rules":
+            missing = [name.upper() for name in ("llm_base_url", "llm_model")
+                       if not info.data.get(name)]
+            if missing:
+                raise ValueError(f"'{value}' needs {' and '.join(missing)} set")
         return value
 
     @field_validator("slack_api_url")

@@ -38,6 +38,7 @@ from bot.cards.common import (
     block_text_length,
     button_value,
     escape,
+    found_by_mark,
     host_of,
     link,
     plain,
@@ -201,7 +202,7 @@ def quote_text(position: StoredPosition | None, limit: int) -> str:
         return ""
     outlet = position.outlet or host_of(position.url) or position.title or "source"
     outlet = " ".join(outlet.split())[:80]
-    more = reported_by(position.outlets)
+    more = reported_by(position.outlets) + found_by_mark(position.found_by)
     source = f"> — {link(position.url, outlet)}, {_date(position.published)}{more}"
     if len(source) > limit // 2:  # an absurd URL: keep the outlet, drop the link
         source = f"> — {truncate(escape(outlet), 80)}, {_date(position.published)}{more}"

@@ -200,3 +200,17 @@ def reported_by(outlets: int) -> str:
     One position stands for its whole cluster of near-identical articles instead of being
     repeated once per outlet."""
     return f" · reported by {outlets} outlets" if outlets > 1 else ""
+
+
+FOUND_BY = {
+    "both": "rules and model agree",
+    "llm": "model only",
+    "rules": "rules only",
+}
+
+
+def found_by_mark(found_by: str | None) -> str:
+    """` · rules and model agree` (or `model only`, `rules only`) for a position the hybrid
+    or model extractor stored; nothing for a single extractor's."""
+    label = FOUND_BY.get(found_by or "")
+    return f" · {label}" if label else ""

@@ -29,6 +29,7 @@ from bot.cards.common import (
     MAX_TOTAL_TEXT,
     Message,
     escape,
+    found_by_mark,
     host_of,
     link,
     plain,
@@ -52,9 +53,10 @@ def position_text(position: StoredPosition, limit: int) -> str:
         head += f" · for {escape(party_label(position.beneficiary))}"
     outlet = " ".join((position.outlet or host_of(position.url) or position.title).split())[:80]
     day = position.published.isoformat() if position.published else "undated"
-    source = f"{link(position.url, outlet)}, {day}{reported_by(position.outlets)}"
+    more = reported_by(position.outlets) + found_by_mark(position.found_by)
+    source = f"{link(position.url, outlet)}, {day}{more}"
     if len(source) > limit // 3:
-        source = f"{truncate(escape(outlet), 80)}, {day}{reported_by(position.outlets)}"
+        source = f"{truncate(escape(outlet), 80)}, {day}{more}"
     head = truncate(head, max(40, limit // 3))
     room = min(MAX_EVIDENCE_QUOTE, limit - len(head) - len(source) - 8)
     quote = escape(" ".join(position.evidence.split()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from bot.models import Article, Position
@@ -23,3 +24,26 @@ def default_extractor() -> Extractor:
     from bot.extraction.rules import RuleExtractor
 
     return RuleExtractor()
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """What an asynchronous extractor made of one article. `version` is the version to store:
+    the extractor's own, or a fallback's when another extractor stood in (the rules, while
+    the model was out of budget or down), so that a later run replaces it."""
+
+    positions: list[Position]
+    version: str
+    complete: bool = True  # False: a fallback stood in and the article waits for a retry
+    reason: str | None = None  # why it is not complete: "budget", "endpoint down (...)", ...
+
+
+@runtime_checkable
+class AsyncExtractor(Protocol):
+    """An extractor that waits on I/O (a model endpoint): the pipeline awaits it on the event
+    loop instead of running it in a worker thread."""
+
+    name: str
+    version: str
+
+    async def extract_async(self, article: Article) -> Extraction: ...

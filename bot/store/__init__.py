@@ -12,6 +12,8 @@ from contextlib import asynccontextmanager
 from bot.store.base import Clock, Migration, StoreBase, utc_now
 from bot.store.feeds import MIGRATIONS as FEED_MIGRATIONS
 from bot.store.feeds import FeedStoreMixin
+from bot.store.llm import MIGRATIONS as LLM_MIGRATIONS
+from bot.store.llm import LLMStoreMixin
 from bot.store.positions import MIGRATIONS as POSITION_MIGRATIONS
 from bot.store.positions import AddResult, PositionStoreMixin, StoreStats, text_hash
 from bot.store.subscriptions import MIGRATIONS as SUBSCRIPTION_MIGRATIONS
@@ -21,10 +23,11 @@ MIGRATIONS: list[Migration] = [
     *POSITION_MIGRATIONS,
     *SUBSCRIPTION_MIGRATIONS,
     *FEED_MIGRATIONS,
+    *LLM_MIGRATIONS,
 ]
 
 
-class Store(PositionStoreMixin, SubscriptionStoreMixin, FeedStoreMixin):
+class Store(PositionStoreMixin, SubscriptionStoreMixin, FeedStoreMixin, LLMStoreMixin):
     """Every query of the bot. Build it with `open_store`."""
 
 

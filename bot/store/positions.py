@@ -373,7 +373,7 @@ def _parse_date(text: str | None) -> date | None:
 _POSITION_COLUMNS = """
     p.id, a.key AS article_key, ac.slug AS actor, p.party, p.stance, p.guarantee, p.guarantor,
     p.beneficiary, s.text AS evidence, a.url, a.title, a.outlet, p.published, p.added_at,
-    p.extractor, a.cluster_id
+    p.extractor, a.cluster_id, p.found_by
 """
 _POSITION_JOINS = """
     FROM positions AS p
@@ -492,10 +492,15 @@ class PositionStoreMixin(StoreBase):
         positions: Sequence[Position],
         extractor: str,
         version: str,
+        *,
+        replaces: Sequence[str] = (),
     ) -> bool:
         """Replace this extractor's positions for one article, in one transaction.
 
         Returns False (and changes nothing) when this extractor version already did it.
+        `replaces` names other extractors whose positions (and record of having run) this
+        one takes over for the article: the rules, the model and hybrid stand in for each
+        other, so switching EXTRACTOR never shows an article's positions twice.
         """
         async with self.transaction() as db:
             async with db.execute(
@@ -513,6 +518,15 @@ class PositionStoreMixin(StoreBase):
                 "DELETE FROM positions WHERE article_id = ? AND extractor = ?",
                 (article_pk, extractor),
             )
+            for other in (name for name in replaces if name != extractor):
+                await db.execute(
+                    "DELETE FROM positions WHERE article_id = ? AND extractor = ?",
+                    (article_pk, other),
+                )
+                await db.execute(
+                    "DELETE FROM extractions WHERE article_id = ? AND extractor = ?",
+                    (article_pk, other),
+                )
             now = to_db_time(self.clock())
             # One round trip per distinct sentence and actor, then one for all positions.
             sentence_ids = {
@@ -526,7 +540,7 @@ class PositionStoreMixin(StoreBase):
             await db.executemany(
                 "INSERT INTO positions (article_id, sentence_id, actor_id, party, stance,"
                 " guarantee, guarantor, beneficiary, published, added_at, extractor,"
-                " extractor_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " extractor_version, found_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         article_pk,
@@ -541,6 +555,7 @@ class PositionStoreMixin(StoreBase):
                         now,
                         extractor,
                         version,
+                        position.found_by,
                     )
                     for position in positions
                 ],
@@ -724,6 +739,7 @@ class PositionStoreMixin(StoreBase):
                 added_at=from_db_time(row["added_at"]),
                 extractor=row["extractor"],
                 outlets=outlets.get(row["cluster_id"], 1),
+                found_by=row["found_by"],
             )
             for row in rows
         ]
