@@ -19,6 +19,7 @@ from typing import Any
 
 from bot.models import (
     Article,
+    DateWindow,
     Position,
     PositionFilter,
     StanceCell,
@@ -326,6 +327,21 @@ MIGRATIONS.append(
 )
 
 
+MIGRATIONS.append(
+    (
+        "positions-4-published-window",
+        """
+        -- Questions with a time window (`/guarantees ukraine this week`) read positions by
+        -- publication date: the summaries above are totals over all time. The index holds
+        -- every column such a card groups and filters by, so a window is one range scan of
+        -- the index, never a visit to the table.
+        CREATE INDEX positions_published_window ON positions (
+            published, guarantee, stance, party, actor_id, guarantor, beneficiary, article_id);
+        """,
+    )
+)
+
+
 @dataclass(frozen=True)
 class AddResult:
     """What happened to one article offered to the store."""
@@ -409,7 +425,25 @@ def _filter_sql(filter_: PositionFilter, alias: str) -> tuple[str, list[object]]
         marks = ",".join("?" * len(filter_.guarantees))
         clauses.append(f"{alias}.guarantee IN ({marks})")
         params += sorted(str(g) for g in filter_.guarantees)
+    if filter_.stances:
+        marks = ",".join("?" * len(filter_.stances))
+        clauses.append(f"{alias}.stance IN ({marks})")
+        params += sorted(str(s) for s in filter_.stances)
     return (" AND ".join(clauses) or "1"), params
+
+
+def _window_sql(window: DateWindow) -> tuple[str, list[object]]:
+    """The publication-date range of a window over `positions` (alias p); undated positions
+    fall outside every window."""
+    clauses = ["p.published IS NOT NULL"]
+    params: list[object] = []
+    if window.since is not None:
+        clauses.append("p.published >= ?")
+        params.append(window.since.isoformat())
+    if window.until is not None:
+        clauses.append("p.published < ?")
+        params.append(window.until.isoformat())
+    return " AND ".join(clauses), params
 
 
 class PositionStoreMixin(StoreBase):
@@ -630,6 +664,44 @@ class PositionStoreMixin(StoreBase):
             folds.append(counted)
         return await self._make_cells(rows, folds)
 
+    async def window_cells(
+        self, filter_: PositionFilter, window: DateWindow, *, per_actor: bool = False
+    ) -> list[StanceCell]:
+        """`cells` over the positions published inside `window`, read from the covering index
+        `positions_published_window`: one range scan, whatever the store holds outside it.
+        `per_actor` gives one cell per actor (positions and freshest position of each)."""
+        where, params = _filter_sql(filter_, "p")
+        dates, more = _window_sql(window)
+        by_actor = ", p.actor_id" if per_actor else ""
+        distinct = "1" if per_actor else "count(DISTINCT p.actor_id)"
+        # SQLite returns the bare columns (position id, actor) of the row holding max().
+        sql = (
+            f"SELECT p.guarantee, p.stance, p.party, count(*), {distinct}, max(p.published),"
+            " p.id, p.actor_id FROM positions AS p INDEXED BY positions_published_window"
+            f" WHERE {dates} AND {where} GROUP BY p.guarantee, p.stance, p.party{by_actor}"
+        )
+        async with self.db.execute(sql, [*more, *params]) as cursor:
+            rows = await cursor.fetchall()
+        return await self._make_cells(rows, [[] for _ in rows])
+
+    async def window_stats(self, filter_: PositionFilter, window: DateWindow) -> StoreStats:
+        """`stats` over the positions published inside `window` (exact source count)."""
+        where, params = _filter_sql(filter_, "p")
+        dates, more = _window_sql(window)
+        sql = (
+            "SELECT count(*), count(DISTINCT p.article_id), max(p.published)"
+            " FROM positions AS p INDEXED BY positions_published_window"
+            f" WHERE {dates} AND {where}"
+        )
+        async with self.db.execute(sql, [*more, *params]) as cursor:
+            row = await cursor.fetchone()
+        assert row is not None
+        return StoreStats(
+            positions=int(row[0]),
+            sources=int(row[1]),
+            latest_published=_parse_date(row[2] or None),
+        )
+
     async def _folded_cells(self, filter_: PositionFilter) -> list[StanceCell]:
         where, params = _filter_sql(filter_, "s")
         sql = (
@@ -687,9 +759,15 @@ class PositionStoreMixin(StoreBase):
         limit: int = 100,
         added_since: datetime | None = None,
         added_before: datetime | None = None,
+        window: DateWindow | None = None,
     ) -> list[StoredPosition]:
-        """Positions matching the filter, freshest first (by publication date, then id)."""
+        """Positions matching the filter, freshest first (by publication date, then id);
+        `window` keeps those published inside it."""
         where, params = _filter_sql(filter_, "p")
+        if window is not None:
+            dates, more = _window_sql(window)
+            where += f" AND {dates}"
+            params += more
         if added_since is not None:
             where += " AND p.added_at >= ?"
             params.append(to_db_time(added_since))
@@ -768,7 +846,7 @@ class PositionStoreMixin(StoreBase):
         `guarantee_counts`. Other narrowings count distinct articles and stop at SOURCES_CAP,
         so a broad narrowing of a huge store costs no more than a small one.
         """
-        if filter_.held_by or filter_.actors:
+        if filter_.held_by or filter_.actors or filter_.stances:
             where, params = _filter_sql(filter_, "p")
             table = "positions AS p"
         elif not filter_.guarantees:
