@@ -192,7 +192,7 @@ def _topic(
     words: list[str], stances: frozenset[Stance], index: TopicIndex, *, required: bool
 ) -> Topic:
     if not words and not required:
-        label = "everyone"
+        label = "All parties"
         return _with_stances(Topic((), label, PositionFilter()), stances)
     return _with_stances(index.resolve(words), stances)
 
