@@ -113,7 +113,7 @@ def question_words() -> QuestionWords:
     units = {str(k): str(v) for k, v in time_words.pop("units").items()}
     times = {_phrase(word): name for name, words in time_words.items() for word in words}
     ignore = frozenset(raw["ignore"]["words"])
-    single = {p[0] for p in (*stances, *subcommands, *times) if len(p) == 1} | set(ignore)
+    single = {word for p in (*stances, *subcommands, *times) for word in p} | set(ignore)
     targets = tuple(sorted(w for w in single | set(MONTHS) | set(WEEKDAYS) if len(w) >= 4))
     return QuestionWords(
         stances=stances,
@@ -410,7 +410,7 @@ def _window_at(
                 raise UserError(f"“{label}” is in the future: nothing is published yet.")
             return DateWindow(start, tomorrow, label), size + used
         if kind == "until":
-            return DateWindow(None, end, label), size + used
+            return DateWindow(None, start if words[i] == "before" else end, label), size + used
         if start > today:
             raise UserError(f"“{label}” is in the future: nothing is published yet.")
         return DateWindow(start, min(end, tomorrow), label), size + used
