@@ -62,7 +62,9 @@ async def test_question_with_a_time_window(bot: Bot) -> None:
 async def test_compare(bot: Bot) -> None:
     reply = await ask(bot, "compare France and Italy")
     assert reply["response_type"] == "in_channel"
-    rows = {b["block_id"]: b for b in reply["blocks"] if b.get("block_id", "").startswith("compare:")}
+    rows = {
+        b["block_id"]: b for b in reply["blocks"] if b.get("block_id", "").startswith("compare:")
+    }
     peacekeepers = rows["compare:peacekeeping_force"]
     france, italy = (f["text"] for f in peacekeepers["fields"])
     assert france.startswith("*France*\n*Backs*")
