@@ -1,0 +1,177 @@
+"""Questions benchmark: what reading a question costs, and what a time window costs a card on a
+large store, each beside its baseline measured in the same run.
+
+    python benchmarks/bench_questions.py [--positions 1000000] [--runs 200]
+
+1. Parsing: every typed question of the table test (`tests/test_questions.py`, 112 of them:
+   stance words, time windows, typos, compare, what changed, errors) through `parse_command`
+   against the topic index of the synthetic store, each timed on its own; the baseline is the
+   plain topic lookup every command made before (`TopicIndex.resolve(["ukraine"])`). Dates in
+   rare formats go through dateparser once and are then cached per day; the first call is
+   timed separately (`cold dateparser`).
+2. Cards at 1,000,000 positions (the synthetic store of `bench_store.py`, published over
+   2024-2025, so "today" is 2025-12-31): `build_briefing` + render for the whole topic `ukraine`
+   (the baseline: the all-time summaries) against the same topic with a window, and the whole
+   `answer()` of both right after a store write (nothing cached). The window is read through
+   the covering index `positions_published_window`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import statistics
+import sys
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import percentile, timed
+from benchmarks.synthetic import synthetic_store
+from bot.briefing import build_briefing
+from bot.cards.briefing import briefing_message
+from bot.commands import answer
+from bot.models import DateWindow
+from bot.query import BriefingRequest, UserError, parse_command
+from bot.replies import CommandContext
+from bot.services import Services
+from bot.settings import Settings
+from bot.store import open_store
+from bot.topics import TopicIndex, load_topic_index
+from tests.test_questions import QUESTIONS
+
+OUT = Path(__file__).resolve().parent / "out"
+NOW = datetime(2025, 12, 31, 12, 0, tzinfo=UTC)  # the synthetic store's last day
+
+
+def row(label: str, samples: list[float]) -> str:
+    return (
+        f"{label:52s} {percentile(samples, 0.5):8.3f} {percentile(samples, 0.99):8.3f}"
+        f" {statistics.fmean(samples):8.3f}"
+    )
+
+
+def bench_parsing(index: TopicIndex, runs: int) -> None:
+    from bot import questions
+
+    def once(text: str) -> float:
+        start = time.perf_counter()
+        with contextlib.suppress(UserError):
+            parse_command(text, index, now=NOW)
+        return (time.perf_counter() - start) * 1000
+
+    texts = [text for text, _ in QUESTIONS]
+    for text in texts:  # warm up: imports, caches of the vocabulary and of the index's words
+        once(text)
+    baseline = []
+    for _ in range(runs * 10):
+        start = time.perf_counter()
+        index.resolve(["ukraine"])
+        baseline.append((time.perf_counter() - start) * 1000)
+    samples: list[float] = []
+    by_text: dict[str, list[float]] = {}
+    for _ in range(runs):
+        for text in texts:
+            took = once(text)
+            samples.append(took)
+            by_text.setdefault(text, []).append(took)
+    cold = []
+    for _ in range(20):
+        questions._dateparser.cache_clear()
+        cold.append(once("ukraine since 01/02/2025"))
+    print(f"parsing: {len(texts)} typed questions x {runs} runs, each call timed")
+    print(f"{'step':52s} {'p50 ms':>8s} {'p99 ms':>8s} {'mean ms':>8s}")
+    print(row("TopicIndex.resolve(['ukraine']) (baseline)", baseline))
+    print(row("parse_command, every question of the table", samples))
+    slowest = sorted(by_text.items(), key=lambda item: -percentile(item[1], 0.99))[:3]
+    for text, own in slowest:
+        print(row(f"  slowest: {text[:42]!r}", own))
+    print(row("'ukraine since 01/02/2025', cold dateparser", cold))
+
+
+async def bench_cards(path: str, runs: int) -> None:
+    async with open_store(path) as store:
+        settings = Settings(_env_file=None, store_path=path)  # type: ignore[call-arg]
+        services = Services(settings, store, None, None, None, lambda: NOW)  # type: ignore[arg-type]
+        ctx = CommandContext(user_id="U1", channel_id="C1")
+        index = await load_topic_index(store)
+        bench_parsing(index, max(20, runs // 10))
+
+        topic = index.resolve(["ukraine"])
+        windows = {
+            "last 7 days": DateWindow(date(2025, 12, 25), date(2026, 1, 1), "last 7 days"),
+            "this month": DateWindow(date(2025, 12, 1), date(2026, 1, 1), "this month"),
+            "last 90 days": DateWindow(date(2025, 10, 3), date(2026, 1, 1), "last 90 days"),
+        }
+
+        def card(window: DateWindow | None):  # type: ignore[no-untyped-def]
+            async def run() -> None:
+                briefing_message(await build_briefing(store, topic, window))
+
+            return run
+
+        def cold(text: str):  # type: ignore[no-untyped-def]
+            async def run() -> None:
+                store._commits += 1  # a write between commands: nothing cached
+                await answer(services, text, ctx)
+
+            return run
+
+        rows = [("card 'ukraine', all time (baseline)", await timed(runs, card(None)))]
+        for label, window in windows.items():
+            rows.append((f"card 'ukraine', window {label}", await timed(runs, card(window))))
+        rows.append(("answer('ukraine'), store just changed", await timed(runs, cold("ukraine"))))
+        rows.append((
+            "answer('ukraine last 7 days'), store just changed",
+            await timed(runs, cold("ukraine last 7 days")),
+        ))
+        rows.append((
+            "answer('who opposes peacekeepers this week')",
+            await timed(runs, cold("who opposes peacekeepers this week")),
+        ))
+        rows.append((
+            "answer('compare france italy poland')",
+            await timed(runs, cold("compare france italy poland")),
+        ))
+        rows.append((
+            "answer('what changed in ukraine this week')",
+            await timed(max(10, runs // 10), cold("what changed in ukraine this week")),
+        ))
+        request = parse_command("ukraine last 7 days", index, now=NOW)
+        assert isinstance(request, BriefingRequest) and request.window is not None
+        windowed = await build_briefing(store, request.topic, request.window)
+        whole = await build_briefing(store, topic)
+    print(f"\ncards: {'step':45s} {'p50 ms':>8s} {'p99 ms':>8s} {'mean ms':>8s}")
+    for label, samples in rows:
+        print(row(label, samples))
+    base = percentile(rows[0][1], 0.99)
+    for label, samples in rows[1:4]:
+        print(f"p99 ratio {label.split('window ')[1]!r} / all time: "
+              f"{percentile(samples, 0.99) / base:.2f}")
+    print(
+        f"ratio answer() last 7 days / all time, p99: "
+        f"{percentile(rows[5][1], 0.99) / percentile(rows[4][1], 0.99):.2f}"
+    )
+    print(
+        f"window 'last 7 days' = {request.window.since} .. {request.window.until}:"
+        f" {windowed.positions:,} of {whole.positions:,} positions,"
+        f" {windowed.sources:,} sources"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--positions", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=200)
+    args = parser.parse_args()
+    path = synthetic_store(OUT, args.positions)
+    print(f"store: {args.positions:,} synthetic positions ({os.path.getsize(path) / 1e6:.0f} MB)")
+    asyncio.run(bench_cards(path, args.runs))
+
+
+if __name__ == "__main__":
+    main()
