@@ -56,7 +56,7 @@ def row(label: str, samples: list[float]) -> str:
 
 
 def bench_parsing(index: TopicIndex, runs: int) -> None:
-    from bot import questions
+    from bot.questions import windows
 
     def once(text: str) -> float:
         start = time.perf_counter()
@@ -81,7 +81,7 @@ def bench_parsing(index: TopicIndex, runs: int) -> None:
             by_text.setdefault(text, []).append(took)
     cold = []
     for _ in range(20):
-        questions._dateparser.cache_clear()
+        windows._dateparser.cache_clear()
         cold.append(once("ukraine since 01/02/2025"))
     print(f"parsing: {len(texts)} typed questions x {runs} runs, each call timed")
     print(f"{'step':52s} {'p50 ms':>8s} {'p99 ms':>8s} {'mean ms':>8s}")
