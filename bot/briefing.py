@@ -241,7 +241,7 @@ async def build_briefing(
     if window is None:
         stats = await store.stats(topic.filter)
     else:
-        stats = await store.window_stats(topic.filter, window)
+        stats = await store.window_stats(topic.filter, window, cells)
     return Briefing(
         topic=topic,
         guarantees=tuple(sections),

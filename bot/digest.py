@@ -179,23 +179,16 @@ def group_by_guarantee(
 
 
 async def _latest_before(
-    store: Store,
-    topic: PositionFilter,
-    keys: Sequence[ShiftKey],
-    before: datetime | None = None,
-    *,
-    published_before: date | None = None,
+    store: Store, topic: PositionFilter, keys: Sequence[ShiftKey], before: datetime
 ) -> dict[ShiftKey, StoredPosition]:
-    """The latest position of each key added before `before` (or published before
-    `published_before`), under the topic's filter."""
-    window = DateWindow(None, published_before, "") if published_before else None
+    """The latest position of each key added before `before`, under the topic's filter."""
     found: dict[ShiftKey, StoredPosition] = {}
     for kind, who, guarantee in keys:
         if kind is ShiftKind.ACTOR:
             narrowed = replace(topic, actors=frozenset({who}), guarantees=frozenset({guarantee}))
         else:
             narrowed = replace(topic, held_by=frozenset({who}), guarantees=frozenset({guarantee}))
-        rows = await store.positions(narrowed, limit=1, added_before=before, window=window)
+        rows = await store.positions(narrowed, limit=1, added_before=before)
         if rows:
             found[(kind, who, guarantee)] = rows[0]
     return found
@@ -259,12 +252,12 @@ async def find_changes(
     if window is not None:
         new = await store.positions(filter_, limit=MAX_WINDOW_POSITIONS, window=window)
         inside = latest_by_key(new)
-        before = (
-            await _latest_before(store, filter_, list(inside), published_before=window.since)
-            if window.since is not None
-            else {}
-        )
+        before: dict[ShiftKey, StoredPosition] = {}
+        if window.since is not None:
+            found = await store.latest_before(filter_, list(inside), window.since)
+            before = {(ShiftKind(k), who, g): p for (k, who, g), p in found.items()}
     else:
+        assert since is not None, "a digest window starts somewhere"
         new = await store.positions(
             filter_, limit=MAX_WINDOW_POSITIONS, added_since=since, added_before=until
         )

@@ -288,3 +288,26 @@ async def test_time_words_follow_the_clock(services: Services) -> None:
     assert "Nothing is known yet about *Ukraine* this month" in text
     text = texts((await answer(services, "ukraine this month", SLACK)).message)
     assert "this month (2025-06-01 – 2025-06-04)" in text
+
+
+@pytest.mark.parametrize("filter_", FILTERS[:5], ids=str)
+async def test_latest_before_is_the_freshest_earlier_position(
+    services: Services, filter_: PositionFilter
+) -> None:
+    store = services.store
+    before = date(2025, 5, 15)
+    everything = await store.positions(filter_, limit=1000)
+    keys = sorted(
+        {("actor", p.actor, p.guarantee) for p in everything}
+        | {("party", p.party, p.guarantee) for p in everything}
+    )
+    found = await store.latest_before(filter_, keys, before)
+    for kind, who, guarantee in keys:
+        earlier = [
+            p for p in everything
+            if p.published is not None and p.published < before and p.guarantee is guarantee
+            and (p.actor if kind == "actor" else p.party) == who
+        ]
+        expected = max(earlier, key=lambda p: (p.published, p.id), default=None)
+        got = found.get((kind, who, guarantee))
+        assert (got.id if got else None) == (expected.id if expected else None), (kind, who)
