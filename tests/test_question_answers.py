@@ -311,3 +311,37 @@ async def test_latest_before_is_the_freshest_earlier_position(
         expected = max(earlier, key=lambda p: (p.published, p.id), default=None)
         got = found.get((kind, who, guarantee))
         assert (got.id if got else None) == (expected.id if expected else None), (kind, who)
+
+
+def test_compare_card_stays_within_slack_limits_and_escapes() -> None:
+    from bot.cards.common import MAX_TOTAL_TEXT, block_text_length
+    from bot.cards.compare import comparison_message
+    from bot.compare import CompareCell, CompareRow, Comparison
+    from bot.models import StoredPosition
+    from bot.vocabulary import GUARANTEE_ORDER
+
+    def position(i: int) -> StoredPosition:
+        return StoredPosition(
+            id=i, article_id=f"a{i}", actor="<!channel>", party="fra", stance=S.BACKS,
+            guarantee=G.SECURITY_GUARANTEE, guarantor=None, beneficiary=None,
+            evidence="<!channel> <@U1> & " + "very long evidence " * 100,
+            url="https://example.org/" + "x" * 950, title="t", outlet="<b>Outlet</b>",
+            published=date(2025, 1, 1), added_at=NOW, extractor="hand",
+        )
+
+    rows = tuple(
+        CompareRow(g, str(g), tuple(CompareCell(S.BACKS, position(i * 4 + j), 3) for j in range(4)))
+        for i, g in enumerate(GUARANTEE_ORDER)
+    )
+    comparison = Comparison(("fra", "ita", "pol", "deu"), ("France", "Italy", "Poland",
+                                                          "Germany"), rows)
+    payload = comparison_message(comparison).to_dict()
+    blocks = payload["blocks"]
+    assert len(blocks) <= 50
+    assert block_text_length(blocks) <= MAX_TOTAL_TEXT
+    for block in blocks:
+        for field in block.get("fields", []):
+            assert len(field["text"]) <= 2000
+            assert "<!channel>" not in field["text"] and "<@U1>" not in field["text"]
+        assert len(block.get("fields", [])) <= 10
+    assert "<!channel>" not in payload["text"]

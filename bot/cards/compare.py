@@ -24,7 +24,9 @@ from bot.cards.common import (
     MAX_FALLBACK_TEXT,
     MAX_FIELD_TEXT,
     MAX_HEADER_TEXT,
+    MAX_TOTAL_TEXT,
     Message,
+    block_text_length,
     escape,
     host_of,
     link,
@@ -35,9 +37,21 @@ from bot.compare import CompareCell, Comparison
 
 SPLIT_MARK = "⚠️ split"
 MAX_FIELD_QUOTE = 160
+QUOTE_FALLBACKS = (60, 0)  # shorter quotes, then none, when the card runs out of room
 
 
 def comparison_message(comparison: Comparison) -> Message:
+    """The card; quotes are shortened, then left out (stance and link kept), should the
+    whole run past Slack's budget for a message's text."""
+    message = _message(comparison, MAX_FIELD_QUOTE)
+    for quote in QUOTE_FALLBACKS:
+        if block_text_length(message.to_dict()["blocks"]) <= MAX_TOTAL_TEXT:
+            break
+        message = _message(comparison, quote)
+    return message
+
+
+def _message(comparison: Comparison, quote_chars: int) -> Message:
     names = " · ".join(comparison.names)
     header = HeaderBlock(text=plain(f"Side by side · {names}", MAX_HEADER_TEXT))
     when = ""
@@ -63,7 +77,7 @@ def comparison_message(comparison: Comparison) -> Message:
     for row in comparison.rows[: MAX_BLOCKS - len(blocks)]:
         title = f"*{escape(row.label)}*" + (f"  {SPLIT_MARK}" if row.split else "")
         fields = [
-            MarkdownTextObject(text=field_text(name, cell))
+            MarkdownTextObject(text=field_text(name, cell, quote_chars))
             for name, cell in zip(comparison.names, row.cells, strict=True)
         ]
         blocks.append(
@@ -84,7 +98,7 @@ def comparison_message(comparison: Comparison) -> Message:
     return Message(text=truncate(fallback, MAX_FALLBACK_TEXT), blocks=blocks, model=comparison)
 
 
-def field_text(name: str, cell: CompareCell | None) -> str:
+def field_text(name: str, cell: CompareCell | None, quote_chars: int = MAX_FIELD_QUOTE) -> str:
     """`*France*` / `Backs · Macron` / `“quote…” <url|Le Monde, 2026-01-04>`, escaped."""
     lines = [f"*{escape(name)}*"]
     if cell is None:
@@ -100,10 +114,15 @@ def field_text(name: str, cell: CompareCell | None) -> str:
         stance += f" _({cell.positions} positions)_"
     lines.append(stance)
     if position is not None:
-        quote = truncate(escape(" ".join(position.evidence.split())), MAX_FIELD_QUOTE)
         outlet = " ".join(
             (position.outlet or host_of(position.url) or position.title or "source").split()
         )[:60]
         day = position.published.isoformat() if position.published else "undated"
-        lines.append(f"“{quote}” {link(position.url, f'{outlet}, {day}')}")
+        source = link(position.url, f"{outlet}, {day}")
+        if len(source) > MAX_FIELD_TEXT // 2:  # an absurd URL: the outlet without the link
+            source = escape(f"{outlet}, {day}")
+        if quote_chars:
+            quote = truncate(escape(" ".join(position.evidence.split())), quote_chars)
+            source = f"“{quote}” {source}"
+        lines.append(source)
     return truncate("\n".join(lines), MAX_FIELD_TEXT)
