@@ -345,3 +345,20 @@ def test_compare_card_stays_within_slack_limits_and_escapes() -> None:
             assert "<!channel>" not in field["text"] and "<@U1>" not in field["text"]
         assert len(block.get("fields", [])) <= 10
     assert "<!channel>" not in payload["text"]
+
+
+async def test_terminal_hides_stances_nobody_holds(services: Services) -> None:
+    from rich.console import Console
+
+    from bot.terminal import print_reply
+
+    console = Console(record=True, width=100)
+    print_reply(await answer(services, "russia", CommandContext.terminal()), console)
+    out = console.export_text()
+    assert "Opposes" in out
+    assert "Seeks" not in out and "Doubts" not in out and "—  " not in out
+    console = Console(record=True, width=100)
+    print_reply(await answer(services, "compare ukraine russia", CommandContext.terminal()),
+                console)
+    out = console.export_text()
+    assert "Side by side · Ukraine · Russia" in out and "Ukraine" in out and "Opposes" in out
