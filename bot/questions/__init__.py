@@ -69,10 +69,6 @@ STANCE_WORD = {
     Stance.DOUBTS: "doubts",
 }
 
-Phrase = tuple[str, ...]
-
-
-
 # --- the question ---------------------------------------------------------------------------
 
 
