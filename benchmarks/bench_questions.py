@@ -3,7 +3,7 @@ large store, each beside its baseline measured in the same run.
 
     python benchmarks/bench_questions.py [--positions 1000000] [--runs 200]
 
-1. Parsing: every typed question of the table test (`tests/test_questions.py`, 112 of them:
+1. Parsing: every typed question of the table test (`tests/test_questions.py`, over 110:
    stance words, time windows, typos, compare, what changed, errors) through `parse_command`
    against the topic index of the synthetic store, each timed on its own; the baseline is the
    plain topic lookup every command made before (`TopicIndex.resolve(["ukraine"])`). Dates in

@@ -140,6 +140,8 @@ QUESTIONS = [
     ('ukraine last 30 days', 'card topic=ukr [2026-02-03..2026-03-05)'),
     ('ukraine last 3 months', 'card topic=ukr [2025-12-05..2026-03-05)'),
     ('ukraine last 7d', 'card topic=ukr [2026-02-26..2026-03-05)'),
+    ('ukraine last 24 hours', 'card topic=ukr [2026-03-03..2026-03-05)'),
+    ('what changed in the past 48h', 'changes all [2026-03-02..2026-03-05)'),
     ('ukraine since 2026-01-01', 'card topic=ukr [2026-01-01..2026-03-05)'),
     ('ukraine since monday', 'card topic=ukr [2026-03-02..2026-03-05)'),
     ('ukraine since Friday', 'card topic=ukr [2026-02-27..2026-03-05)'),

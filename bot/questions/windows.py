@@ -129,7 +129,10 @@ def _recent(
     unit = vocab.units.get(words[j + used]) if j + used < len(words) else None
     if unit is None or count < 1 or count > MAX_WINDOW_COUNT:
         return None
-    days = {"day": 1, "week": 7, "month": 30, "year": 365}[unit] * count
+    if unit == "hour":  # dates are days: the hours reach back over whole days
+        days = -(-count // 24) + 1
+    else:
+        days = {"day": 1, "week": 7, "month": 30, "year": 365}[unit] * count
     label = " ".join(words[j - lead : j + used + 1])
     return DateWindow(today - timedelta(days=days - 1), today + timedelta(days=1), label), (
         lead + used + 1
