@@ -231,6 +231,8 @@ async def test_what_changed_tells_the_shifts_of_the_window(services: Services) -
     assert "since 2025-05-15 (2025-05-15 – 2025-06-04) · by publication date" in text
     assert "*Donald Trump* (United States) on *Security guarantees*: opposes → *backs*" in text
     assert "Trump will not give security guarantees." in text  # the quote before
+    button = reply.message.to_dict()["blocks"][-1]["elements"][0]
+    assert parse_button_value(button["value"]).topic == "ukraine"
     changes = await find_changes(
         services.store, PositionFilter(parties=("ukr",)),
         window=DateWindow(date(2025, 5, 15), date(2025, 6, 5), "x"),

@@ -120,13 +120,17 @@ def _context(text: str, block_id: str) -> ContextBlock:
 
 
 def _open_button(sub: Subscription) -> ActionsBlock:
+    return _open_words_button(" ".join(sub.topic_words))
+
+
+def _open_words_button(words: str) -> ActionsBlock:
     return ActionsBlock(
         block_id=BLOCK_DIGEST_ACTIONS,
         elements=[
             ButtonElement(
                 text=PlainTextObject(text=plain("Open full briefing", MAX_BUTTON_TEXT)),
                 action_id=ACTION_OPEN_BRIEFING,
-                value=button_value(" ".join(sub.topic_words)),
+                value=button_value(words),
             )
         ],
     )
@@ -222,6 +226,8 @@ def render_changes(changes: Changes, topic: Topic, window: DateWindow) -> Messag
         f"{'s' if len(changes.shifts) != 1 else ''}"
     )
     blocks = _content_blocks(header, summary, changes.shifts, changes.contested, changes.new)
+    if topic.words:  # the same button as a digest's: the topic's full card
+        blocks.append(_open_words_button(" ".join(topic.words)))
     fallback = (
         f"What changed on {escape(label)} {escape(when)}: {count} new position"
         f"{'s' if count != 1 else ''}, {len(changes.shifts)} shift"
