@@ -18,7 +18,7 @@ from datetime import date
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
-from bot.models import PositionFilter, StanceCell, StoredPosition, SummaryRow
+from bot.models import DateWindow, PositionFilter, StanceCell, StoredPosition, SummaryRow
 from bot.query import Topic
 from bot.topics import actor_display_name, normalise, party_label
 from bot.vocabulary import GUARANTEE_ORDER, GUARANTEES, Guarantee, Stance, actors, parties
@@ -79,6 +79,14 @@ class Briefing:
     sources: int
     last_update: date | None
     sources_at_least: bool = False  # `sources` is a lower bound ("1,000+")
+    # Publication dates the card covers (`/guarantees ukraine this week`); None: all time.
+    window: DateWindow | None = None
+    # How an ambiguous question was read ("Hungary on EU membership"), shown when it says
+    # something the label does not; and a nearby question that has positions, when empty.
+    read_as: str | None = None
+    suggestion: str | None = None
+    # The question in canonical words, carried by the card's evidence buttons.
+    question: str = ""
 
     @property
     def is_empty(self) -> bool:
@@ -176,17 +184,32 @@ def _freshest(cells: list[StanceCell]) -> dict[Guarantee, int]:
     return {guarantee: mark[1] for guarantee, mark in best.items()}
 
 
-async def build_briefing(store: Store, topic: Topic) -> Briefing:
+async def build_briefing(
+    store: Store, topic: Topic, window: DateWindow | None = None
+) -> Briefing:
     """The briefing for a topic, from the folded summary and one position per guarantee.
 
     The store's cells (one per guarantee, stance and party) give counts, contest and the
     freshest evidence. When the topic has at most `NAMED_ACTORS_LIMIT` actor rows, the
     per-actor rows are read too so every actor is named; above that (a whole topic on a big
     store) only the freshest actor of each party is named and the others counted.
+
+    With a `window` the same folds are made from the positions published inside it (the
+    summaries are all-time totals), read through the store's publication-date index.
     """
-    cells = await store.cells(topic.filter)
+    if window is None:
+        cells = await store.cells(topic.filter)
+    else:
+        cells = await store.window_cells(topic.filter, window)
     if sum(cell.actors for cell in cells) <= NAMED_ACTORS_LIMIT:
-        folded = fold_rows(await store.summary(topic.filter))
+        if window is None:
+            rows = await store.summary(topic.filter)
+        else:
+            rows = [
+                _as_row(cell)
+                for cell in await store.window_cells(topic.filter, window, per_actor=True)
+            ]
+        folded = fold_rows(rows)
     else:
         folded = fold_cells(cells)
     latest_ids = _freshest(cells)
@@ -215,7 +238,10 @@ async def build_briefing(store: Store, topic: Topic) -> Briefing:
                 latest=latest.get(latest_ids.get(guarantee, -1)),
             )
         )
-    stats = await store.stats(topic.filter)
+    if window is None:
+        stats = await store.stats(topic.filter)
+    else:
+        stats = await store.window_stats(topic.filter, window, cells)
     return Briefing(
         topic=topic,
         guarantees=tuple(sections),
@@ -223,6 +249,22 @@ async def build_briefing(store: Store, topic: Topic) -> Briefing:
         sources=stats.sources,
         last_update=stats.latest_published,
         sources_at_least=stats.sources_at_least,
+        window=window,
+    )
+
+
+def _as_row(cell: StanceCell) -> SummaryRow:
+    """A one-actor cell (`window_cells(per_actor=True)`) as the summary row it stands for."""
+    return SummaryRow(
+        actor=cell.latest_actor,
+        party=cell.party,
+        guarantee=cell.guarantee,
+        stance=cell.stance,
+        guarantor=None,
+        beneficiary=None,
+        positions=cell.positions,
+        latest_published=cell.latest_published,
+        latest_position_id=cell.latest_position_id,
     )
 
 
@@ -243,13 +285,21 @@ class Evidence:
 
 
 async def build_evidence(
-    store: Store, topic: Topic, guarantee: Guarantee, limit: int = EVIDENCE_LIMIT
+    store: Store,
+    topic: Topic,
+    guarantee: Guarantee,
+    limit: int = EVIDENCE_LIMIT,
+    *,
+    window: DateWindow | None = None,
 ) -> Evidence:
     narrowed = replace(topic.filter, guarantees=frozenset({guarantee}))
-    positions = await store.positions(narrowed, limit=limit)
+    positions = await store.positions(narrowed, limit=limit, window=window)
     total = len(positions)
     if total == limit:  # more may exist: count them from the summary rows
-        total = sum(row.positions for row in await store.summary(narrowed))
+        if window is None:
+            total = sum(row.positions for row in await store.summary(narrowed))
+        else:
+            total = (await store.window_stats(narrowed, window)).positions
     return Evidence(topic, guarantee, GUARANTEES[guarantee].label, tuple(positions), total)
 
 

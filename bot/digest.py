@@ -38,7 +38,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cards.common import Message
-from bot.models import PositionFilter, StoredPosition, Subscription
+from bot.models import DateWindow, PositionFilter, StoredPosition, Subscription
 from bot.query import Topic, UserError
 from bot.schedule import LogStatus, next_wakeup
 from bot.store.subscriptions import Claim, topic_key
@@ -220,6 +220,56 @@ async def _contested(
     return tuple(contests)
 
 
+@dataclass(frozen=True)
+class Changes:
+    """What a window holds for a topic: its new positions, the shifts, the contests touched.
+    A digest is this for the positions added since the last one; `/guarantees what changed
+    this week` is this for the positions published in the window."""
+
+    new: tuple[tuple[Guarantee, tuple[StoredPosition, ...]], ...] = ()
+    shifts: tuple[Shift, ...] = ()
+    contested: tuple[Contest, ...] = ()
+
+    @property
+    def new_count(self) -> int:
+        return sum(len(items) for _, items in self.new)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.new and not self.shifts
+
+
+async def find_changes(
+    store: Store,
+    filter_: PositionFilter,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    window: DateWindow | None = None,
+) -> Changes:
+    """The changes of a window: positions added in [since, until), or, with `window`,
+    published inside it; shifts are judged against the latest position before the window."""
+    if window is not None:
+        new = await store.positions(filter_, limit=MAX_WINDOW_POSITIONS, window=window)
+        inside = latest_by_key(new)
+        before: dict[ShiftKey, StoredPosition] = {}
+        if window.since is not None:
+            found = await store.latest_before(filter_, list(inside), window.since)
+            before = {(ShiftKind(k), who, g): p for (k, who, g), p in found.items()}
+    else:
+        assert since is not None, "a digest window starts somewhere"
+        new = await store.positions(
+            filter_, limit=MAX_WINDOW_POSITIONS, added_since=since, added_before=until
+        )
+        inside = latest_by_key(new)
+        before = await _latest_before(store, filter_, list(inside), since)
+    return Changes(
+        new=group_by_guarantee(new),
+        shifts=tuple(find_shifts(inside, before)),
+        contested=await _contested(store, filter_, {p.guarantee for p in new}),
+    )
+
+
 async def build_digest(
     store: Store,
     subscription: Subscription,
@@ -230,21 +280,15 @@ async def build_digest(
     until: datetime,
 ) -> Digest:
     """Read the window [since, until) of the topic and fold it into a `Digest`."""
-    new = await store.positions(
-        topic.filter, limit=MAX_WINDOW_POSITIONS, added_since=since, added_before=until
-    )
-    inside = latest_by_key(new)
-    before = await _latest_before(store, topic.filter, list(inside), since)
-    shifts = find_shifts(inside, before)
-    touched = {p.guarantee for p in new}
+    changes = await find_changes(store, topic.filter, since=since, until=until)
     return Digest(
         subscription=subscription,
         local_date=local_date,
         since=since,
         until=until,
-        new=group_by_guarantee(new),
-        shifts=tuple(shifts),
-        contested=await _contested(store, topic.filter, touched),
+        new=changes.new,
+        shifts=changes.shifts,
+        contested=changes.contested,
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 from bot.vocabulary import Guarantee, Stance
 
@@ -80,6 +80,8 @@ class PositionFilter:
     actors: frozenset[str] = frozenset()
     guarantees: frozenset[Guarantee] = frozenset()
     held_by: frozenset[str] = frozenset()
+    # Narrow to these stances (`/guarantees who opposes peacekeepers`); empty: every stance.
+    stances: frozenset[Stance] = frozenset()
 
     def __post_init__(self) -> None:
         if len(self.parties) > 1:
@@ -92,7 +94,34 @@ class PositionFilter:
 
     @property
     def is_empty(self) -> bool:
-        return not (self.parties or self.actors or self.guarantees or self.held_by)
+        return not (
+            self.parties or self.actors or self.guarantees or self.held_by or self.stances
+        )
+
+
+@dataclass(frozen=True)
+class DateWindow:
+    """Publication dates a question covers: `since` <= published < `until` (either end open
+    when None), as days in the digest time zone. `label` is how the card names it
+    ("this week", "since 2026-01-01")."""
+
+    since: date | None
+    until: date | None
+    label: str
+
+    def __post_init__(self) -> None:
+        if self.since is not None and self.until is not None and self.since >= self.until:
+            raise ValueError("DateWindow.since must come before until")
+
+    @property
+    def span(self) -> str:
+        """The dates covered, for the context line: `2026-03-02 – 2026-03-04`."""
+        last = self.until - timedelta(days=1) if self.until else None
+        if self.since and last:
+            return self.since.isoformat() if self.since == last else f"{self.since} – {last}"
+        if self.since:
+            return f"from {self.since}"
+        return f"until {last}" if last else "any date"
 
 
 @dataclass(frozen=True)

@@ -8,14 +8,16 @@ anything but `UserError`, whose message is shown only to the person who typed th
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import UTC, date, datetime, time
 from functools import cache
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-from zoneinfo import available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
-from bot.models import PositionFilter
+from bot.models import DateWindow, PositionFilter
+from bot.vocabulary import Guarantee, Stance
 
 if TYPE_CHECKING:
     from bot.topics import TopicIndex
@@ -46,7 +48,35 @@ class HelpRequest:
 
 @dataclass(frozen=True)
 class BriefingRequest:
+    """A card. `topic.filter.stances` narrows to stance words (`who opposes peacekeepers`),
+    `window` to publication dates (`ukraine this week`)."""
+
     topic: Topic
+    window: DateWindow | None = None
+    # Other readings of ambiguous words (`eu`, `nato`), tried in order when this one is empty.
+    alternatives: tuple[Topic, ...] = ()
+    # Nearby topics (one phrase left out), offered when no reading has positions.
+    nearby: tuple[Topic, ...] = ()
+    # The question in canonical words (`ukraine opposes since 2026-01-01`), for buttons.
+    question: str = ""
+
+
+@dataclass(frozen=True)
+class CompareRequest:
+    """`compare france italy`: parties side by side, one row per guarantee."""
+
+    parties: tuple[str, ...]  # two to four party codes, in the order typed
+    guarantees: frozenset[Guarantee] = frozenset()  # empty: every guarantee
+    stances: frozenset[Stance] = frozenset()
+    window: DateWindow | None = None
+
+
+@dataclass(frozen=True)
+class ChangesRequest:
+    """`what changed this week`: the shifts and new positions of a window, as a digest says."""
+
+    topic: Topic
+    window: DateWindow
 
 
 @dataclass(frozen=True)
@@ -79,6 +109,8 @@ Request = (
     | UnsubscribeRequest
     | ListSubscriptionsRequest
     | IngestRequest
+    | CompareRequest
+    | ChangesRequest
 )
 
 
@@ -91,10 +123,8 @@ MAX_TOPIC_CHARS = 200
 MAX_INGEST_URLS = 10
 MAX_URL_CHARS = 2000
 
-HELP_WORDS = frozenset({"help", "?", "-h", "--help", "usage"})
 # `subscribe ukraine quiet`: skip the digest on days with nothing new.
 QUIET_WORDS = frozenset({"quiet", "--quiet"})
-LIST_WORDS = frozenset({"subscriptions", "list"})
 
 # A Slack entity: <@U123>, <#C123|general>, <!channel>, <https://x|label>.
 _TOKEN = re.compile(r"<[^<>]*>|\S+")
@@ -102,11 +132,88 @@ _TIME_LIKE = re.compile(r"\d[\d:.h]*(?:am|pm)?", re.IGNORECASE)
 _HH_MM = re.compile(r"(\d{1,2})(?:[:.h](\d{2}))?\s*(am|pm)?", re.IGNORECASE)
 
 
-def parse_command(text: str, index: TopicIndex) -> Request:
+@dataclass(frozen=True)
+class ParseContext:
+    """What a command is read against: the topic words the store knows, and the day it is in
+    the digest time zone (time windows count back from it)."""
+
+    index: TopicIndex
+    today: date
+
+
+Subcommand = Callable[[list[str], ParseContext], "Request"]
+
+
+def _help(rest: list[str], ctx: ParseContext) -> Request:
+    return HelpRequest()
+
+
+def _subscribe(rest: list[str], ctx: ParseContext) -> Request:
+    quiet = [t for t in rest if t.casefold() in QUIET_WORDS]
+    topic_tokens, at, zone = _split_schedule([t for t in rest if t not in quiet])
+    if not topic_tokens:
+        raise UserError(
+            "Say what to subscribe to, for example `subscribe ukraine 08:00 Europe/Kyiv`."
+        )
+    return SubscribeRequest(_topic(topic_tokens, ctx.index), at, zone, quiet=bool(quiet))
+
+
+def _unsubscribe(rest: list[str], ctx: ParseContext) -> Request:
+    if not rest:
+        raise UserError("Say which topic to unsubscribe from: `unsubscribe ukraine`.")
+    return UnsubscribeRequest(_topic(rest, ctx.index, lenient=True))
+
+
+def _subscriptions(rest: list[str], ctx: ParseContext) -> Request:
+    return ListSubscriptionsRequest()
+
+
+def _ingest(rest: list[str], ctx: ParseContext) -> Request:
+    return IngestRequest(_urls(rest))
+
+
+# The first word of a command picks one of these; anything else is a question
+# (`bot.questions`: a topic with stance and time words, `compare`, `what changed`).
+# To add a subcommand, add a function here; its name is typed as it is, and extra words for
+# it go under [commands] in bot/data/questions.toml.
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "help": _help,
+    "subscribe": _subscribe,
+    "unsubscribe": _unsubscribe,
+    "subscriptions": _subscriptions,
+    "ingest": _ingest,
+}
+
+
+def subcommand_for(word: str) -> Subcommand | None:
+    """The subcommand a first word names, by its name or one of its words in the TOML."""
+    from bot.questions import question_words
+
+    word = word.casefold()
+    found = SUBCOMMANDS.get(word)
+    if found is not None:
+        return found
+    name = question_words().commands.get(word)
+    return SUBCOMMANDS.get(name) if name else None
+
+
+def local_today(now: datetime | None, zone: str) -> date:
+    """The date in `zone` at `now` (default: the current time)."""
+    moment = now if now is not None else datetime.now(UTC)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(ZoneInfo(zone)).date()
+
+
+def parse_command(
+    text: str, index: TopicIndex, *, now: datetime | None = None, zone: str = "UTC"
+) -> Request:
     """`/guarantees` text (after the command) to a request. Raises only `UserError`.
 
-    Grammar: `help` | `subscribe TOPIC [HH:MM] [Area/City] [quiet]` | `unsubscribe TOPIC` |
-    `subscriptions` | `ingest URL...` | `TOPIC` (a briefing); nothing at all is help.
+    Grammar: a subcommand of `SUBCOMMANDS` (`help` | `subscribe TOPIC [HH:MM] [Area/City]
+    [quiet]` | `unsubscribe TOPIC` | `subscriptions` | `ingest URL...`), else a question
+    (`bot.questions`); nothing at all is help. Time words count from `now` in `zone` (the
+    digest time zone), so the same text and `now` always give the same request.
     """
     text = text if isinstance(text, str) else ""
     if len(text) > MAX_COMMAND_CHARS:
@@ -114,26 +221,13 @@ def parse_command(text: str, index: TopicIndex) -> Request:
     tokens = _TOKEN.findall(text)
     if not tokens:
         return HelpRequest()
-    head, rest = tokens[0].casefold(), tokens[1:]
-    if head in HELP_WORDS:
-        return HelpRequest()
-    if head == "subscribe":
-        quiet = [t for t in rest if t.casefold() in QUIET_WORDS]
-        topic_tokens, at, zone = _split_schedule([t for t in rest if t not in quiet])
-        if not topic_tokens:
-            raise UserError(
-                "Say what to subscribe to, for example `subscribe ukraine 08:00 Europe/Kyiv`."
-            )
-        return SubscribeRequest(_topic(topic_tokens, index), at, zone, quiet=bool(quiet))
-    if head == "unsubscribe":
-        if not rest:
-            raise UserError("Say which topic to unsubscribe from: `unsubscribe ukraine`.")
-        return UnsubscribeRequest(_topic(rest, index, lenient=True))
-    if head in LIST_WORDS:
-        return ListSubscriptionsRequest()
-    if head == "ingest":
-        return IngestRequest(_urls(rest))
-    return BriefingRequest(_topic(tokens, index))
+    ctx = ParseContext(index, local_today(now, zone))
+    handler = subcommand_for(tokens[0])
+    if handler is not None:
+        return handler(tokens[1:], ctx)
+    from bot.questions import parse_question
+
+    return parse_question(text, tokens, ctx)
 
 
 def _topic(tokens: list[str], index: TopicIndex, *, lenient: bool = False) -> Topic:

@@ -51,6 +51,10 @@ def render_briefing(briefing: Briefing) -> RenderableType:
     title = Text(clean(f"Security guarantees · {briefing.topic.label}"), style="bold")
     if briefing.is_empty:
         body = Text(clean(f"Nothing is known yet about {briefing.topic.label}."))
+        if briefing.read_as:
+            body.append(clean(f"\nRead as: {briefing.read_as}"), style="dim")
+        if briefing.suggestion:
+            body.append(clean(f"\nTry: /guarantees {briefing.suggestion}"), style="dim")
         return Panel(body, title=title, title_align="left")
     parts: list[RenderableType] = [
         Text(from_mrkdwn(context_line(briefing)).plain, style="dim"),
@@ -68,13 +72,11 @@ def render_guarantee(section: GuaranteeBriefing) -> RenderableType:
     table = Table(show_header=False, box=None, padding=(0, 1), expand=True)
     table.add_column("stance", no_wrap=True, width=8)
     table.add_column("who", ratio=1)
-    for stance in STANCE_ORDER:
+    for stance in STANCE_ORDER:  # only stances someone holds, as on the Slack card
         line = section.line(stance)
-        who = Text("—", style="dim")
-        if line is not None:
-            who = Text(
-                clean(", ".join(holder_label(h) for h in line.holders))
-            )
+        if line is None:
+            continue
+        who = Text(clean(", ".join(holder_label(h) for h in line.holders)))
         table.add_row(Text(STANCE_LABELS[stance], style=STANCE_STYLES[str(stance)]), who)
     parts: list[RenderableType] = [table]
     latest = section.latest
@@ -129,6 +131,8 @@ def render_blocks(blocks: list[dict[str, Any]]) -> RenderableType:
             parts.append(Text(clean(block["text"]["text"]), style="bold"))
         elif kind == "section" and "text" in block:
             parts.append(from_mrkdwn(block["text"]["text"]))
+            for field in block.get("fields", []):  # side by side: one field per party
+                parts.append(Text("  ").append_text(from_mrkdwn(field.get("text", ""))))
         elif kind == "context":
             line = " ".join(e.get("text", "") for e in block.get("elements", []))
             parts.append(Text(from_mrkdwn(line).plain, style="dim"))

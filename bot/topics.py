@@ -71,6 +71,9 @@ class Reading:
     value: str
 
 
+# A phrase as typed (its normalised words) and what it may mean.
+Matched = tuple[tuple[str, ...], set[Reading]]
+
 _DROPPED = re.compile(r"[.'’`]")
 _SEPARATORS = re.compile(r"[\W_]+")
 
@@ -110,6 +113,13 @@ class TopicIndex:
     # Readings the store has data for: suggestions prefer them (empty: no preference).
     known: set[Reading] = field(default_factory=set)
     _choices: tuple[list[str], list[str]] | None = None
+    _words: frozenset[str] | None = None
+
+    def words(self) -> frozenset[str]:
+        """Every word of every phrase (a word typed that is none of these is not a topic)."""
+        if self._words is None:
+            self._words = frozenset(w for phrase in self.phrases for w in phrase.split())
+        return self._words
 
     def add(self, phrase: str, reading: Reading) -> None:
         key = normalise(phrase)
@@ -124,13 +134,10 @@ class TopicIndex:
                 return found
         return set()
 
-    def resolve(self, words: Iterable[str]) -> Topic:
-        """Topic words (as typed, or as stored by a subscription) to a `Topic`.
-
-        Raises `UserError` with the closest known topics when a word is not understood.
-        """
+    def match(self, words: Iterable[str]) -> tuple[list[Matched], list[str]]:
+        """Topic words to the phrases they make (longest first) and the words not known."""
         tokens = normalise(" ".join(words)).split()
-        matched: list[tuple[tuple[str, ...], set[Reading]]] = []
+        matched: list[Matched] = []
         unknown: list[str] = []
         i = 0
         while i < len(tokens):
@@ -145,6 +152,14 @@ class TopicIndex:
                 if tokens[i] not in FILLER_WORDS:
                     unknown.append(tokens[i])
                 i += 1
+        return matched, unknown
+
+    def resolve(self, words: Iterable[str]) -> Topic:
+        """Topic words (as typed, or as stored by a subscription) to a `Topic`.
+
+        Raises `UserError` with the closest known topics when a word is not understood.
+        """
+        matched, unknown = self.match(words)
         if unknown:
             word = unknown[0]
             shown = word if len(word) <= 40 else word[:39] + "…"
@@ -156,25 +171,55 @@ class TopicIndex:
             )
         return self._topic(matched)
 
-    def _topic(self, matched: list[tuple[tuple[str, ...], set[Reading]]]) -> Topic:
+    def alternatives(self, words: Iterable[str]) -> tuple[Topic, ...]:
+        """The other readings of words that name both a party and a guarantee (`eu`, `nato`):
+        each ambiguous phrase read the other way, one at a time, then all together. Empty
+        when nothing is ambiguous (or a word is unknown)."""
+        matched, unknown = self.match(words)
+        if unknown:
+            return ()
+        ambiguous = [i for i, (_, readings) in enumerate(matched) if _is_ambiguous(readings)]
+        flips = [frozenset({i}) for i in ambiguous]
+        if len(ambiguous) > 1:
+            flips.append(frozenset(ambiguous))
+        primary = self._topic(matched)
+        found: list[Topic] = []
+        for flip in flips:
+            topic = self._topic(matched, flip)
+            if topic.filter != primary.filter and all(t.filter != topic.filter for t in found):
+                found.append(topic)
+        return tuple(found)
+
+    def relaxations(self, words: Iterable[str]) -> tuple[Topic, ...]:
+        """Nearby topics with one phrase left out (`hungary nato` -> `nato`, `hungary`)."""
+        matched, unknown = self.match(words)
+        if unknown or len(matched) < 2:
+            return ()
+        return tuple(
+            self._topic(matched[:i] + matched[i + 1 :]) for i in range(len(matched) - 1, -1, -1)
+        )
+
+    def _topic(self, matched: list[Matched], flip: frozenset[int] = frozenset()) -> Topic:
+        """The topic of matched phrases; ambiguous phrases whose position is in `flip` are
+        read the other way than the rule of the module docstring says."""
         chosen: list[Reading] = []
-        ambiguous: list[set[Reading]] = []
-        for _, readings in matched:
-            kinds = {r.kind for r in readings}
-            if Kind.PARTY in kinds and Kind.GUARANTEE in kinds:
-                ambiguous.append(readings)
+        ambiguous: list[tuple[set[Reading], bool]] = []
+        for i, (_, readings) in enumerate(matched):
+            if _is_ambiguous(readings):
+                ambiguous.append((readings, i in flip))
             else:
                 chosen.append(_preferred(readings))
         named_guarantees = {r.value for r in chosen if r.kind is Kind.GUARANTEE}
         named_parties = {r.value for r in chosen if r.kind is Kind.PARTY}
-        for readings in ambiguous:
+        for readings, flipped in ambiguous:
             as_guarantee = sorted(
                 (r for r in readings if r.kind is Kind.GUARANTEE), key=lambda r: r.value
             )
             as_party = sorted((r for r in readings if r.kind is Kind.PARTY), key=lambda r: r.value)
-            if named_guarantees & {r.value for r in as_guarantee} or (
-                named_parties - {r.value for r in as_party}
-            ):
+            if bool(
+                named_guarantees & {r.value for r in as_guarantee}
+                or (named_parties - {r.value for r in as_party})
+            ) != flipped:
                 chosen.append(as_guarantee[0])
             else:
                 chosen.append(as_party[0])
@@ -229,6 +274,11 @@ class TopicIndex:
         return tuple(picked)
 
 
+def _is_ambiguous(readings: set[Reading]) -> bool:
+    kinds = {r.kind for r in readings}
+    return Kind.PARTY in kinds and Kind.GUARANTEE in kinds
+
+
 def _is_guarantee(readings: set[Reading]) -> bool:
     return any(r.kind is Kind.GUARANTEE for r in readings)
 
@@ -261,8 +311,13 @@ def _vocabulary_phrases() -> tuple[dict[str, frozenset[Reading]], frozenset[str]
         for phrase in (str(info.id), info.label, *info.topic_words):
             index.add(phrase, reading)
     index.add("article 5", Reading(Kind.GUARANTEE, str(Guarantee.SECURITY_GUARANTEE)))
-    # "nato" is also the membership question (see the module docstring for how it is read).
+    # "nato" is also the membership question (see the module docstring for how it is read);
+    # more such words ("eu") come from the question vocabulary (bot/data/questions.toml).
     index.add("nato", Reading(Kind.GUARANTEE, str(Guarantee.NATO_MEMBERSHIP)))
+    from bot.questions import question_words
+
+    for phrase, guarantee in question_words().ambiguous.items():
+        index.add(phrase, Reading(Kind.GUARANTEE, str(guarantee)))
     party_words: set[str] = set()
     for party in parties().values():
         reading = Reading(Kind.PARTY, party.code)

@@ -67,6 +67,9 @@ def briefing_message(briefing: Briefing) -> Message:
     """The card for a briefing; an empty briefing gets a short "nothing known yet" card."""
     topic = briefing.topic
     words = " ".join(topic.words)
+    # The evidence button carries the whole question (stances, window) so it shows the same
+    # positions; the subscribe button only the topic (a digest has its own window).
+    question = briefing.question or words
     header = HeaderBlock(text=plain(f"Security guarantees · {topic.label}", MAX_HEADER_TEXT))
     subscribe = ActionsBlock(
         block_id=BLOCK_BRIEFING_ACTIONS,
@@ -78,13 +81,19 @@ def briefing_message(briefing: Briefing) -> Message:
             )
         ],
     )
+    closing: list[Block] = [subscribe] if words else []
     if briefing.is_empty:
+        when = f" {escape(briefing.window.label)}" if briefing.window else ""
         text = (
-            f"Nothing is known yet about *{escape(topic.label)}*. Articles are added as they"
-            " are ingested; try `/guarantees ukraine`, or `/guarantees help` for more."
+            f"Nothing is known yet about *{escape(topic.label)}*{when}. Articles are added as"
+            " they are ingested; try `/guarantees ukraine`, or `/guarantees help` for more."
         )
-        blocks: list[Block] = [header, SectionBlock(text=MarkdownTextObject(text=text)), subscribe]
-        fallback = f"Nothing is known yet about {escape(topic.label)}."
+        blocks: list[Block] = [header, SectionBlock(text=MarkdownTextObject(text=text))]
+        notes = _notes(briefing)
+        if notes:
+            blocks.append(ContextBlock(elements=[MarkdownTextObject(text=notes)]))
+        blocks += closing
+        fallback = f"Nothing is known yet about {escape(topic.label)}{when}."
         return Message(text=truncate(fallback, MAX_FALLBACK_TEXT), blocks=blocks, model=briefing)
 
     context = ContextBlock(elements=[MarkdownTextObject(text=context_line(briefing))])
@@ -104,21 +113,38 @@ def briefing_message(briefing: Briefing) -> Message:
                 accessory=ButtonElement(
                     text=EVIDENCE_BUTTON,
                     action_id=ACTION_SHOW_EVIDENCE,
-                    value=button_value(words, str(section.guarantee)),
+                    value=button_value(question, str(section.guarantee)),
                 ),
             )
         )
-    blocks = [header, context, *sections, subscribe]
+    blocks = [header, context, *sections, *closing]
     # A last guard: should the estimate above ever be off, drop sections rather than fail.
     while (
-        block_text_length([b.to_dict() for b in blocks]) > MAX_TOTAL_TEXT and len(blocks) > 3
+        block_text_length([b.to_dict() for b in blocks]) > MAX_TOTAL_TEXT
+        and len(blocks) > 2 + len(closing) + 1
     ):
-        blocks.pop(-2)
+        blocks.pop(-1 - len(closing))
     return Message(text=fallback_text(briefing), blocks=blocks, model=briefing)
 
 
+def _notes(briefing: Briefing) -> str:
+    """How the question was read and, when nothing matched, a nearby question that has
+    positions; both written by us from vocabulary labels, escaped all the same."""
+    parts = []
+    if briefing.read_as:
+        parts.append(f"Read as: *{escape(briefing.read_as)}*")
+    if briefing.suggestion:
+        parts.append(f"Try `/guarantees {escape(briefing.suggestion)}`")
+    return truncate(" · ".join(parts), MAX_SECTION_TEXT)
+
+
 def context_line(briefing: Briefing) -> str:
-    parts = [
+    parts = []
+    if briefing.read_as:
+        parts.append(f"Read as: *{escape(briefing.read_as)}*")
+    if briefing.window:
+        parts.append(f"{escape(briefing.window.label)} ({briefing.window.span})")
+    parts += [
         f"*{briefing.positions:,}* position{_s(briefing.positions)} from"
         f" *{_sources(briefing)}* source{_s(briefing.sources)}",
         f"last update {_date(briefing.last_update)}",

@@ -8,6 +8,7 @@ slack_sdk does not check those.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -40,11 +41,13 @@ from bot.cards.common import (
     reported_by,
     truncate,
 )
-from bot.models import StoredPosition, Subscription
+from bot.models import DateWindow, StoredPosition, Subscription
+from bot.query import Topic
 from bot.topics import actor_display_name, guarantee_label, party_label
+from bot.vocabulary import Guarantee
 
 if TYPE_CHECKING:
-    from bot.digest import Contest, Digest, Shift
+    from bot.digest import Changes, Contest, Digest, Shift
 
 # A digest button: value is `button_value(topic words)`; opens the full briefing.
 ACTION_OPEN_BRIEFING = "digest_open_briefing"
@@ -117,13 +120,17 @@ def _context(text: str, block_id: str) -> ContextBlock:
 
 
 def _open_button(sub: Subscription) -> ActionsBlock:
+    return _open_words_button(" ".join(sub.topic_words))
+
+
+def _open_words_button(words: str) -> ActionsBlock:
     return ActionsBlock(
         block_id=BLOCK_DIGEST_ACTIONS,
         elements=[
             ButtonElement(
                 text=PlainTextObject(text=plain("Open full briefing", MAX_BUTTON_TEXT)),
                 action_id=ACTION_OPEN_BRIEFING,
-                value=button_value(" ".join(sub.topic_words)),
+                value=button_value(words),
             )
         ],
     )
@@ -156,14 +163,28 @@ def render_digest(digest: Digest) -> Message:
         f"{digest.new_count} new · {len(digest.shifts)} shift"
         f"{'s' if len(digest.shifts) != 1 else ''}"
     )
+    blocks = _content_blocks(header, summary, digest.shifts, digest.contested, digest.new)
+    blocks.append(_open_button(sub))
+    return Message(text=fallback_text(digest), blocks=blocks)
+
+
+def _content_blocks(
+    header: HeaderBlock,
+    summary: str,
+    shifts: Sequence[Shift],
+    contested: tuple[Contest, ...],
+    new: Sequence[tuple[Guarantee, tuple[StoredPosition, ...]]],
+) -> list[Block]:
+    """Header, summary, shifts, contests and new positions, as many as the budget allows,
+    then a line saying how many were left out; room is kept for one closing block."""
     candidates: list[tuple[str, Block]] = []
-    if digest.shifts:
+    if shifts:
         candidates.append(("", _section("*Shifts*", "digest_shifts")))
-        for i, shift in enumerate(digest.shifts):
+        for i, shift in enumerate(shifts):
             candidates.append(("shift", _section(_shift_text(shift), f"digest_shift_{i}")))
-    if digest.contested:
-        candidates.append(("", _section(_contest_text(digest.contested), "digest_contested")))
-    for guarantee, positions in digest.new:
+    if contested:
+        candidates.append(("", _section(_contest_text(contested), "digest_contested")))
+    for guarantee, positions in new:
         text = _new_text(guarantee_label(guarantee), positions)
         candidates.append(("new", _section(text, f"digest_new_{guarantee}")))
 
@@ -182,8 +203,37 @@ def render_digest(digest: Digest) -> Message:
         blocks.append(
             _context(f"_{left_out} more sections in the full briefing_", "digest_more")
         )
-    blocks.append(_open_button(sub))
-    return Message(text=fallback_text(digest), blocks=blocks)
+    return blocks
+
+
+def render_changes(changes: Changes, topic: Topic, window: DateWindow) -> Message:
+    """`/guarantees what changed this week`: a digest's content for any window, on demand."""
+    when = f"{window.label} ({window.span})"
+    label = topic.label if topic.words or topic.filter.stances else "all topics"
+    if changes.is_empty:
+        line = f"Nothing new on *{escape(label)}* {escape(when)}."
+        return Message(
+            text=truncate(f"Nothing new on {escape(label)} {escape(when)}.", MAX_FALLBACK_TEXT),
+            blocks=[_section(line, "changes_empty")],
+        )
+    header = HeaderBlock(
+        text=PlainTextObject(text=plain(f"What changed: {label}", MAX_HEADER_TEXT)),
+        block_id="digest_header",
+    )
+    count = changes.new_count
+    summary = (
+        f"{escape(when)} · by publication date · {count} new · {len(changes.shifts)} shift"
+        f"{'s' if len(changes.shifts) != 1 else ''}"
+    )
+    blocks = _content_blocks(header, summary, changes.shifts, changes.contested, changes.new)
+    if topic.words:  # the same button as a digest's: the topic's full card
+        blocks.append(_open_words_button(" ".join(topic.words)))
+    fallback = (
+        f"What changed on {escape(label)} {escape(when)}: {count} new position"
+        f"{'s' if count != 1 else ''}, {len(changes.shifts)} shift"
+        f"{'s' if len(changes.shifts) != 1 else ''}"
+    )
+    return Message(text=truncate(fallback, MAX_FALLBACK_TEXT), blocks=blocks)
 
 
 def digest_as_text(digest: Digest) -> str:

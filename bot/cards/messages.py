@@ -14,6 +14,20 @@ HELP_TEXT = (
     "A topic is a party, a person or a guarantee, or a few of them:"
     " `ukraine`, `trump`, `peacekeepers`, `ukraine nato`, `ukraine usa`, `trump peacekeepers`."
 )
+HELP_QUESTIONS = (
+    "*Ask as you would a colleague* (stance words, time words, `?` are all fine):\n"
+    "`/guarantees who opposes peacekeepers` — only that stance"
+    " (also `backs`, `supports`, `seeks`, `wants`, `doubts`, `sceptical`)\n"
+    "`/guarantees where does italy stand on troops?` — the same as `italy peacekeepers`\n"
+    "`/guarantees ukraine this week` — published in a window: `today`, `yesterday`,"
+    " `last 7 days`, `since 2026-01-01`, `since monday`, `in january`\n"
+    "`/guarantees what changed this week` or `changes ukraine` — shifts and new positions,"
+    " as a digest tells them\n"
+    "`/guarantees compare france italy` — two to four parties side by side, the latest"
+    " stance of each with its quote\n"
+    "`/guarantees hungary eu` — a word that is a party and a guarantee is read the way that"
+    " has positions; the card says how it was read"
+)
 HELP_COMMANDS = (
     "`/guarantees subscribe ukraine [08:00] [Europe/Kyiv] [quiet]` — a daily digest in this"
     " channel (`quiet`: no message on days with nothing new)\n"
@@ -33,6 +47,7 @@ MAX_PROBLEMS_SHOWN = 10
 def help_message() -> Message:
     blocks: list[Block] = [
         SectionBlock(text=MarkdownTextObject(text=HELP_TEXT)),
+        SectionBlock(text=MarkdownTextObject(text=HELP_QUESTIONS)),
         SectionBlock(text=MarkdownTextObject(text=HELP_COMMANDS)),
         ContextBlock(elements=[MarkdownTextObject(text=HELP_GUARANTEES)]),
     ]

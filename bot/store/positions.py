@@ -13,12 +13,13 @@ import re
 import unicodedata
 import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
 from bot.models import (
     Article,
+    DateWindow,
     Position,
     PositionFilter,
     StanceCell,
@@ -326,6 +327,38 @@ MIGRATIONS.append(
 )
 
 
+MIGRATIONS.append(
+    (
+        "positions-4-published-window",
+        """
+        -- Questions with a time window (`/guarantees ukraine this week`) read positions by
+        -- publication date: the summaries above are totals over all time. The index holds
+        -- every column such a card groups and filters by, so a window is one range scan of
+        -- the index, never a visit to the table.
+        CREATE INDEX positions_published_window ON positions (
+            published, guarantee, stance, party, actor_id, guarantor, beneficiary, article_id);
+        """,
+    )
+)
+
+
+MIGRATIONS.append(
+    (
+        "positions-5-article-dates",
+        """
+        -- A window's sources are the articles published inside it that the topic draws on:
+        -- a range of this index, each checked against topic_articles / guarantee_articles.
+        CREATE INDEX articles_published ON articles (published);
+        -- "What changed" compares a party's latest stance inside a window with its latest
+        -- before it: the freshest position of a party on a guarantee before a date is one
+        -- backward step of this index. It serves every query positions_party served.
+        DROP INDEX positions_party;
+        CREATE INDEX positions_party_fresh ON positions (party, guarantee, published);
+        """,
+    )
+)
+
+
 @dataclass(frozen=True)
 class AddResult:
     """What happened to one article offered to the store."""
@@ -409,7 +442,25 @@ def _filter_sql(filter_: PositionFilter, alias: str) -> tuple[str, list[object]]
         marks = ",".join("?" * len(filter_.guarantees))
         clauses.append(f"{alias}.guarantee IN ({marks})")
         params += sorted(str(g) for g in filter_.guarantees)
+    if filter_.stances:
+        marks = ",".join("?" * len(filter_.stances))
+        clauses.append(f"{alias}.stance IN ({marks})")
+        params += sorted(str(s) for s in filter_.stances)
     return (" AND ".join(clauses) or "1"), params
+
+
+def _window_sql(window: DateWindow, alias: str = "p") -> tuple[str, list[object]]:
+    """The publication-date range of a window over `positions` (alias p) or `articles`;
+    undated positions fall outside every window."""
+    clauses = [f"{alias}.published IS NOT NULL"]
+    params: list[object] = []
+    if window.since is not None:
+        clauses.append(f"{alias}.published >= ?")
+        params.append(window.since.isoformat())
+    if window.until is not None:
+        clauses.append(f"{alias}.published < ?")
+        params.append(window.until.isoformat())
+    return " AND ".join(clauses), params
 
 
 class PositionStoreMixin(StoreBase):
@@ -645,6 +696,75 @@ class PositionStoreMixin(StoreBase):
             folds.append(counted)
         return await self._make_cells(rows, folds)
 
+    async def window_cells(
+        self, filter_: PositionFilter, window: DateWindow, *, per_actor: bool = False
+    ) -> list[StanceCell]:
+        """`cells` over the positions published inside `window`, read from the covering index
+        `positions_published_window`: one range scan, whatever the store holds outside it.
+        `per_actor` gives one cell per actor (positions and freshest position of each)."""
+        where, params = _filter_sql(filter_, "p")
+        dates, more = _window_sql(window)
+        by_actor = ", p.actor_id" if per_actor else ""
+        distinct = "1" if per_actor else "count(DISTINCT p.actor_id)"
+        # SQLite returns the bare columns (position id, actor) of the row holding max().
+        sql = (
+            f"SELECT p.guarantee, p.stance, p.party, count(*), {distinct}, max(p.published),"
+            " p.id, p.actor_id FROM positions AS p INDEXED BY positions_published_window"
+            f" WHERE {dates} AND {where} GROUP BY p.guarantee, p.stance, p.party{by_actor}"
+        )
+        async with self.db.execute(sql, [*more, *params]) as cursor:
+            rows = await cursor.fetchall()
+        return await self._make_cells(rows, [[] for _ in rows])
+
+    async def window_stats(
+        self,
+        filter_: PositionFilter,
+        window: DateWindow,
+        cells: Sequence[StanceCell] | None = None,
+    ) -> StoreStats:
+        """`stats` over the positions published inside `window` (exact source count). Pass
+        the `window_cells` of the same filter and window to count positions from them."""
+        if cells is None:
+            cells = await self.window_cells(filter_, window)
+        latest = [c.latest_published for c in cells if c.latest_published is not None]
+        return StoreStats(
+            positions=sum(c.positions for c in cells),
+            sources=await self._window_sources(filter_, window),
+            latest_published=max(latest, default=None),
+        )
+
+    async def _window_sources(self, filter_: PositionFilter, window: DateWindow) -> int:
+        """Distinct articles behind a filter in a window. A topic, or a topic and guarantees,
+        walk the articles published in the window (`articles_published`) and keep those the
+        topic draws on; other narrowings count distinct articles of the window's positions."""
+        dates, more = _window_sql(window, "a")
+        if filter_.held_by or filter_.actors or filter_.stances:
+            where, params = _filter_sql(filter_, "p")
+            sql = (
+                "SELECT count(DISTINCT p.article_id) FROM positions AS p"
+                f" INDEXED BY positions_published_window WHERE {_window_sql(window)[0]}"
+                f" AND {where}"
+            )
+            params = [*more, *params]
+        elif not filter_.guarantees:
+            sql = (
+                "SELECT count(*) FROM articles AS a INDEXED BY articles_published"
+                f" WHERE {dates} AND EXISTS (SELECT 1 FROM topic_articles AS t"
+                " WHERE t.topic = ? AND t.article_id = a.id)"
+            )
+            params = [*more, filter_.topic]
+        else:
+            marks = ",".join("?" * len(filter_.guarantees))
+            sql = (
+                "SELECT count(*) FROM articles AS a INDEXED BY articles_published"
+                f" WHERE {dates} AND EXISTS (SELECT 1 FROM guarantee_articles AS t"
+                f" WHERE t.topic = ? AND t.guarantee IN ({marks}) AND t.article_id = a.id)"
+            )
+            params = [*more, filter_.topic, *sorted(str(g) for g in filter_.guarantees)]
+        async with self.db.execute(sql, params) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
     async def _folded_cells(self, filter_: PositionFilter) -> list[StanceCell]:
         where, params = _filter_sql(filter_, "s")
         sql = (
@@ -702,20 +822,94 @@ class PositionStoreMixin(StoreBase):
         limit: int = 100,
         added_since: datetime | None = None,
         added_before: datetime | None = None,
+        window: DateWindow | None = None,
     ) -> list[StoredPosition]:
-        """Positions matching the filter, freshest first (by publication date, then id)."""
+        """Positions matching the filter, freshest first (by publication date, then id);
+        `window` keeps those published inside it."""
         where, params = _filter_sql(filter_, "p")
+        if window is not None:
+            dates, more = _window_sql(window)
+            where += f" AND {dates}"
+            params += more
         if added_since is not None:
             where += " AND p.added_at >= ?"
             params.append(to_db_time(added_since))
         if added_before is not None:
             where += " AND p.added_at < ?"
             params.append(to_db_time(added_before))
+        # Inside a window every position is dated, so the order can follow an index.
+        order = "p.published" if window is not None else "ifnull(p.published, '')"
         sql = (
             f"SELECT {_POSITION_COLUMNS} {_POSITION_JOINS} WHERE {where}"
-            " ORDER BY ifnull(p.published, '') DESC, p.id DESC LIMIT ?"
+            f" ORDER BY {order} DESC, p.id DESC LIMIT ?"
         )
         return await self._read_positions(sql, [*params, limit])
+
+    async def latest_before(
+        self,
+        filter_: PositionFilter,
+        keys: Sequence[tuple[str, str, Guarantee]],
+        before: date,
+    ) -> dict[tuple[str, str, Guarantee], StoredPosition]:
+        """The freshest position published before `before` under the filter, for each key
+        `("actor", slug, guarantee)` or `("party", code, guarantee)` (freshest: publication
+        date, then id). One indexed backward step per key and stance (`positions_key`,
+        `positions_party_fresh`), then one read of the positions found."""
+        # The key names the actor or party and the guarantee; the topic (and who holds it)
+        # still applies; the stances are walked one by one below.
+        base = replace(filter_, actors=frozenset(), guarantees=frozenset(), stances=frozenset())
+        where, params = _filter_sql(base, "p")
+        stances = sorted(str(s) for s in (filter_.stances or set(Stance)))
+        slugs = sorted({who for kind, who, _ in keys if kind == "actor"})
+        ids: dict[str, int] = {}
+        if slugs:
+            marks = ",".join("?" * len(slugs))
+            async with self.db.execute(
+                f"SELECT slug, id FROM actors WHERE slug IN ({marks})", slugs
+            ) as cursor:
+                ids = {row[0]: int(row[1]) async for row in cursor}
+        one = (
+            "SELECT * FROM (SELECT p.id, p.published FROM positions AS p INDEXED BY {index}"
+            " WHERE {key} AND p.published < ? AND {where}"
+            " ORDER BY p.published DESC, p.id DESC LIMIT 1)"
+        )
+        found: dict[tuple[str, str, Guarantee], int] = {}
+        for kind, who, guarantee in keys:
+            if kind == "actor":
+                if who not in ids:
+                    continue
+                parts = [
+                    one.format(
+                        index="positions_key",
+                        key="p.actor_id = ? AND p.guarantee = ? AND p.stance = ?",
+                        where=where,
+                    )
+                    for _ in stances
+                ]
+                args: list[object] = []
+                for stance in stances:
+                    args += [ids[who], str(guarantee), stance, before.isoformat(), *params]
+            else:
+                parts = [
+                    one.format(
+                        index="positions_party_fresh",
+                        key="p.party = ? AND p.guarantee = ?",
+                        where=where + (
+                            f" AND p.stance IN ({','.join('?' * len(stances))})"
+                            if filter_.stances else ""
+                        ),
+                    )
+                ]
+                args = [who, str(guarantee), before.isoformat(), *params]
+                if filter_.stances:
+                    args += stances
+            async with self.db.execute(" UNION ALL ".join(parts), args) as cursor:
+                rows = await cursor.fetchall()
+            if rows:
+                best = max(rows, key=lambda row: (row[1], row[0]))
+                found[(kind, who, guarantee)] = int(best[0])
+        positions = {p.id: p for p in await self.positions_by_ids(found.values())}
+        return {key: positions[i] for key, i in found.items() if i in positions}
 
     async def _read_positions(self, sql: str, params: Sequence[object]) -> list[StoredPosition]:
         async with self.db.execute(sql, params) as cursor:
@@ -784,7 +978,7 @@ class PositionStoreMixin(StoreBase):
         `guarantee_counts`. Other narrowings count distinct articles and stop at SOURCES_CAP,
         so a broad narrowing of a huge store costs no more than a small one.
         """
-        if filter_.held_by or filter_.actors:
+        if filter_.held_by or filter_.actors or filter_.stances:
             where, params = _filter_sql(filter_, "p")
             table = "positions AS p"
         elif not filter_.guarantees:
