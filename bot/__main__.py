@@ -204,10 +204,15 @@ async def cmd_digest(settings: Settings, dry_run: bool) -> int:
         return await run_due_digests(services, dry_run=dry_run)
 
 
-def cmd_eval(file: str, as_json: bool, verbose: bool) -> int:
+def cmd_eval(file: str | None, as_json: bool, verbose: bool, split: str | None = None,
+             ablation: bool = False) -> int:
     from bot.evaluate import run_eval
 
-    return run_eval(Path(file), as_json=as_json, verbose=verbose)
+    if (file is None) == (split is None):
+        print("eval: give a gold FILE or --split NAME (one of them)", file=sys.stderr)
+        return 2
+    return run_eval(Path(file) if file else None, as_json=as_json, verbose=verbose,
+                    split=split, ablation=ablation)
 
 
 async def cmd_serve(settings: Settings, mode: str) -> int:
@@ -252,7 +257,11 @@ def build_parser() -> argparse.ArgumentParser:
     digest = commands.add_parser("digest", help="send the digests that are due now")
     digest.add_argument("--dry-run", action="store_true", help="print them instead")
     evaluate = commands.add_parser("eval", help="score extraction against a gold .jsonl file")
-    evaluate.add_argument("file", metavar="FILE")
+    evaluate.add_argument("file", metavar="FILE", nargs="?")
+    evaluate.add_argument("--split", choices=("train", "dev", "test"),
+                          help="score a split of the repository's annotated sets instead")
+    evaluate.add_argument("--ablation", action="store_true",
+                          help="rules alone, the learned model alone and both combined")
     evaluate.add_argument("--json", action="store_true")
     evaluate.add_argument("--verbose", "-v", action="store_true", help="list misses and false hits")
     evaluate.add_argument("--extractor", choices=EXTRACTORS, default=None,
@@ -266,7 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "extract" and not model_tier:
         return cmd_extract(args.file)
     if args.command == "eval" and not model_tier:
-        return cmd_eval(args.file, args.json, args.verbose)
+        return cmd_eval(args.file, args.json, args.verbose, args.split, args.ablation)
     try:
         settings = load_settings()
     except SettingsError as exc:

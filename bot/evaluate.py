@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bot.models import Position
-from bot.vocabulary import GUARANTEE_ORDER
+from bot.vocabulary import GUARANTEE_ORDER, Stance
 
 Key = tuple[str, str, str, str]  # article id, party, stance, guarantee
 
@@ -68,6 +68,10 @@ class EvalResult:
     guarantor_correct: int
     evidence_correct: int
     per_guarantee: dict[str, Counts]
+    per_stance: dict[str, Counts] = field(default_factory=dict)
+    # by the records' `style` and `set` fields (empty when the records carry none)
+    per_style: dict[str, Counts] = field(default_factory=dict)
+    per_set: dict[str, Counts] = field(default_factory=dict)
     misses: list[Miss] = field(default_factory=list)
     false_hits: list[Miss] = field(default_factory=list)
     articles: int = 0
@@ -87,6 +91,9 @@ class EvalResult:
             "guarantor_accuracy": round(self.guarantor_accuracy, 4),
             "evidence_accuracy": round(self.evidence_accuracy, 4),
             "per_guarantee": {g: c.as_dict() for g, c in self.per_guarantee.items()},
+            "per_stance": {g: c.as_dict() for g, c in self.per_stance.items()},
+            "per_style": {g: c.as_dict() for g, c in self.per_style.items()},
+            "per_set": {g: c.as_dict() for g, c in self.per_set.items()},
         }
         if verbose:
             out["misses"] = [asdict(m) for m in self.misses]
@@ -134,13 +141,17 @@ def score(
     evidence_ok = sum(
         any(span in predicted[k].evidence for span in gold[k].spans) for k in matched
     )
-    per: dict[str, Counts] = {}
-    for guarantee in GUARANTEE_ORDER:
-        g_gold = {k for k in gold if k[3] == guarantee.value}
-        g_pred = {k for k in predicted if k[3] == guarantee.value}
-        per[guarantee.value] = Counts(
-            len(g_gold & g_pred), len(g_pred - g_gold), len(g_gold - g_pred)
-        )
+    per = _grouped(gold.keys(), predicted.keys(), lambda k: k[3],
+                   [g.value for g in GUARANTEE_ORDER])
+    per_stance = _grouped(gold.keys(), predicted.keys(), lambda k: k[2],
+                          [s.value for s in Stance])
+    per_style, per_set = {}, {}
+    for name, table in (("style", per_style), ("set", per_set)):
+        group_of = {str(r["id"]): str(r[name]) for r in records if r.get(name)}
+        if group_of:
+            groups = sorted(set(group_of.values()))
+            table.update(_grouped(gold.keys(), predicted.keys(),
+                                  lambda k, g=group_of: g.get(k[0], "?"), groups))
     misses = [
         Miss(*k, actor=gold[k].actor, evidence=gold[k].spans[0] if gold[k].spans else "")
         for k in sorted(gold.keys() - predicted.keys())
@@ -154,10 +165,30 @@ def score(
         guarantor_correct=guarantor_ok,
         evidence_correct=evidence_ok,
         per_guarantee=per,
+        per_stance=per_stance,
+        per_style=per_style,
+        per_set=per_set,
         misses=misses,
         false_hits=false_hits,
         articles=len(records),
     )
+
+
+def _grouped(gold: Iterable[Key], predicted: Iterable[Key], group: Callable[[Key], str],
+             names: Sequence[str]) -> dict[str, Counts]:
+    """Counts per group of tuples (by guarantee, stance, style ...), in the order of `names`."""
+    gold_sets: dict[str, set[Key]] = {name: set() for name in names}
+    pred_sets: dict[str, set[Key]] = {name: set() for name in names}
+    for k in gold:
+        gold_sets.setdefault(group(k), set()).add(k)
+    for k in predicted:
+        pred_sets.setdefault(group(k), set()).add(k)
+    out = {}
+    for name in gold_sets.keys() | pred_sets.keys():
+        g, p = gold_sets.get(name, set()), pred_sets.get(name, set())
+        out[name] = Counts(len(g & p), len(p - g), len(g - p))
+    order = {name: i for i, name in enumerate(names)}
+    return dict(sorted(out.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
 
 
 def read_gold(path: Path) -> list[dict[str, Any]]:
@@ -191,6 +222,11 @@ def evaluate_records(records: Sequence[Mapping[str, Any]], extractor: Any = None
     return score(records, predictions)
 
 
+def _row(name: str, c: Counts) -> str:
+    return (f"{name:<20} {c.precision:6.3f} {c.recall:6.3f} {c.f1:6.3f} "
+            f"{c.tp:4d} {c.fp:4d} {c.fn:4d}")
+
+
 def format_report(result: EvalResult, verbose: bool) -> str:
     o = result.overall
     lines = [
@@ -202,10 +238,12 @@ def format_report(result: EvalResult, verbose: bool) -> str:
         f"{'guarantee':<20} {'P':>6} {'R':>6} {'F1':>6} {'tp':>4} {'fp':>4} {'fn':>4}",
     ]
     for guarantee, c in result.per_guarantee.items():
-        lines.append(
-            f"{guarantee:<20} {c.precision:6.3f} {c.recall:6.3f} {c.f1:6.3f} "
-            f"{c.tp:4d} {c.fp:4d} {c.fn:4d}"
-        )
+        lines.append(_row(guarantee, c))
+    for title, table in (("stance", result.per_stance), ("style", result.per_style),
+                         ("set", result.per_set)):
+        if table and (title != "set" or len(table) > 1):
+            lines += ["", f"{title:<20} {'P':>6} {'R':>6} {'F1':>6} {'tp':>4} {'fp':>4} {'fn':>4}"]
+            lines += [_row(name, c) for name, c in table.items()]
     if verbose:
         for label, items in (("missed", result.misses), ("false hits", result.false_hits)):
             lines += ["", f"{label} ({len(items)}):"]
@@ -215,13 +253,76 @@ def format_report(result: EvalResult, verbose: bool) -> str:
     return "\n".join(lines)
 
 
-def run_eval(path: Path, *, as_json: bool, verbose: bool) -> int:
-    """`python -m bot eval FILE`: 0 with the scores printed, 2 when the file is unreadable."""
+def load_records(path: Path | None, split: str | None) -> list[dict[str, Any]]:
+    """The gold records of a file, or of a split of the repository's annotated sets
+    (`tests/fixtures/extraction/splits.toml`). Raises OSError or ValueError."""
+    if split is not None:
+        from bot.extraction.learned.splits import load_split
+
+        return load_split(split)
+    assert path is not None
+    records = read_gold(path)
+    for record in records:
+        record.setdefault("set", path.stem)
+    return records
+
+
+def ablation_extractors() -> dict[str, Any]:
+    """The offline extractor's parts, for an ablation: the rules alone, the learned model
+    without the rules' conclusions, and the two combined (the default)."""
+    from bot.extraction.learned.extractor import CombinedExtractor
+    from bot.extraction.rules import RuleExtractor
+
+    rules = RuleExtractor()
+    return {
+        "rules alone": rules,
+        "model alone": CombinedExtractor("model", rules=rules),
+        "combined": CombinedExtractor("combined", rules=rules),
+    }
+
+
+def format_ablation(results: Mapping[str, EvalResult]) -> str:
+    """One line per extractor, then F1 per style and per set side by side."""
+    names = list(results)
+    lines = [f"{'extractor':<14} {'F1':>6} {'P':>6} {'R':>6} {'guarantor':>9} {'evidence':>8}"]
+    for name, r in results.items():
+        o = r.overall
+        lines.append(f"{name:<14} {o.f1:6.3f} {o.precision:6.3f} {o.recall:6.3f} "
+                     f"{r.guarantor_accuracy:9.3f} {r.evidence_accuracy:8.3f}")
+    first = results[names[0]]
+    for title, table in (("style", first.per_style), ("set", first.per_set),
+                         ("stance", first.per_stance)):
+        if not table or (title == "set" and len(table) < 2):
+            continue
+        lines += ["", f"F1 by {title:<14} " + " ".join(f"{n[:12]:>12}" for n in names)]
+        for group in table:
+            cells = []
+            for n in names:
+                by = {"style": results[n].per_style, "set": results[n].per_set,
+                      "stance": results[n].per_stance}[title]
+                cells.append(f"{by[group].f1:12.3f}")
+            lines.append(f"{group:<20} " + " ".join(cells))
+    return "\n".join(lines)
+
+
+def run_eval(path: Path | None, *, as_json: bool, verbose: bool, split: str | None = None,
+             ablation: bool = False) -> int:
+    """`python -m bot eval FILE | --split NAME [--ablation]`: 0 with the scores printed, 2 when
+    the gold records cannot be read."""
     try:
-        records = read_gold(path)
+        records = load_records(path, split)
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        print(f"cannot read {path}: {exc}", file=sys.stderr)
+        print(f"cannot read {path or split}: {exc}", file=sys.stderr)
         return 2
+    if ablation:
+        results = {name: evaluate_records(records, extractor)
+                   for name, extractor in ablation_extractors().items()}
+        if as_json:
+            print(json.dumps({n: r.as_dict(verbose=verbose) for n, r in results.items()},
+                             indent=2, ensure_ascii=False))
+        else:
+            print(f"{len(records)} articles\n" + format_ablation(results))
+        return 0
     result = evaluate_records(records)
     if as_json:
         print(json.dumps(result.as_dict(verbose=verbose), indent=2, ensure_ascii=False))

@@ -53,6 +53,10 @@ class Scored:
     probability: float
 
 
+def _rank(s: Scored) -> tuple[bool, float]:
+    return (s.candidate.sentence != 0, s.probability)
+
+
 class CombinedExtractor:
     """Rules as candidate generators and features, a linear model as the decision."""
 
@@ -65,8 +69,13 @@ class CombinedExtractor:
         self._model = load_model(kind, artifacts)
         self._sentences = load_model("sentences", artifacts)
         self._guarantor = load_model("guarantor", artifacts)
-        meta_threshold = self._model.meta.get("threshold", 0.5)
-        self.threshold = threshold if threshold is not None else float(str(meta_threshold))
+        meta = self._model.meta
+        default = float(str(meta.get("threshold", 0.5)))
+        # the rules' own proposals and the model's additions clear different bars
+        self.threshold_ruled = threshold if threshold is not None else float(
+            str(meta.get("threshold_ruled", default)))
+        self.threshold_new = threshold if threshold is not None else float(
+            str(meta.get("threshold_new", default)))
         self.version = (f"{self.rules.version}+{self._model.meta.get('version', '0')}"
                         f"{self._sentences.meta.get('version', '0')}"
                         f"{self._guarantor.meta.get('version', '0')}")
@@ -86,14 +95,19 @@ class CombinedExtractor:
         return view, out
 
     def extract(self, article: Article) -> list[Position]:
-        view, scored = self.scored(article)
+        return self.select(*self.scored(article))
+
+    def select(self, view: ArticleView, scored: list[Scored]) -> list[Position]:
+        """The candidates that clear their bar, one per (party, stance, guarantee): the
+        likeliest, taken from the body rather than the headline when the body has one."""
         best: dict[tuple[str, str, str], Scored] = {}
         for s in scored:
-            if s.probability < self.threshold:
+            ruled = "r=" + s.stance in s.candidate.features
+            if s.probability < (self.threshold_ruled if ruled else self.threshold_new):
                 continue
             key = (s.candidate.party, s.stance, s.candidate.guarantee)
             old = best.get(key)
-            if old is None or s.probability > old.probability:
+            if old is None or _rank(s) > _rank(old):
                 best[key] = s
         return [self._position(view, s) for s in best.values()]
 
