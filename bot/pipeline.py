@@ -75,8 +75,6 @@ async def ingest_articles(
                 report.duplicates.append(result.key)
         if progress:
             progress(1)
-    # Articles stored earlier by an older extractor version are brought up to date too.
-    report.positions += await extract_pending(store, extractor)
     if cluster and report.added:
         # Group the new articles with near-copies from other outlets ("reported by N").
         await cluster_pending(store)
@@ -87,14 +85,6 @@ async def extract_article(store: Store, extractor: Extractor, article: Article) 
     positions = await asyncio.to_thread(extractor.extract, article)
     await store.save_positions(article.id, positions, extractor.name, extractor.version)
     return len(positions)
-
-
-async def extract_pending(store: Store, extractor: Extractor) -> int:
-    """Extract every stored article this extractor version has not seen; returns positions."""
-    found = 0
-    for article in await store.articles_to_extract(extractor.name, extractor.version):
-        found += await extract_article(store, extractor, article)
-    return found
 
 
 async def ingest_paths(
@@ -113,9 +103,12 @@ def demo_corpus_files() -> list[Path]:
 
 
 async def ensure_demo_corpus(store: Store, extractor: Extractor) -> IngestReport | None:
-    """Fill an empty store from the demo corpus so a fresh clone has something to show."""
+    """Fill an empty store from the demo corpus so a fresh clone has something to show.
+
+    The corpus is a handful of articles, extracted here before anything is served. A store
+    that has articles is left as it is: articles from an older extractor version are brought
+    up to date in the background by `bot.reextract`, never while the caller waits."""
     if await store.count_articles() > 0:
-        await extract_pending(store, extractor)
         return None
     log.info("store is empty: loading the bundled demo corpus")
     return await ingest_paths(store, extractor, demo_corpus_files())

@@ -41,6 +41,8 @@ RESTART_DELAY = 30.0
 RESTART_DELAY_MAX = 15 * 60.0
 
 BackgroundJob = Callable[[Services], Awaitable[None]]
+# Extra entries for the `/healthz` body.
+Status = Callable[[], dict[str, object]]
 
 
 # How long shutdown waits for acked commands to get their answer.
@@ -77,7 +79,9 @@ async def serve(
                 if socket_mode:
                     await run_socket_mode(app, settings, stop, ping_interval=ping_interval)
                 else:
-                    await run_http(app, settings.host, settings.port, stop)
+                    await run_http(
+                        app, settings.host, settings.port, stop, status=lambda: health(services)
+                    )
                 # No new requests now; answers already acked still get their card.
                 if len(services.in_flight):
                     log.info("finishing %d answers in flight", len(services.in_flight))
@@ -88,6 +92,15 @@ async def serve(
         if own_signals:
             _remove_signal_handlers()
     log.info("stopped")
+
+
+def health(services: Services) -> dict[str, object]:
+    """What `/healthz` adds to "ok": the background re-extraction, while it has work or did
+    some (`{"pending": 123, "done": 456, ...}`)."""
+    progress = services.reextract
+    if progress.pending is None:
+        return {}
+    return {"reextract": progress.as_dict()}
 
 
 def _install_signal_handlers(stop: asyncio.Event) -> None:
@@ -138,9 +151,16 @@ def _feed_poller(services: Services) -> Awaitable[None]:
     return poll_feeds(services)
 
 
+def _reextractor(services: Services) -> Awaitable[None]:
+    from bot.reextract import run_reextraction
+
+    return run_reextraction(services)
+
+
 def background_jobs(settings: Settings) -> list[tuple[str, BackgroundJob]]:
     """The long-running jobs this configuration needs, by name."""
     jobs: list[tuple[str, BackgroundJob]] = [("digest scheduler", _digest_scheduler)]
+    jobs.append(("re-extraction", _reextractor))
     if settings.feeds:
         jobs.append(("feed polling", _feed_poller))
     return jobs
@@ -181,8 +201,9 @@ async def supervise(name: str, job: BackgroundJob, services: Services) -> None:
 # --- HTTP mode -----------------------------------------------------------------------------
 
 
-def build_web_app(app: AsyncApp) -> web.Application:
-    """`POST /slack/events` into bolt, `GET /healthz` for the platform."""
+def build_web_app(app: AsyncApp, status: Status | None = None) -> web.Application:
+    """`POST /slack/events` into bolt, `GET /healthz` for the platform (with `status()`'s
+    entries added: the background re-extraction's progress)."""
 
     async def slack_events(request: web.Request) -> web.Response:
         bolt_response = await app.async_dispatch(await to_bolt_request(request))
@@ -190,7 +211,7 @@ def build_web_app(app: AsyncApp) -> web.Application:
 
     async def healthz(request: web.Request) -> web.Response:
         # The web server only starts once the store is open (inside open_services).
-        return web.json_response({"status": "ok", "store": "open"})
+        return web.json_response({"status": "ok", "store": "open", **(status() if status else {})})
 
     web_app = web.Application()
     web_app.router.add_post("/slack/events", slack_events)
@@ -206,9 +227,11 @@ def settle_heap() -> None:
     gc.freeze()
 
 
-async def run_http(app: AsyncApp, host: str, port: int, stop: asyncio.Event) -> None:
+async def run_http(
+    app: AsyncApp, host: str, port: int, stop: asyncio.Event, status: Status | None = None
+) -> None:
     settle_heap()
-    runner = web.AppRunner(build_web_app(app), access_log=None, handle_signals=False)
+    runner = web.AppRunner(build_web_app(app, status), access_log=None, handle_signals=False)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)

@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     fetch_timeout_seconds: float = Field(default=20.0, gt=0)
     # Test-only: lets the fetcher reach loopback servers. Never set in production.
     fetch_allow_loopback: bool = False
+    # Worker processes re-extracting stored articles after an extractor upgrade (0: a thread).
+    reextract_workers: int = Field(default=1, ge=0, le=16)
 
     @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", mode="before")
     @classmethod

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from bot.store.base import Clock, Migration, StoreBase, utc_now
+from bot.store.extractions import ExtractionStoreMixin
 from bot.store.feeds import MIGRATIONS as FEED_MIGRATIONS
 from bot.store.feeds import FeedStoreMixin
 from bot.store.positions import MIGRATIONS as POSITION_MIGRATIONS
@@ -24,7 +25,7 @@ MIGRATIONS: list[Migration] = [
 ]
 
 
-class Store(PositionStoreMixin, SubscriptionStoreMixin, FeedStoreMixin):
+class Store(PositionStoreMixin, SubscriptionStoreMixin, FeedStoreMixin, ExtractionStoreMixin):
     """Every query of the bot. Build it with `open_store`."""
 
 
