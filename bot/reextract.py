@@ -192,13 +192,14 @@ async def catch_up(
     progress: ReextractProgress | None = None,
     *,
     workers: int = 1,
-    batch_size: int = BATCH_SIZE,
+    batch_size: int | None = None,
     log_every_articles: int = LOG_EVERY_ARTICLES,
     log_every_seconds: float = LOG_EVERY_SECONDS,
 ) -> ReextractProgress:
     """Re-extract every stored article this extractor version has not seen; safe to cancel
     at any point and to run again (it resumes where the last run stopped)."""
     progress = progress or ReextractProgress()
+    batch_size = batch_size or BATCH_SIZE
     name, version = extractor.name, extractor.version
     progress.extractor, progress.version = name, version
     progress.done = progress.failed = progress.positions = 0
