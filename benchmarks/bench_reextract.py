@@ -19,8 +19,8 @@ The store: `benchmarks/synthetic.py`'s (built once into `--out`), with its posit
 `extractions` row per article marked as the rules extractor's, so that a re-extraction
 replaces ten positions per article (delete through the summary triggers, insert what the
 rules find in the synthetic text: nothing). Synthetic bodies are short (~900 characters), so
-the extraction part of the catch-up is far cheaper than with real articles; the log and
-BENCHMARKS.md give articles/s so it can be scaled.
+extraction is far cheaper than with real articles; `--bodies corpus` gives every article the
+text of one of the bundled corpus's real articles in turn (with `--cap` to bound the run).
 
     .venv/bin/python benchmarks/bench_reextract.py [--positions 1000000] [--out /tmp/bench]
 """
@@ -74,12 +74,13 @@ class Scenario:
     capped: bool = False
 
 
-def prepare_base(out: Path, positions: int) -> Path:
+def prepare_base(out: Path, positions: int, bodies: str = "synthetic") -> Path:
     """The synthetic store with its positions and extraction records as the rules extractor's
-    (version `base`, set per scenario). Built once."""
+    (version `base`, set per scenario). Built once. With `bodies="corpus"` every article's
+    text is one of the bundled corpus articles (real news, ~4,500 characters) in turn."""
     from benchmarks.synthetic import synthetic_store
 
-    base = out / f"reextract-base-{positions}.db"
+    base = out / f"reextract-base-{positions}{'' if bodies == 'synthetic' else '-' + bodies}.db"
     if base.exists():
         return base
     started = time.perf_counter()
@@ -94,11 +95,31 @@ def prepare_base(out: Path, positions: int) -> Path:
             "INSERT INTO extractions (article_id, extractor, version, extracted_at)"
             " SELECT id, 'rules', 'base', added_at FROM articles"
         )
+        if bodies == "corpus":
+            texts = corpus_bodies()
+            db.executemany(
+                "UPDATE articles SET body = ? WHERE id = ?",
+                ((texts[n % len(texts)], n) for n in range(1, positions // 10 + 2)),
+            )
         db.execute("COMMIT")
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     partial.rename(base)
     print(f"prepared {base.name} in {time.perf_counter() - started:.1f} s")
     return base
+
+
+def corpus_bodies() -> list[bytes]:
+    import json
+    import zlib
+
+    from bot.pipeline import demo_corpus_files
+
+    return [
+        zlib.compress(json.loads(line)["text"].encode(), 6)
+        for path in demo_corpus_files()
+        for line in path.read_text("utf-8").splitlines()
+        if line.strip()
+    ]
 
 
 def scenario_store(base: Path, out: Path, version: str) -> Path:
@@ -272,8 +293,8 @@ async def load_until_caught_up(
     await asyncio.gather(watch(), client(), client())
 
 
-def report(runs: list[Scenario], positions: int) -> None:
-    print(f"\n`serve` after an extractor upgrade, {positions:,} positions")
+def report(runs: list[Scenario], positions: int, bodies: str) -> None:
+    print(f"\n`serve` after an extractor upgrade, {positions:,} positions, {bodies} bodies")
     head = (
         f"{'':28}{'healthz':>9}{'pending':>9}{'1st ack':>9}{'1st card':>10}"
         f"{'ack p50':>9}{'ack p99':>9}{'card p50':>10}{'card p99':>10}{'n':>6}"
@@ -308,7 +329,7 @@ async def measure(args: argparse.Namespace) -> None:
 
     current = default_extractor().version
     out = Path(args.out)
-    base = prepare_base(out, args.positions)
+    base = prepare_base(out, args.positions, args.bodies)
     runs = [Scenario("unchanged store (baseline)", current, 1, cap=args.window)]
     for mode in args.modes.split(","):
         workers = 0 if mode == "thread" else 1
@@ -318,10 +339,10 @@ async def measure(args: argparse.Namespace) -> None:
     async with FakeSlack(bot_token=BOT_TOKEN) as fake:
         for run in runs:
             store = scenario_store(base, out, run.version)
-            log = out / f"reextract-{run.workers}-{run.version}.log"
+            log = out / f"reextract-{args.bodies}-{run.workers}-{run.version}.log"
             print(f"running: {run.name} (log {log})", flush=True)
             await run_scenario(run, store, fake, args.window, run.cap, log)
-    report(runs, args.positions)
+    report(runs, args.positions, args.bodies)
 
 
 def main() -> None:
@@ -331,10 +352,15 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=30.0, help="least seconds under load")
     parser.add_argument("--cap", type=float, default=1800.0, help="most seconds per scenario")
     parser.add_argument("--thread-cap", type=float, default=1800.0, help="same, thread run")
+    parser.add_argument(
+        "--bodies", choices=("synthetic", "corpus"), default="synthetic",
+        help="article texts: the synthetic ones, or the bundled corpus's real articles in turn",
+    )  # fmt: skip
     parser.add_argument("--modes", default="process,thread", help="upgrade runs: process,thread")
     args = parser.parse_args()
     Path(args.out).mkdir(parents=True, exist_ok=True)
-    prepare_base(Path(args.out), args.positions)  # outside the loop: it runs one of its own
+    # Outside the event loop: building the synthetic store runs a loop of its own.
+    prepare_base(Path(args.out), args.positions, args.bodies)
     asyncio.run(measure(args))
 
 
