@@ -1,4 +1,4 @@
-"""The command line: `python -m bot serve | ingest | extract | ask | digest | eval`.
+"""The command line: `python -m bot serve | ingest | extract | ask | digest | eval | reextract`.
 
 This is the only place that calls `asyncio.run` and configures logging.
 """
@@ -19,6 +19,7 @@ from bot.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
     from bot.models import Position
+    from bot.services import Services
 
 log = logging.getLogger("bot")
 
@@ -71,11 +72,14 @@ async def cmd_ingest(settings: Settings, targets: Sequence[str]) -> int:
                     bar.update(task, completed=done, total=total)
 
                 report.merge(await ingest_urls(services, urls, progress=advance))
+        pending = await pending_note(services)
     for problem in report.problems:
         print(f"skipped {problem}", file=sys.stderr)
     for note in report.notes:
         print(f"note: {note}", file=sys.stderr)
     print(report.summary())
+    if pending:
+        print(pending, file=sys.stderr)
     return 0 if report.added or report.duplicates or not report.problems else 1
 
 
@@ -189,11 +193,48 @@ async def cmd_ask(settings: Settings, text: str, as_json: bool) -> int:
 
     async with open_services(settings, with_slack=False) as services:
         reply = await answer(services, text, CommandContext.terminal())
+        pending = await pending_note(services)
     if as_json:
         print(json.dumps(reply.message.to_dict(), indent=2, ensure_ascii=False))
     else:
         print_reply(reply)
+    if pending:
+        print(pending, file=sys.stderr)
     return 0
+
+
+async def pending_note(services: Services) -> str | None:
+    """One line for stderr when stored articles still carry an older extractor's positions:
+    the answer came from those; `serve` (or `reextract`) brings them up to date."""
+    from bot.reextract import pending_count
+
+    pending = await pending_count(services.store, services.extractor)
+    if not pending:
+        return None
+    extractor = services.extractor
+    return (
+        f"note: {pending} article{'s' if pending != 1 else ''} still carry positions from"
+        f" another extractor version than {extractor.name} {extractor.version}; `serve`"
+        " re-extracts them in the background, `python -m bot reextract` does it now"
+    )
+
+
+async def cmd_reextract(settings: Settings) -> int:
+    from bot.reextract import LOG_EVERY_SECONDS, catch_up
+    from bot.services import open_services
+
+    async with open_services(settings, with_slack=False) as services:
+        progress = await catch_up(
+            services.store,
+            services.extractor,
+            workers=settings.reextract_workers,
+            log_every_seconds=min(LOG_EVERY_SECONDS, 10.0),
+        )
+    print(
+        f"{progress.done} article{'s' if progress.done != 1 else ''} re-extracted,"
+        f" {progress.positions} positions, {progress.failed} failed"
+    )
+    return 1 if progress.failed else 0
 
 
 async def cmd_digest(settings: Settings, dry_run: bool) -> int:
@@ -254,6 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
     ask = commands.add_parser("ask", help="answer TEXT as /guarantees TEXT would")
     ask.add_argument("text", nargs="*", metavar="TEXT")
     ask.add_argument("--json", action="store_true", help="print the Block Kit payload")
+    commands.add_parser(
+        "reextract", help="bring stored articles up to the current extractor version now"
+    )
     digest = commands.add_parser("digest", help="send the digests that are due now")
     digest.add_argument("--dry-run", action="store_true", help="print them instead")
     evaluate = commands.add_parser("eval", help="score extraction against a gold .jsonl file")
@@ -299,6 +343,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(cmd_ingest(settings, args.targets))
     if args.command == "digest":
         return asyncio.run(cmd_digest(settings, args.dry_run))
+    if args.command == "reextract":
+        return asyncio.run(cmd_reextract(settings))
     if args.command == "serve":
         try:
             return asyncio.run(cmd_serve(settings, args.mode))

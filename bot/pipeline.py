@@ -66,6 +66,7 @@ async def ingest_articles(
     """Add each article (deduplicated by the store) and extract the new ones; then cluster
     them with near-copies, unless the caller clusters them itself (`cluster=False`)."""
     report = IngestReport()
+    waiting: list[Article] = []
     for item in items:
         if isinstance(item, IngestProblem):
             log.warning("skipped %s", item)
@@ -74,15 +75,19 @@ async def ingest_articles(
             result = await store.add_article(item)
             if result.added:
                 report.added.append(result.key)
-                if not isinstance(extractor, AsyncExtractor):
+                if isinstance(extractor, AsyncExtractor):
+                    waiting.append(item)  # a model takes them below, several at once
+                else:
                     report.positions += await extract_article(store, extractor, item)
-                # a model extractor takes the new articles below, several requests at once
             else:
                 report.duplicates.append(result.key)
         if progress:
             progress(1)
-    # Articles stored earlier by an older extractor version are brought up to date too.
-    report.positions += await extract_pending(store, extractor)
+    # Requests to a model overlap (the client caps how many are in flight), in chunks.
+    for start in range(0, len(waiting), ASYNC_CHUNK):
+        chunk = waiting[start:start + ASYNC_CHUNK]
+        report.positions += sum(await asyncio.gather(
+            *(extract_article(store, extractor, article) for article in chunk)))
     if cluster and report.added:
         # Group the new articles with near-copies from other outlets ("reported by N").
         await cluster_pending(store)
@@ -143,9 +148,12 @@ def demo_corpus_files() -> list[Path]:
 
 
 async def ensure_demo_corpus(store: Store, extractor: Extractor) -> IngestReport | None:
-    """Fill an empty store from the demo corpus so a fresh clone has something to show."""
+    """Fill an empty store from the demo corpus so a fresh clone has something to show.
+
+    The corpus is a handful of articles, extracted here before anything is served. A store
+    that has articles is left as it is: articles from an older extractor version are brought
+    up to date in the background by `bot.reextract`, never while the caller waits."""
     if await store.count_articles() > 0:
-        await extract_pending(store, extractor)
         return None
     log.info("store is empty: loading the bundled demo corpus")
     return await ingest_paths(store, extractor, demo_corpus_files())

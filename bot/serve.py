@@ -44,6 +44,8 @@ RESTART_DELAY = 30.0
 RESTART_DELAY_MAX = 15 * 60.0
 
 BackgroundJob = Callable[[Services], Awaitable[None]]
+# Extra entries for the `/healthz` body.
+Status = Callable[[], dict[str, object]]
 
 
 # How long shutdown waits for acked commands to get their answer.
@@ -87,6 +89,7 @@ async def serve(
                         settings.port,
                         stop,
                         signing_secret=secret.get_secret_value() if secret else None,
+                        status=lambda: health(services),
                     )
                 # No new requests now; answers already acked still get their card.
                 if len(services.in_flight):
@@ -98,6 +101,15 @@ async def serve(
         if own_signals:
             _remove_signal_handlers()
     log.info("stopped")
+
+
+def health(services: Services) -> dict[str, object]:
+    """What `/healthz` adds to "ok": the background re-extraction, while it has work or did
+    some (`{"pending": 123, "done": 456, ...}`)."""
+    progress = services.reextract
+    if progress.pending is None:
+        return {}
+    return {"reextract": progress.as_dict()}
 
 
 def _install_signal_handlers(stop: asyncio.Event) -> None:
@@ -152,11 +164,16 @@ def _model_retries(services: Services) -> Awaitable[None]:
     from bot.model_retry import run_model_retries
 
     return run_model_retries(services)
+def _reextractor(services: Services) -> Awaitable[None]:
+    from bot.reextract import run_reextraction
+
+    return run_reextraction(services)
 
 
 def background_jobs(settings: Settings) -> list[tuple[str, BackgroundJob]]:
     """The long-running jobs this configuration needs, by name."""
     jobs: list[tuple[str, BackgroundJob]] = [("digest scheduler", _digest_scheduler)]
+    jobs.append(("re-extraction", _reextractor))
     if settings.feeds:
         jobs.append(("feed polling", _feed_poller))
     if settings.extractor != "rules":
@@ -199,8 +216,11 @@ async def supervise(name: str, job: BackgroundJob, services: Services) -> None:
 # --- HTTP mode -----------------------------------------------------------------------------
 
 
-def build_web_app(app: AsyncApp, *, signing_secret: str | None = None) -> web.Application:
-    """`POST /slack/events` into bolt, `GET /healthz` for the platform.
+def build_web_app(
+    app: AsyncApp, *, signing_secret: str | None = None, status: Status | None = None
+) -> web.Application:
+    """`POST /slack/events` into bolt, `GET /healthz` for the platform (with `status()`'s
+    entries added: the background re-extraction's progress).
 
     Bodies are verified against `signing_secret` and parsed here (`bot.slack_requests`: bolt's
     own parser drops any form body holding the word "payload"); bolt verifies them again.
@@ -227,7 +247,7 @@ def build_web_app(app: AsyncApp, *, signing_secret: str | None = None) -> web.Ap
 
     async def healthz(request: web.Request) -> web.Response:
         # The web server only starts once the store is open (inside open_services).
-        return web.json_response({"status": "ok", "store": "open"})
+        return web.json_response({"status": "ok", "store": "open", **(status() if status else {})})
 
     web_app = web.Application()
     web_app.router.add_post("/slack/events", slack_events)
@@ -250,9 +270,10 @@ async def run_http(
     stop: asyncio.Event,
     *,
     signing_secret: str | None = None,
+    status: Status | None = None,
 ) -> None:
     settle_heap()
-    web_app = build_web_app(app, signing_secret=signing_secret)
+    web_app = build_web_app(app, signing_secret=signing_secret, status=status)
     runner = web.AppRunner(web_app, access_log=None, handle_signals=False)
     await runner.setup()
     try:

@@ -22,6 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.extraction import Extractor
 from bot.extraction.choice import open_extractor
+from bot.reextract import ReextractProgress
 from bot.settings import Settings
 from bot.store import Store, open_store
 
@@ -69,6 +70,7 @@ class Services:
     slack: AsyncWebClient | None
     clock: Clock = utc_now
     in_flight: InFlight = field(default_factory=InFlight)
+    reextract: ReextractProgress = field(default_factory=ReextractProgress)
 
 
 def build_slack_client(
@@ -99,7 +101,11 @@ async def open_services(
     load_demo_corpus: bool = True,
 ) -> AsyncIterator[Services]:
     """Open the store (filled from the demo corpus when empty), the HTTP session and the
-    Slack client; close them all on the way out, whatever happens."""
+    Slack client; close them all on the way out, whatever happens.
+
+    Articles extracted by another extractor version are not re-extracted here: that is the
+    background job of `serve` (`bot.reextract`), so opening takes the same time after an
+    extractor upgrade as before it."""
     from bot.pipeline import ensure_demo_corpus
 
     async with open_store(settings.store_path, clock=clock) as store, _extractor(

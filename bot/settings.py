@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     fetch_proxy: SecretStr | None = None
     # Seconds one model request may take (local models on a CPU are slow).
     llm_timeout_seconds: float = Field(default=120.0, gt=0)
+    # Worker processes re-extracting stored articles after an extractor upgrade (0: a thread).
+    reextract_workers: int = Field(default=1, ge=0, le=16)
 
     @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", mode="before")
     @classmethod

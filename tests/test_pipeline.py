@@ -11,6 +11,7 @@ from pathlib import Path
 from bot.extraction import Extractor
 from bot.models import Article, Position, PositionFilter
 from bot.pipeline import demo_corpus_files, ensure_demo_corpus, ingest_paths
+from bot.reextract import catch_up
 from bot.store import open_store
 from bot.vocabulary import Guarantee, Stance
 
@@ -62,8 +63,12 @@ async def test_new_extractor_version_re_extracts_stored_articles(tmp_path: Path)
     async with open_store(str(tmp_path / "s.db")) as store:
         await ingest_paths(store, TroopsExtractor(version="1"), [tmp_path])
         newer = TroopsExtractor(version="2")
+        # Ingesting or opening never re-extracts what is stored: that is the background job's.
         report = await ingest_paths(store, newer, [tmp_path])
-        assert report.added == [] and report.positions == 1
+        assert report.added == [] and report.positions == 0 and newer.calls == 0
+        assert await ensure_demo_corpus(store, newer) is None and newer.calls == 0
+        progress = await catch_up(store, newer, workers=0)
+        assert (progress.done, progress.positions, progress.pending) == (2, 1, 0)
         assert newer.calls == 2  # both stored articles, once each
         [position] = await store.positions(PositionFilter())
         assert position.evidence == "Starmer said Britain would send troops."

@@ -96,10 +96,11 @@ async def test_crashing_job_is_logged_and_restarted(
 
 async def test_background_jobs_follow_settings(make_settings: Callable[..., Settings]) -> None:
     names = [name for name, _ in bot.serve.background_jobs(make_settings())]
-    assert names == ["digest scheduler"]
+    assert names == ["digest scheduler", "re-extraction"]
     with_feeds = make_settings(feeds="https://example.org/feed.xml")
     assert [name for name, _ in bot.serve.background_jobs(with_feeds)] == [
         "digest scheduler",
+        "re-extraction",
         "feed polling",
     ]
 

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from bot.store.base import Clock, Migration, StoreBase, utc_now
+from bot.store.extractions import ExtractionStoreMixin
 from bot.store.feeds import MIGRATIONS as FEED_MIGRATIONS
 from bot.store.feeds import FeedStoreMixin
 from bot.store.llm import MIGRATIONS as LLM_MIGRATIONS
@@ -27,7 +28,8 @@ MIGRATIONS: list[Migration] = [
 ]
 
 
-class Store(PositionStoreMixin, SubscriptionStoreMixin, FeedStoreMixin, LLMStoreMixin):
+class Store(PositionStoreMixin, SubscriptionStoreMixin, FeedStoreMixin, LLMStoreMixin,
+            ExtractionStoreMixin):
     """Every query of the bot. Build it with `open_store`."""
 
 

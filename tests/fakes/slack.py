@@ -292,6 +292,7 @@ class FakeSlack:
         self.app_token = app_token
         self.received: list[Call] = []
         self.acks: dict[str, list[dict[str, Any]]] = {}
+        self.first_ack_at: dict[str, float] = {}  # envelope id -> time.monotonic() of its ack
         self.envelopes: list[Envelope] = []
         self.connections_opened = 0
         self.hellos_sent = 0
@@ -569,6 +570,7 @@ class FakeSlack:
                     data = json.loads(message.data)
                     envelope_id = data.get("envelope_id")
                     if envelope_id:
+                        self.first_ack_at.setdefault(envelope_id, time.monotonic())
                         self.acks.setdefault(envelope_id, []).append(data)
                         await self._notify()
         finally:
