@@ -145,13 +145,8 @@ def score(
                    [g.value for g in GUARANTEE_ORDER])
     per_stance = _grouped(gold.keys(), predicted.keys(), lambda k: k[2],
                           [s.value for s in Stance])
-    per_style, per_set = {}, {}
-    for name, table in (("style", per_style), ("set", per_set)):
-        group_of = {str(r["id"]): str(r[name]) for r in records if r.get(name)}
-        if group_of:
-            groups = sorted(set(group_of.values()))
-            table.update(_grouped(gold.keys(), predicted.keys(),
-                                  lambda k, g=group_of: g.get(k[0], "?"), groups))
+    per_style = _by_field(records, "style", gold.keys(), predicted.keys())
+    per_set = _by_field(records, "set", gold.keys(), predicted.keys())
     misses = [
         Miss(*k, actor=gold[k].actor, evidence=gold[k].spans[0] if gold[k].spans else "")
         for k in sorted(gold.keys() - predicted.keys())
@@ -172,6 +167,16 @@ def score(
         false_hits=false_hits,
         articles=len(records),
     )
+
+
+def _by_field(records: Sequence[Mapping[str, Any]], name: str, gold: Iterable[Key],
+              predicted: Iterable[Key]) -> dict[str, Counts]:
+    """Counts per value of a record field (`style`, `set`); empty when no record has it."""
+    group_of = {str(r["id"]): str(r[name]) for r in records if r.get(name)}
+    if not group_of:
+        return {}
+    return _grouped(gold, predicted, lambda k: group_of.get(k[0], "?"),
+                    sorted(set(group_of.values())))
 
 
 def _grouped(gold: Iterable[Key], predicted: Iterable[Key], group: Callable[[Key], str],

@@ -89,6 +89,8 @@ class Settings(BaseSettings):
             if not re.match(r"^https?://[^\s/]+", value.strip()):
                 raise ValueError("must be an http:// proxy URL, for example http://proxy:3128")
             return value.strip()
+        return value
+
     @field_validator("llm_api_key", "llm_base_url", "llm_model", "llm_daily_token_budget",
                      mode="before")
     @classmethod
