@@ -94,9 +94,10 @@ async def ingest_articles(
     return report
 
 
-# Extractors that stand in for each other (EXTRACTOR=rules|llm|hybrid): the last to run takes
+# Extractors that stand in for each other (EXTRACTOR=rules|llm|hybrid; the offline tier is the
+# rules alone or the rules with the learned stage, "combined"): the last to run takes
 # over an article's positions, so switching never shows them twice.
-INTERCHANGEABLE = ("rules", "llm", "hybrid")
+INTERCHANGEABLE = ("rules", "combined", "llm", "hybrid")
 
 
 async def extract_article(store: Store, extractor: Extractor, article: Article) -> int:

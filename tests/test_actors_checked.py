@@ -10,7 +10,14 @@ from importlib import resources
 import pytest
 
 from bot.extraction import Extractor
+from bot.extraction.rules import RuleExtractor
 from tests.extraction_helpers import keys, run
+
+
+@pytest.fixture(scope="module")
+def extractor() -> RuleExtractor:
+    """These tests pin the rules' own behaviour (the learned stage on top is tested apart)."""
+    return RuleExtractor()
 
 CHECKED = {
     "petr-macinka": "cze",

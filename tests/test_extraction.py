@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.extraction import Extractor
 from bot.extraction.lexicon import expand_phrase, inflect
 from bot.extraction.rules import RuleExtractor
 from tests.extraction_helpers import find, keys, run
+
+
+@pytest.fixture(scope="module")
+def extractor() -> RuleExtractor:
+    """These tests pin the rules' own behaviour (the learned stage on top is tested apart)."""
+    return RuleExtractor()
 
 
 def test_protocol_and_version(extractor: RuleExtractor) -> None:

@@ -9,6 +9,12 @@ from bot.extraction.rules import RuleExtractor
 from tests.extraction_helpers import keys_of, run
 
 
+@pytest.fixture(scope="module")
+def extractor() -> RuleExtractor:
+    """These tests pin the rules' own behaviour (the learned stage on top is tested apart)."""
+    return RuleExtractor()
+
+
 @pytest.mark.parametrize(("text", "expected"), [
     # peacekeeping: personnel, observers, stationing forces
     ("Wellington was open to contributing personnel.", ("nzl", "backs", "peacekeeping_force")),

@@ -4,9 +4,17 @@ written for these tests."""
 
 from __future__ import annotations
 
+import pytest
+
 from bot.extraction.lexicon import memberships
 from bot.extraction.rules import RuleExtractor
 from tests.extraction_helpers import find, keys, run
+
+
+@pytest.fixture(scope="module")
+def extractor() -> RuleExtractor:
+    """These tests pin the rules' own behaviour (the learned stage on top is tested apart)."""
+    return RuleExtractor()
 
 # -- reported speech through a group the speaker's state belongs to ------------------------
 

@@ -3,9 +3,17 @@ verbless stances, passives, lists and comparisons. Sentences are written for the
 
 from __future__ import annotations
 
+import pytest
+
 from bot.extraction.rules import RuleExtractor
 from bot.models import Article
 from tests.extraction_helpers import keys, run
+
+
+@pytest.fixture(scope="module")
+def extractor() -> RuleExtractor:
+    """These tests pin the rules' own behaviour (the learned stage on top is tested apart)."""
+    return RuleExtractor()
 
 # -- lexicon -------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ import pytest
 
 from bot.evaluate import evaluate_records_async, score
 from bot.extraction import Extractor
+from bot.extraction.learned.extractor import CombinedExtractor
 from bot.extraction.llm.hybrid import HybridExtractor
 from bot.extraction.rules import RuleExtractor
 from bot.model_retry import retry_due
@@ -34,7 +35,7 @@ from tests.llm_helpers import (
 
 @pytest.fixture
 def rules(extractor: Extractor) -> RuleExtractor:
-    assert isinstance(extractor, RuleExtractor)
+    assert isinstance(extractor, RuleExtractor | CombinedExtractor)
     return extractor
 
 
@@ -299,7 +300,7 @@ async def test_switching_extractor_replaces_the_positions(
     # and back: the rules take the articles over again
     await extract_pending(store, rules)
     assert {p.extractor for p in await store.positions(PositionFilter(), limit=1000)} == {
-        "rules"}
+        rules.name}
     assert await store.count_positions() == before
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from bot.extraction import Extractor
+from bot.extraction.learned.extractor import CombinedExtractor
 from bot.extraction.llm.grounding import AnswerError, Grounder, parse_answer
 from bot.extraction.rules import RuleExtractor
 from bot.models import Position
@@ -28,7 +29,7 @@ TEXT = (
 
 @pytest.fixture(scope="module")
 def grounder(extractor: Extractor) -> Grounder:
-    assert isinstance(extractor, RuleExtractor)
+    assert isinstance(extractor, RuleExtractor | CombinedExtractor)
     return Grounder(extractor.nlp)
 
 

@@ -1,4 +1,5 @@
-"""Position extraction: the `Extractor` protocol and the default, rule-based extractor."""
+"""Position extraction: the `Extractor` protocol and the default offline extractor (the rules
+proposing candidates, a trained linear model deciding: `bot.extraction.learned`)."""
 
 from __future__ import annotations
 
@@ -20,10 +21,11 @@ class Extractor(Protocol):
 
 
 def default_extractor() -> Extractor:
-    """The offline, deterministic, rule-based extractor (spaCy, no downloaded model)."""
-    from bot.extraction.rules import RuleExtractor
+    """The offline, deterministic extractor: the rules (spaCy, no downloaded model) and the
+    committed linear model trained on the annotated corpus (`make train`)."""
+    from bot.extraction.learned.extractor import CombinedExtractor
 
-    return RuleExtractor()
+    return CombinedExtractor()
 
 
 @dataclass(frozen=True)

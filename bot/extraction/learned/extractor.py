@@ -14,6 +14,8 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
+from spacy.language import Language
+
 from bot.extraction.learned.features import ArticleView, Candidate, build_view
 from bot.extraction.learned.guarantor import choose as choose_guarantor
 from bot.extraction.learned.model import LinearModel
@@ -53,6 +55,13 @@ class Scored:
     probability: float
 
 
+def _opens_with_title(article: Article) -> bool:
+    """Whether the text's first line is the title (ingest puts it there; a bare text may not)."""
+    first = article.text.lstrip().split("\n", 1)[0].strip()
+    title = article.title.strip()
+    return bool(title) and (first == title or first.startswith(title) or title.startswith(first))
+
+
 def _rank(s: Scored) -> tuple[bool, float]:
     return (s.candidate.sentence != 0, s.probability)
 
@@ -82,14 +91,21 @@ class CombinedExtractor:
         if kind != "combined":
             self.name = "model"
 
+    @property
+    def nlp(self) -> Language:
+        """The rules' spaCy pipeline (tokens and sentences), for whoever needs the same."""
+        return self.rules.nlp
+
     def scored(self, article: Article) -> tuple[ArticleView, list[Scored]]:
         """Every candidate of the article with its most likely stance."""
         doc = self.rules.nlp(article.text)
-        view = build_view(doc, self.rules.analyse(doc), self._sentences.independent)
+        view = build_view(doc, self.rules.analyse(doc), self._sentences.batch_independent,
+                          headline=_opens_with_title(article))
+        rows = [c.features if self.kind == "combined" else without_rules(c.features)
+                for c in view.candidates]
         out = []
-        for cand in view.candidates:
-            features = cand.features if self.kind == "combined" else without_rules(cand.features)
-            probs = self._model.probabilities(features)
+        for cand, probs in zip(view.candidates, self._model.batch_probabilities(rows),
+                               strict=True):
             stance = max((s for s in probs if s != "none"), key=probs.__getitem__)
             out.append(Scored(cand, stance, probs[stance]))
         return view, out
@@ -121,5 +137,5 @@ class CombinedExtractor:
             guarantee=Guarantee(cand.guarantee),
             guarantor=choose_guarantor(self._guarantor, view, cand, s.stance),
             beneficiary=view.beneficiary,
-            evidence=sent.doc.text[sent.start_char:sent.end_char].strip(),
+            evidence=view.text[sent.start_char:sent.end_char].strip(),
         )

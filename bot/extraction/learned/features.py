@@ -78,7 +78,8 @@ class Candidate:
     rule_guarantor: str | None = None
 
 
-Guesser = Callable[[dict[str, float]], dict[str, float]]
+# The sentence model: each sentence's words to the probability of each guarantee.
+Guesser = Callable[[list[dict[str, float]]], list[dict[str, float]]]
 
 
 def sentence_words(sent: Span, lower: list[str], lexicon: set[str]) -> dict[str, float]:
@@ -107,6 +108,7 @@ class ArticleView:
     sentence_features: list[dict[str, float]]
     mentions: list[list[PartyMention]]  # named parties, by sentence
     guarantees: list[list[tuple[int, int, str, str]]]  # guarantee phrases, by sentence
+    text: str  # the article's text (spaCy rebuilds `doc.text` at each call)
 
 
 def _longest(hits: list[Hit]) -> list[Hit]:
@@ -187,11 +189,14 @@ def _distance_bucket(d: int) -> str:
     return "13+"
 
 
-def build_view(doc: Doc, rules: RuleAnalysis, guesser: Guesser | None = None) -> ArticleView:
+def build_view(doc: Doc, rules: RuleAnalysis, guesser: Guesser | None = None, *,
+               headline: bool = True) -> ArticleView:
     """Every candidate of one parsed article, with features. `guesser` gives the probability
-    of each guarantee for a sentence's words (the sentence model)."""
+    of each guarantee for a sentence's words (the sentence model); `headline`: the text's
+    first line is the article's title (as in ingested articles and gold files)."""
     sents = list(doc.sents)
-    lower = [t.lower_ for t in doc]
+    text = rules.text or doc.text
+    lower = rules.lower or [t.lower_ for t in doc]
     hits = rules.hits
     mentions = _lists(_party_mentions(hits), lower)
     beneficiary = article_beneficiary(mentions)
@@ -205,14 +210,14 @@ def build_view(doc: Doc, rules: RuleAnalysis, guesser: Guesser | None = None) ->
         proposals_by.setdefault(p.sentence, []).append(p)
     final = {(p.party, p.guarantee.value): p.stance.value for p in rules.positions}
     candidates: list[Candidate] = []
-    sentence_features: list[dict[str, float]] = []
     carried: str | None = None
     recent: set[str] = set()  # guarantees of the last sentence that named any
     main = _main_party(mentions, rules)
+    sentence_features = [sentence_words(sent, lower, {g[2] for g in guarantees_by[k]})
+                         for k, sent in enumerate(sents)]
+    guesses = guesser(sentence_features) if guesser is not None else [{} for _ in sents]
     for k, sent in enumerate(sents):
-        words = sentence_words(sent, lower, {g[2] for g in guarantees_by[k]})
-        sentence_features.append(words)
-        guessed = guesser(words) if guesser is not None else {}
+        guessed = guesses[k]
         ms = list(mentions_by[k])
         speaker = rules.speakers[k] if k < len(rules.speakers) else None
         if speaker is not None and speaker.party in parties():
@@ -243,7 +248,8 @@ def build_view(doc: Doc, rules: RuleAnalysis, guesser: Guesser | None = None) ->
                 ms.append(PartyMention(sent.start, sent.start, main, "M"))
         if not (g_values or new) or not ms:
             continue
-        context = _sentence_features(sent, lower, cues_by[k], k)
+        context = _sentence_features(text[sent.start_char:sent.end_char], sent, lower,
+                                     cues_by[k], k if headline else k + 1)
         for party in dict.fromkeys(m.party for m in ms):
             party_ms = [m for m in ms if m.party == party]
             for g in sorted(g_values | new):
@@ -262,7 +268,7 @@ def build_view(doc: Doc, rules: RuleAnalysis, guesser: Guesser | None = None) ->
                     cand.features["g_guessed&g=" + g] = 1.0
                 candidates.append(cand)
     return ArticleView(sents, candidates, beneficiary, rules, sentence_features, mentions_by,
-                       guarantees_by)
+                       guarantees_by, text)
 
 
 ROLE_PREFIXES = ("pk=", "pos=", "dist=", "first_named", "sent_start", "speech_after",
@@ -300,9 +306,9 @@ def _recent_parties(mentions_by: list[list[PartyMention]], k: int, limit: int = 
     return out[:limit]
 
 
-def _sentence_features(sent: Span, lower: list[str], cues: list[Hit], k: int) -> dict[str, float]:
+def _sentence_features(text: str, sent: Span, lower: list[str], cues: list[Hit], k: int
+                       ) -> dict[str, float]:
     words = lower[sent.start:sent.end]
-    text = sent.text
     f: dict[str, float] = {}
     if k == 0:
         f["title"] = 1.0

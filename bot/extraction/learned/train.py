@@ -133,7 +133,7 @@ def cross_fitted_views(records: Sequence[Mapping[str, Any]], rules: RuleExtracto
         model = fit_sentences(sentence_examples([plain[i] for i in rest],
                                                 [records[i] for i in rest]))
         for i in held:
-            views[i] = build_view(parsed[i][0], parsed[i][1], model.independent)
+            views[i] = build_view(parsed[i][0], parsed[i][1], model.batch_independent)
     full = fit_sentences(sentence_examples(plain, records))
     return [v for v in views if v is not None], full
 

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from bot.extraction import Extraction
+from bot.extraction.learned.extractor import CombinedExtractor
 from bot.extraction.llm import prompt
 from bot.extraction.llm.client import (
     ChatClient,
@@ -138,14 +139,15 @@ class LLMExtractor:
         client: ChatClient,
         store: Store,
         *,
-        rules: RuleExtractor | None = None,
+        rules: RuleExtractor | CombinedExtractor | None = None,
         daily_budget: int | None = None,
         queue_fallbacks: bool = True,
         clock: Clock | None = None,
     ) -> None:
         self.client = client
         self.store = store
-        self.rules = rules or RuleExtractor()
+        # the offline extractor stands in for the model (and lends it its sentence splitter)
+        self.rules = rules or CombinedExtractor()
         self.grounder = Grounder(self.rules.nlp)
         self.clock: Clock = clock or store.clock
         self.budget = TokenBudget(store, daily_budget, self.clock)

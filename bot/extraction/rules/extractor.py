@@ -65,6 +65,9 @@ class RuleAnalysis:
     hits: list[Hit]
     guarantees: list[Hit]  # guarantee phrases, memberships and references resolved
     beneficiary: str = "ukr"  # the party the article's guarantees are for
+    # the article's text and lower-cased tokens, for later stages (spaCy rebuilds them)
+    text: str = ""
+    lower: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -103,7 +106,7 @@ class RuleExtractor:
         run = _Collected(st)
         positions = run.run()
         return RuleAnalysis(positions, run.proposals, run.speakers, st.hits, st.guarantees,
-                            st.beneficiary)
+                            st.beneficiary, st.text, st.lower)
 
     def hits(self, doc: Doc) -> list[Hit]:
         """Every phrase match of the lexicons in a parsed article."""

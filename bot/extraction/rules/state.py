@@ -41,9 +41,7 @@ class ArticleState:
     cues: list[Hit] = field(default_factory=list)  # stance, speech and after cues
     cue_tokens: set[int] = field(default_factory=set)
 
-    @property
-    def text(self) -> str:
-        return self.doc.text
+    text: str = ""  # the doc's text, kept once: spaCy rebuilds it from the tokens each time
 
 
 def read_article(doc: Doc, hits: list[Hit]) -> ArticleState:
@@ -52,6 +50,7 @@ def read_article(doc: Doc, hits: list[Hit]) -> ArticleState:
     beneficiary = beneficiary_of(hits)
     cues_lex = cue_lexicon()
     st = ArticleState(
+        text=doc.text,
         doc=doc,
         words=[t.text for t in doc],
         lower=[t.lower_ for t in doc],
