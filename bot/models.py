@@ -61,6 +61,9 @@ class StoredPosition:
     extractor: str
     # How many outlets told the same story (articles clustered as near-duplicates).
     outlets: int = 1
+    extractor_version: str = ""
+    # The Slack user id of the analyst whose correction this position is, if any.
+    corrected_by: str | None = None
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,11 @@ from slack_sdk.models.blocks import (
 
 from bot.briefing import Briefing, GuaranteeBriefing, Holder, StanceLine
 from bot.cards.common import (
+    ACTION_MATRIX,
     ACTION_SHOW_EVIDENCE,
     ACTION_SUBSCRIBE,
     BLOCK_BRIEFING_ACTIONS,
+    BLOCK_CORRECT_PREFIX,
     BLOCK_GUARANTEE_PREFIX,
     MAX_BLOCKS,
     MAX_FALLBACK_TEXT,
@@ -44,6 +46,8 @@ from bot.cards.common import (
     reported_by,
     truncate,
 )
+from bot.cards.corrections import checked_suffix, correction_overflow
+from bot.cards.evidence import OVERFLOW_TEXT
 from bot.models import StoredPosition
 from bot.vocabulary import Stance
 
@@ -56,6 +60,7 @@ STANCE_LABELS = {
 CONTESTED_MARK = "⚠️ *Contested*"
 EVIDENCE_BUTTON = "Show all evidence"
 SUBSCRIBE_BUTTON = "Subscribe to a daily digest"
+MATRIX_BUTTON = "Stance matrix (picture)"
 # Room kept aside for the header, context line, buttons and JSON-free slack in the total.
 FIXED_TEXT_RESERVE = 900
 MAX_QUOTE = 600  # characters of escaped quote on the card; the evidence view has it all
@@ -89,13 +94,13 @@ def briefing_message(briefing: Briefing) -> Message:
     context = ContextBlock(elements=[MarkdownTextObject(text=context_line(briefing))])
     # Sections share what the total allows after the fixed parts, each at most 3000.
     budget = MAX_TOTAL_TEXT - FIXED_TEXT_RESERVE
-    room_for_sections = MAX_BLOCKS - 3
+    room_for_sections = (MAX_BLOCKS - 3) // 2  # a section and its correction menu each
     shown = briefing.guarantees[:room_for_sections]
     sections: list[Block] = []
     for i, section in enumerate(shown):
-        share = min(MAX_SECTION_TEXT, budget // (len(shown) - i))
+        share = min(MAX_SECTION_TEXT, budget // (len(shown) - i) - OVERFLOW_TEXT)
         text = guarantee_text(section, share)
-        budget -= len(text) + len(EVIDENCE_BUTTON)
+        budget -= len(text) + len(EVIDENCE_BUTTON) + OVERFLOW_TEXT
         sections.append(
             SectionBlock(
                 block_id=f"{BLOCK_GUARANTEE_PREFIX}{section.guarantee}",
@@ -107,6 +112,22 @@ def briefing_message(briefing: Briefing) -> Message:
                 ),
             )
         )
+        if section.latest is not None:
+            sections.append(
+                ActionsBlock(
+                    block_id=f"{BLOCK_CORRECT_PREFIX}{section.guarantee}",
+                    elements=[correction_overflow(section.latest)],
+                )
+            )
+    subscribe = ActionsBlock(
+        block_id=BLOCK_BRIEFING_ACTIONS,
+        elements=[
+            ButtonElement(
+                text=SUBSCRIBE_BUTTON, action_id=ACTION_SUBSCRIBE, value=button_value(words)
+            ),
+            ButtonElement(text=MATRIX_BUTTON, action_id=ACTION_MATRIX, value=button_value(words)),
+        ],
+    )
     blocks = [header, context, *sections, subscribe]
     # A last guard: should the estimate above ever be off, drop sections rather than fail.
     while (
@@ -202,6 +223,7 @@ def quote_text(position: StoredPosition | None, limit: int) -> str:
     outlet = position.outlet or host_of(position.url) or position.title or "source"
     outlet = " ".join(outlet.split())[:80]
     more = reported_by(position.outlets)
+    more += checked_suffix(position)
     source = f"> — {link(position.url, outlet)}, {_date(position.published)}{more}"
     if len(source) > limit // 2:  # an absurd URL: keep the outlet, drop the link
         source = f"> — {truncate(escape(outlet), 80)}, {_date(position.published)}{more}"

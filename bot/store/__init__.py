@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from bot.store.base import Clock, Migration, StoreBase, utc_now
+from bot.store.corrections import MIGRATIONS as CORRECTION_MIGRATIONS
+from bot.store.corrections import CorrectionStoreMixin
 from bot.store.feeds import MIGRATIONS as FEED_MIGRATIONS
 from bot.store.feeds import FeedStoreMixin
 from bot.store.positions import MIGRATIONS as POSITION_MIGRATIONS
@@ -21,10 +23,11 @@ MIGRATIONS: list[Migration] = [
     *POSITION_MIGRATIONS,
     *SUBSCRIPTION_MIGRATIONS,
     *FEED_MIGRATIONS,
+    *CORRECTION_MIGRATIONS,
 ]
 
 
-class Store(PositionStoreMixin, SubscriptionStoreMixin, FeedStoreMixin):
+class Store(CorrectionStoreMixin, PositionStoreMixin, SubscriptionStoreMixin, FeedStoreMixin):
     """Every query of the bot. Build it with `open_store`."""
 
 

@@ -256,6 +256,54 @@ def block_action(
     }
 
 
+def overflow_action(
+    action_id: str,
+    selected: str,
+    *,
+    response_url: str | None,
+    in_view: str | None = None,
+    user_id: str = "U0USER",
+    channel_id: str = "C0CHAN",
+) -> dict[str, Any]:
+    """A `block_actions` payload for an option chosen in an overflow menu, on a message (with a
+    response_url) or inside a modal (`in_view`: its view id; no response_url)."""
+    payload = block_action(
+        action_id, "", response_url=response_url or "", user_id=user_id, channel_id=channel_id
+    )
+    payload["actions"] = [
+        {
+            "type": "overflow",
+            "action_id": action_id,
+            "block_id": "b",
+            "selected_option": {"text": {"type": "plain_text", "text": "x"}, "value": selected},
+            "action_ts": f"{time.time():.6f}",
+        }
+    ]
+    if in_view is not None:
+        payload["container"] = {"type": "view", "view_id": in_view}
+        payload["view"] = {"id": in_view, "type": "modal"}
+        del payload["response_url"]
+        del payload["channel"]
+    return payload
+
+
+def view_submission(
+    view: dict[str, Any], values: dict[str, dict[str, Any]], *, user_id: str = "U0USER"
+) -> dict[str, Any]:
+    """A `view_submission` payload for a modal the bot opened, with its input `values`
+    (`{block_id: {action_id: {...}}}`) as Slack fills `view.state.values`."""
+    return {
+        "type": "view_submission",
+        "team": {"id": "T0TEAM", "domain": "example"},
+        "user": {"id": user_id, "username": "someone", "name": "someone", "team_id": "T0TEAM"},
+        "api_app_id": "A0APP",
+        "token": "legacy-verification-token",
+        "trigger_id": f"trigger-{next(_ids)}",
+        "view": {**view, "id": f"V{next(_ids)}", "state": {"values": values}},
+        "response_urls": [],
+    }
+
+
 def event_callback(event: dict[str, Any], *, event_id: str | None = None) -> dict[str, Any]:
     return {
         "token": "legacy-verification-token",
