@@ -72,6 +72,28 @@ class IngestRequest:
     urls: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class HistoryRequest:
+    """`history usa [guarantee]`: a party's stances over time (issue 9)."""
+
+    topic: Topic  # the party is `topic.filter.parties[0]`; at most one guarantee
+
+
+@dataclass(frozen=True)
+class MatrixRequest:
+    """`matrix ukraine`: the stance matrix of a topic as a picture (issue 9)."""
+
+    topic: Topic
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """`export ukraine [csv|json]`: the positions behind a card as a file (issue 9)."""
+
+    topic: Topic
+    format: str = "csv"  # "csv" or "jsonl"
+
+
 Request = (
     HelpRequest
     | BriefingRequest
@@ -79,6 +101,9 @@ Request = (
     | UnsubscribeRequest
     | ListSubscriptionsRequest
     | IngestRequest
+    | HistoryRequest
+    | MatrixRequest
+    | ExportRequest
 )
 
 
@@ -133,7 +158,37 @@ def parse_command(text: str, index: TopicIndex) -> Request:
         return ListSubscriptionsRequest()
     if head == "ingest":
         return IngestRequest(_urls(rest))
+    if head in ANALYST_WORDS:
+        return _analyst_request(head, rest, index)
     return BriefingRequest(_topic(tokens, index))
+
+
+ANALYST_WORDS = frozenset({"history", "matrix", "export"})
+EXPORT_FORMATS = {"csv": "csv", "json": "jsonl", "jsonl": "jsonl"}
+
+
+def _analyst_request(
+    head: str, rest: list[str], index: TopicIndex
+) -> HistoryRequest | MatrixRequest | ExportRequest:
+    """`history PARTY [guarantee]`, `matrix TOPIC`, `export TOPIC [csv|json]`."""
+    if head == "export":
+        fmt = "csv"
+        if rest and rest[-1].casefold() in EXPORT_FORMATS:
+            fmt = EXPORT_FORMATS[rest.pop().casefold()]
+        if not rest:
+            raise UserError("Say what to export: `export ukraine csv` or `export ukraine json`.")
+        return ExportRequest(_topic(rest, index), fmt)
+    if not rest:
+        raise UserError(f"Say which topic: `{head} ukraine`.")
+    topic = _topic(rest, index)
+    if head == "matrix":
+        return MatrixRequest(topic)
+    if len(topic.filter.parties) != 1 or len(topic.filter.guarantees) > 1 or topic.filter.held_by:
+        raise UserError(
+            "Name one party and at most one guarantee: `history usa` or"
+            " `history usa peacekeepers`."
+        )
+    return HistoryRequest(topic)
 
 
 def _topic(tokens: list[str], index: TopicIndex, *, lenient: bool = False) -> Topic:

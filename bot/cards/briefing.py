@@ -23,7 +23,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.briefing import Briefing, GuaranteeBriefing, Holder, StanceLine
+from bot.briefing import Briefing, GuaranteeBriefing, Holder, StanceLine, StanceShift
 from bot.cards.common import (
     ACTION_MATRIX,
     ACTION_SHOW_EVIDENCE,
@@ -176,12 +176,32 @@ def guarantee_text(section: GuaranteeBriefing, limit: int) -> str:
     title = truncate(title, limit)
     quote = quote_text(section.latest, min(MAX_QUOTE + 200, (limit - len(title)) // 2))
     room = limit - len(title) - (len(quote) + 1 if quote else 0)
+    shifted = [shift_text(shift) for shift in section.shifts[:MAX_SHIFT_LINES]]
+    shifted = [line for line in shifted if len(line) < room // 6]
+    room -= sum(len(line) + 1 for line in shifted)
     lines: list[str] = []
     for i, line in enumerate(section.stances):
         share = (room - sum(len(x) + 1 for x in lines)) // (len(section.stances) - i) - 1
         lines.append(stance_line(line, share))
-    text = "\n".join([title, *(line for line in lines if line), *([quote] if quote else [])])
+    text = "\n".join(
+        [title, *(line for line in lines if line), *shifted, *([quote] if quote else [])]
+    )
     return truncate(text, limit)
+
+
+PAST = {
+    Stance.SEEKS: "sought",
+    Stance.BACKS: "backed",
+    Stance.OPPOSES: "opposed",
+    Stance.DOUBTS: "doubted",
+}
+MAX_SHIFT_LINES = 3
+
+
+def shift_text(shift: StanceShift) -> str:
+    """`↪ United States backs since 7 Jan 2026, opposed before`."""
+    since = f"{shift.since.day} {shift.since:%b %Y}" if shift.since else "lately"
+    return f"↪ _{escape(shift.name)} {shift.stance} since {since}, {PAST[shift.before]} before_"
 
 
 def stance_line(line: StanceLine, limit: int) -> str:
@@ -213,7 +233,7 @@ def holder_text(holder: Holder) -> str:
         text += " (" + ", ".join(names) + (f" +{extra}" if extra > 0 else "") + ")"
     elif extra > 0:
         text += f" ({extra} actor{_s(extra)})"
-    return text
+    return text + (" _earlier_" if holder.earlier else "")
 
 
 def quote_text(position: StoredPosition | None, limit: int) -> str:

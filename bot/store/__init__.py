@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 
 from bot.store.base import Clock, Migration, StoreBase, utc_now
 from bot.store.corrections import MIGRATIONS as CORRECTION_MIGRATIONS
-from bot.store.corrections import CorrectionStoreMixin
+from bot.store.corrections import AnalystViewsMixin
 from bot.store.feeds import MIGRATIONS as FEED_MIGRATIONS
 from bot.store.feeds import FeedStoreMixin
 from bot.store.positions import MIGRATIONS as POSITION_MIGRATIONS
@@ -27,7 +27,7 @@ MIGRATIONS: list[Migration] = [
 ]
 
 
-class Store(CorrectionStoreMixin, PositionStoreMixin, SubscriptionStoreMixin, FeedStoreMixin):
+class Store(AnalystViewsMixin, PositionStoreMixin, SubscriptionStoreMixin, FeedStoreMixin):
     """Every query of the bot. Build it with `open_store`."""
 
 

@@ -15,14 +15,22 @@ extractor left them and keeps the correction, marked undone, for the record.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 import aiosqlite
 
+from bot.models import PositionFilter, StoredPosition
 from bot.store.base import Migration, from_db_time, to_db_time
-from bot.store.positions import PositionStoreMixin, _sentence_hash
+from bot.store.positions import (
+    _POSITION_COLUMNS,
+    _POSITION_JOINS,
+    PositionStoreMixin,
+    _filter_sql,
+    _sentence_hash,
+)
 from bot.vocabulary import Guarantee, Stance
 
 MIGRATIONS: list[Migration] = [
@@ -241,24 +249,24 @@ class CorrectionStoreMixin(PositionStoreMixin):
 
     async def stance_changes(
         self, party: str, guarantee: Guarantee | None, limit: int
-    ) -> tuple[list[int], int]:
-        """Ids of the positions where the party's stance on a guarantee changed (the first
-        position of each guarantee included), in time order, the last `limit`; and how many
-        there are in all."""
+    ) -> tuple[list[tuple[int, Stance | None]], int]:
+        """The positions where the party's stance on a guarantee changed (the first position
+        on each guarantee included), as (position id, stance before), in time order: the last
+        `limit` of them, and how many there are in all."""
         where = "party = ?"
         params: list[object] = [party]
         if guarantee is not None:
             where += " AND guarantee = ?"
             params.append(str(guarantee))
         sql = (
-            "SELECT id FROM (SELECT id, published, stance, lag(stance) OVER ("
+            "SELECT id, before FROM (SELECT id, published, stance, lag(stance) OVER ("
             " PARTITION BY guarantee ORDER BY ifnull(published, ''), id) AS before"
             f" FROM positions WHERE {where})"
             " WHERE before IS NULL OR before != stance ORDER BY ifnull(published, ''), id"
         )
         async with self.db.execute(sql, params) as cursor:
-            ids = [int(row[0]) async for row in cursor]
-        return ids[-limit:], len(ids)
+            rows = [(int(r[0]), Stance(r[1]) if r[1] else None) async for r in cursor]
+        return rows[-limit:], len(rows)
 
     # --- the hook `save_positions` calls ---------------------------------------------------
 
@@ -391,3 +399,43 @@ def _correction_from_row(row: aiosqlite.Row) -> Correction:
         undone_by=row["undone_by"],
         undone_at=from_db_time(row["undone_at"]) if row["undone_at"] else None,
     )
+
+
+class AnalystViewsMixin(CorrectionStoreMixin):
+    """Reads for the matrix picture and the export (issue 9)."""
+
+    async def earliest_published(self, filter_: PositionFilter) -> date | None:
+        """The first publication date under a filter: per guarantee, a walk of the
+        (guarantee, published) index that stops at the first match."""
+        where, params = _filter_sql(filter_, "p")
+        guarantees = sorted(filter_.guarantees) or list(Guarantee)
+        found: list[str] = []
+        for guarantee in guarantees:
+            async with self.db.execute(
+                "SELECT p.published FROM positions AS p INDEXED BY positions_guarantee_fresh"
+                f" WHERE p.guarantee = ? AND p.published IS NOT NULL AND {where}"
+                " ORDER BY p.published LIMIT 1",
+                [str(guarantee), *params],
+            ) as cursor:
+                row = await cursor.fetchone()
+            if row and row[0]:
+                found.append(row[0])
+        return date.fromisoformat(min(found)) if found else None
+
+    async def iter_positions(
+        self, filter_: PositionFilter, batch: int = 5000
+    ) -> AsyncIterator[list[StoredPosition]]:
+        """Every position under a filter, oldest row first, in batches (keyset pages, so no
+        read stays open between them)."""
+        where, params = _filter_sql(filter_, "p")
+        last = 0
+        while True:
+            sql = (
+                f"SELECT {_POSITION_COLUMNS} {_POSITION_JOINS}"
+                f" WHERE {where} AND p.id > ? ORDER BY p.id LIMIT {int(batch)}"
+            )
+            rows = await self._read_positions(sql, [*params, last])
+            if not rows:
+                return
+            yield rows
+            last = rows[-1].id

@@ -3,8 +3,11 @@
 It serves:
 - the Web API methods the bot calls, under `base_url` (`http://127.0.0.1:PORT/api/`):
   `auth.test`, `chat.postMessage`, `chat.postEphemeral`, `views.open`, `views.publish`,
-  `apps.connections.open`, `conversations.info`, `conversations.members` (any other method
-  answers `unknown_method`);
+  `apps.connections.open`, `conversations.info`, `conversations.members`,
+  `files.getUploadURLExternal` and `files.completeUploadExternal` (any other method answers
+  `unknown_method`);
+- upload URLs (`/upload/<file id>`): the second step of the upload flow; a file is `shared`
+  only when all three steps happened in order with the announced length;
 - response URLs (`/response/<id>`), handed out by `new_response_url()`; five uses each;
 - a Socket Mode websocket (`/socket`): sends `hello`, pushes envelopes, records acks, and can
   send `disconnect` or drop the connection.
@@ -71,6 +74,18 @@ class Call:
     @property
     def channel(self) -> str | None:
         return self.payload.get("channel")
+
+
+@dataclass
+class SharedFile:
+    """A file that went through all three steps of Slack's upload flow."""
+
+    id: str
+    filename: str
+    title: str | None
+    channel: str | None
+    comment: str | None
+    data: bytes
 
 
 @dataclass
@@ -354,6 +369,10 @@ class FakeSlack:
         self._runner: web.AppRunner | None = None
         self.port = 0
         self._ts = itertools.count(1)
+        # files.getUploadURLExternal -> POST upload_url -> files.completeUploadExternal
+        self._pending_uploads: dict[str, tuple[str, int]] = {}  # file id -> (filename, length)
+        self.uploaded: dict[str, bytes] = {}
+        self.shared: list[SharedFile] = []
 
     # lifecycle ---------------------------------------------------------------------------
 
@@ -362,6 +381,7 @@ class FakeSlack:
         app.router.add_post("/api/{method}", self._web_api)
         app.router.add_get("/api/{method}", self._web_api)
         app.router.add_post("/response/{rid}", self._response)
+        app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
@@ -550,6 +570,10 @@ class FakeSlack:
             channel = str(payload.get("channel", ""))
             member = channel not in self._not_in_channel
             return web.json_response({"ok": True, "channel": {"id": channel, "is_member": member}})
+        if method == "files.getUploadURLExternal":
+            return self._upload_url(payload, call)
+        if method == "files.completeUploadExternal":
+            return self._complete_upload(payload, call)
         if method == "conversations.members":
             return web.json_response({"ok": True, "members": ["U0USER", "U0BOT"]})
         return _api_error(call, "unknown_method")
@@ -564,6 +588,60 @@ class FakeSlack:
                 {"ok": False, "error": "ratelimited"}, status=429, headers=headers
             )
         return web.Response(status=failure.status, text="fake failure")
+
+    # files -------------------------------------------------------------------------------
+
+    def _upload_url(self, payload: dict[str, Any], call: Call) -> web.Response:
+        filename = str(payload.get("filename") or "")
+        try:
+            length = int(payload.get("length") or 0)
+        except ValueError:
+            length = 0
+        if not filename or length <= 0:
+            return _api_error(call, "invalid_arguments")
+        file_id = f"F{next(_ids):06d}"
+        self._pending_uploads[file_id] = (filename, length)
+        return web.json_response(
+            {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+        )
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["file_id"]
+        data = await request.read()
+        call = Call("upload", {"file_id": file_id, "bytes": len(data)}, dict(request.headers))
+        pending = self._pending_uploads.get(file_id)
+        if pending is None or len(data) != pending[1]:
+            call.status, call.error = 400, "bad_upload"
+            await self._record(call)
+            return web.Response(status=400, text="bad upload")
+        self.uploaded[file_id] = data
+        await self._record(call)
+        return web.Response(text=f"OK - {len(data)}")
+
+    def _complete_upload(self, payload: dict[str, Any], call: Call) -> web.Response:
+        try:
+            files = json.loads(str(payload.get("files") or "[]"))
+        except ValueError:
+            return _api_error(call, "invalid_arguments")
+        if not isinstance(files, list) or not files:
+            return _api_error(call, "invalid_arguments")
+        channel = payload.get("channel_id")
+        if channel and channel in self._not_in_channel:
+            return _api_error(call, "not_in_channel")
+        done = []
+        for entry in files:
+            file_id = entry.get("id") if isinstance(entry, dict) else None
+            if file_id not in self.uploaded:  # never uploaded: Slack says so
+                return _api_error(call, "file_not_found")
+            filename, _ = self._pending_uploads.pop(file_id)
+            self.shared.append(
+                SharedFile(
+                    file_id, filename, entry.get("title"), channel,
+                    payload.get("initial_comment"), self.uploaded[file_id],
+                )
+            )
+            done.append({"id": file_id, "title": entry.get("title") or filename})
+        return web.json_response({"ok": True, "files": done})
 
     # response URLs -----------------------------------------------------------------------
 
