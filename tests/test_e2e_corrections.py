@@ -222,3 +222,34 @@ async def test_a_correction_changes_the_next_digest(
     after = await digest_text(bot.settings.store_path, "C0DIGEST", fake_slack)
     assert "Ukraine" in after
     assert quote not in after
+
+
+async def test_the_evidence_modal_has_the_menu_too(bot: Bot) -> None:
+    from bot.cards.common import ACTION_SHOW_EVIDENCE, button_value
+    from tests.fakes.slack import block_action
+
+    url = bot.fake.new_response_url()
+    value = button_value("ukraine", "security_guarantee")
+    await bot.click(block_action(ACTION_SHOW_EVIDENCE, value, response_url=url))
+    opened = await bot.fake.wait_for(lambda: bot.fake.calls("views.open"))
+    evidence = opened[0].payload["view"]
+    evidence = json.loads(evidence) if isinstance(evidence, str) else evidence
+    overflows = [
+        b["accessory"] for b in evidence["blocks"]
+        if (b.get("accessory") or {}).get("action_id") == ACTION_CORRECT
+    ]
+    assert overflows and all(len(o["options"]) in (3, 4) for o in overflows)
+    party = next(o["value"] for o in overflows[0]["options"] if o["value"].startswith("party:"))
+    # Inside a modal there is no response_url: the correction modal is pushed on top.
+    await bot.click(overflow_action(ACTION_CORRECT, party, response_url=None, in_view="V1"))
+    pushed = await bot.fake.wait_for(lambda: bot.fake.calls("views.push"))
+    assert pushed[0].ok, pushed[0].error
+    view = pushed[0].payload["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    select = next(b for b in view["blocks"] if b.get("block_id") == BLOCK_NEW_VALUE)
+    groups = select["element"]["option_groups"]
+    assert all(len(g["options"]) <= 100 for g in groups)
+    codes = {o["value"] for g in groups for o in g["options"]}
+    assert {"eu", "nato", "gbr"} <= codes and len(codes) > 100
+    answer = await submit(bot, view_submission(view, chosen("gbr", "it was London")))
+    assert "United Kingdom" in all_text(answer["view"])

@@ -25,6 +25,7 @@ STANCE_COLOURS = {
     Stance.OPPOSES: "#D55E00",
     Stance.DOUBTS: "#E69F00",
 }
+TEXT_COLOURS = {Stance.DOUBTS: "black"}  # white on orange is too faint
 EMPTY_COLOUR = "#F2F2F2"
 CONTESTED_COLOUR = "#C00000"
 DPI = 150
@@ -87,7 +88,10 @@ def render_matrix_png(matrix: Matrix) -> bytes:
             if cell:
                 axes.text(
                     c + 0.5, r + 0.5, str(cell.stance) + (" ±" if cell.divided else ""),
-                    ha="center", va="center", fontsize=12, color="white", weight="bold",
+                    ha="center", va="center", fontsize=12, weight="bold",
+                    color=TEXT_COLOURS.get(cell.stance, "white"),
+                    # a solid patch behind the word keeps it readable over the hatching
+                    bbox={"facecolor": colour, "edgecolor": "none", "pad": 1.5},
                 )
     for c, guarantee in enumerate(matrix.guarantees):
         if guarantee in matrix.contested:

@@ -29,7 +29,6 @@ from bot.store.positions import (
     _POSITION_JOINS,
     PositionStoreMixin,
     _filter_sql,
-    _sentence_hash,
 )
 from bot.vocabulary import Guarantee, Stance
 
@@ -292,7 +291,7 @@ class CorrectionStoreMixin(PositionStoreMixin):
         self, db: aiosqlite.Connection, position_id: int
     ) -> tuple[str, int, str, str, str, int | None] | None:
         async with db.execute(
-            "SELECT a.key, s.text, p.party, p.stance, p.guarantee, p.correction_id"
+            "SELECT a.key, s.hash, p.party, p.stance, p.guarantee, p.correction_id"
             " FROM positions AS p JOIN articles AS a ON a.id = p.article_id"
             " JOIN sentences AS s ON s.id = p.sentence_id WHERE p.id = ?",
             (position_id,),
@@ -306,7 +305,7 @@ class CorrectionStoreMixin(PositionStoreMixin):
                 earlier.article_key, earlier.sentence_hash, earlier.party,
                 str(earlier.stance), str(earlier.guarantee), earlier.id,
             )
-        return (row[0], _sentence_hash(row[1]), row[2], row[3], row[4], None)
+        return (row[0], int(row[1]), row[2], row[3], row[4], None)
 
     async def _correction(self, db: aiosqlite.Connection, correction_id: int) -> Correction:
         async with db.execute("SELECT * FROM corrections WHERE id = ?", (correction_id,)) as cur:
