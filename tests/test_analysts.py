@@ -202,3 +202,19 @@ def test_command_lines(cli_store: str, tmp_path: Path, capsys: Any) -> None:
     assert main(["export", "--corrections", str(gold)]) == 0
     assert gold.read_text(encoding="utf-8") == ""  # none yet
     assert main(["matrix", "zzzz", "--out", str(png)]) == 2
+
+
+async def test_home_shows_the_corrected_position(store: Store, make_settings: Any) -> None:
+    from bot.cards.corrections import CHECKED_MARK
+    from bot.commands import home_view
+    from bot.services import Services
+
+    services = Services(make_settings(), store, None, None, None)  # type: ignore[arg-type]
+    before = json.dumps(await home_view(services, "U1"), ensure_ascii=False)
+    assert CHECKED_MARK not in before
+    latest = (await store.positions(PositionFilter(), limit=1))[0]
+    await store.correct_position(latest.id, CorrectionKind.STANCE, user_id="U1",
+                                 new_stance=Stance.DOUBTS if latest.stance is not Stance.DOUBTS
+                                 else Stance.BACKS)
+    after = json.dumps(await home_view(services, "U1"), ensure_ascii=False)
+    assert CHECKED_MARK in after
