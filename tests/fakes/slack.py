@@ -51,6 +51,9 @@ MAX_BUTTON_TEXT = 75
 MAX_BUTTON_VALUE = 2000
 MAX_ID = 255
 MAX_TOTAL_TEXT = 12_000
+MAX_OVERFLOW_OPTIONS = 5
+MAX_OPTION_TEXT = 75
+MAX_OPTION_VALUE = 150
 
 MESSAGE_METHODS = ("chat.postMessage", "chat.postEphemeral", "chat.update", "chat.scheduleMessage")
 VIEW_METHODS = ("views.open", "views.publish", "views.update", "views.push")
@@ -172,6 +175,16 @@ def _check_element(element: dict[str, Any]) -> bool:
         if not 1 <= len(_text_of(element.get("text"))) <= MAX_BUTTON_TEXT:
             return True
         if len(str(element.get("value", ""))) > MAX_BUTTON_VALUE:
+            return True
+    if element.get("type") == "overflow":
+        options = element.get("options") or []
+        if not 2 <= len(options) <= MAX_OVERFLOW_OPTIONS:
+            return True
+        if any(
+            len(_text_of(o.get("text"))) > MAX_OPTION_TEXT
+            or len(str(o.get("value", ""))) > MAX_OPTION_VALUE
+            for o in options
+        ):
             return True
     return len(str(element.get("action_id", ""))) > MAX_ID
 
