@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 
 from bot.cards.common import escape
 from bot.cards.history import history_message
-from bot.cards.matrix import caption, render_matrix_png
 from bot.cards.messages import notice_message
 from bot.export import export_bytes
 from bot.files import FileUpload
@@ -31,7 +30,10 @@ def file_stem(topic: Topic) -> str:
 
 
 async def matrix_png(services: Services, topic: Topic) -> tuple[bytes, str]:
-    """The matrix picture and its caption; drawn in a worker thread (a few hundred ms)."""
+    """The matrix picture and its caption; drawn in a worker thread (a few hundred ms).
+    matplotlib is imported here, on first use, not when the bot starts."""
+    from bot.cards.matrix import caption, render_matrix_png
+
     matrix = await build_matrix(services.store, topic)
     return await asyncio.to_thread(render_matrix_png, matrix), caption(matrix)
 
