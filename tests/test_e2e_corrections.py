@@ -253,3 +253,36 @@ async def test_the_evidence_modal_has_the_menu_too(bot: Bot) -> None:
     assert {"eu", "nato", "gbr"} <= codes and len(codes) > 100
     answer = await submit(bot, view_submission(view, chosen("gbr", "it was London")))
     assert "United Kingdom" in all_text(answer["view"])
+
+
+async def test_socket_mode_correction_and_matrix(
+    fake_slack: FakeSlack, make_settings: Any, gold_extractor: Any
+) -> None:
+    """Over Socket Mode the modal's answer travels in the envelope's ack, and files upload the
+    same way."""
+    from tests.conftest import APP_TOKEN
+    from tests.fakes.slack import slash_command
+
+    settings = make_settings(slack_app_token=APP_TOKEN, slack_signing_secret=None)
+    async with serving(settings, socket_mode=True, extractor=gold_extractor, fake=fake_slack):
+        url = fake_slack.new_response_url()
+        await fake_slack.push("slash_commands", slash_command("ukraine", response_url=url))
+        first = (await fake_slack.wait_for(lambda: fake_slack.responses(url)))[0].payload
+        option = next(o for o in next(iter(menus(first).values())) if o.startswith("stance:"))
+        click = fake_slack.new_response_url()
+        await fake_slack.push(
+            "interactive", overflow_action(ACTION_CORRECT, option, response_url=click)
+        )
+        opened = await fake_slack.wait_for(lambda: fake_slack.calls("views.open"))
+        view = opened[0].payload["view"]
+        view = json.loads(view) if isinstance(view, str) else view
+        envelope = await fake_slack.push(
+            "interactive", view_submission(view, chosen("doubts", "hedged"))
+        )
+        acks = await fake_slack.wait_for(lambda: fake_slack.acks.get(envelope))
+        assert acks[0]["payload"]["response_action"] == "update"
+        assert "Saved" in all_text(acks[0]["payload"]["view"])
+        matrix = slash_command("matrix ukraine", response_url=fake_slack.new_response_url())
+        await fake_slack.push("slash_commands", matrix)
+        shared = await fake_slack.wait_for(lambda: fake_slack.shared)
+        assert shared[0].data.startswith(b"\x89PNG")
