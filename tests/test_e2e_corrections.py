@@ -216,12 +216,23 @@ async def test_a_correction_changes_the_next_digest(
     view, _ = await open_modal(bot, option)
     answer = await submit(bot, view_submission(view, chosen(None, "an aside, not a position")))
     assert "not a position" in all_text(answer["view"])
+    # And a stance corrected on another guarantee.
+    other = next(
+        o for values in list(menus(first).values())[1:] for o in values
+        if o.startswith("stance:")
+    )
+    changed = await stored(bot, int(other.split(":")[1]))
+    new = Stance.DOUBTS if changed.stance is not Stance.DOUBTS else Stance.BACKS
+    view, _ = await open_modal(bot, other)
+    await submit(bot, view_submission(view, chosen(str(new))))
 
     quote = " ".join(original.evidence.split())[:60].replace("&", "&amp;")
-    assert quote in await digest_text(baseline, "C0BASE", fake_slack)
+    before = await digest_text(baseline, "C0BASE", fake_slack)
+    assert quote in before and CHECKED_MARK not in before
     after = await digest_text(bot.settings.store_path, "C0DIGEST", fake_slack)
     assert "Ukraine" in after
     assert quote not in after
+    assert CHECKED_MARK in after  # the corrected stance, marked as an analyst's
 
 
 async def test_the_evidence_modal_has_the_menu_too(bot: Bot) -> None:
