@@ -131,7 +131,8 @@ def parse_command(text: str, index: TopicIndex) -> Request:
     """`/guarantees` text (after the command) to a request. Raises only `UserError`.
 
     Grammar: `help` | `subscribe TOPIC [HH:MM] [Area/City] [quiet]` | `unsubscribe TOPIC` |
-    `subscriptions` | `ingest URL...` | `TOPIC` (a briefing); nothing at all is help.
+    `subscriptions` | `ingest URL...` | `history PARTY [GUARANTEE]` | `matrix TOPIC` |
+    `export TOPIC [csv|json]` | `TOPIC` (a briefing); nothing at all is help.
     """
     text = text if isinstance(text, str) else ""
     if len(text) > MAX_COMMAND_CHARS:
@@ -179,7 +180,10 @@ def _analyst_request(
             raise UserError("Say what to export: `export ukraine csv` or `export ukraine json`.")
         return ExportRequest(_topic(rest, index), fmt)
     if not rest:
-        raise UserError(f"Say which topic: `{head} ukraine`.")
+        example = "history usa` or `history usa peacekeepers" if head == "history" else (
+            "matrix ukraine"
+        )
+        raise UserError(f"Say which one: `{example}`.")
     topic = _topic(rest, index)
     if head == "matrix":
         return MatrixRequest(topic)
