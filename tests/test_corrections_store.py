@@ -126,3 +126,97 @@ async def test_wrong_party_and_not_a_position(tmp_path: Path) -> None:
 async def test_open_store_applies_the_migration(tmp_path: Path) -> None:
     async with open_store(str(tmp_path / "x.db")) as store:
         assert "corrections-1" in await store.applied_migrations()
+
+
+async def test_summaries_match_a_recount_after_random_corrections(tmp_path: Path) -> None:
+    """Random re-extractions, corrections and undos: topic_summary and cell_summary always
+    equal a recount of `positions`, their latest pointers are the freshest, and no extracted
+    tuple an active correction covers is left in `positions`."""
+    import contextlib
+    import random
+    import sqlite3
+    from collections import Counter
+    from datetime import timedelta
+
+    from tests.test_store import _expected_summary
+
+    rng = random.Random(11)
+    path = str(tmp_path / "r.db")
+    parties = ["ukr", "usa", "gbr", "rus"]
+
+    def found() -> list[Position]:
+        return [
+            Position(
+                actor=f"actor-{rng.randrange(4)}", party=rng.choice(parties),
+                stance=rng.choice(list(Stance)), guarantee=rng.choice(list(Guarantee)[:3]),
+                guarantor=rng.choice([*parties, None]), beneficiary=rng.choice(["ukr", None]),
+                evidence=f"sentence {rng.randrange(12)}",
+            )
+            for _ in range(rng.randrange(1, 5))
+        ]
+
+    async with open_store(path) as store:
+        for n in range(12):
+            await store.add_article(
+                Article(id=f"a{n}", title="t", text=f"article {n} text long enough",
+                        published=date(2025, 1, 1) + timedelta(days=rng.randrange(30)))
+            )
+        for round_ in range(150):
+            action = rng.random()
+            if action < 0.35:
+                await store.save_positions(f"a{rng.randrange(12)}", found(), "rules",
+                                           str(round_))
+                continue
+            ids = [r[0] async for r in await store.db.execute("SELECT id FROM positions")]
+            if not ids:
+                continue
+            pid = rng.choice(ids)
+            if action < 0.55:
+                await store.undo_correction(pid, user_id="U")
+                continue
+            kind = rng.choice(list(CorrectionKind))
+            with contextlib.suppress(CorrectionError):  # "already says so": nothing to do
+                await store.correct_position(
+                    pid, kind, user_id="U", new_stance=rng.choice(list(Stance)),
+                    new_party=rng.choice(parties),
+                )
+    with sqlite3.connect(path) as db:
+        actual = Counter({
+            (t, g, s, p, a): n
+            for t, g, s, p, a, n in db.execute(
+                "SELECT topic, guarantee, stance, party, actor_id, positions FROM topic_summary"
+            )
+        })
+        expected = _expected_summary(db)
+        assert actual == expected
+        folded: Counter[tuple[str, str, str, str]] = Counter()
+        for (t, g, s, p, _a), n in expected.items():
+            folded[(t, g, s, p)] += n
+        assert dict(folded) == {
+            (t, g, s, p): n for t, g, s, p, n in db.execute(
+                "SELECT topic, guarantee, stance, party, positions FROM cell_summary"
+            )
+        }
+        for _t, g, s, p, latest, latest_id in db.execute(
+            "SELECT topic, guarantee, stance, party, latest_published, latest_position_id"
+            " FROM cell_summary"
+        ):
+            row = db.execute(
+                "SELECT ifnull(published, ''), guarantee, stance, party FROM positions"
+                " WHERE id = ?", (latest_id,)
+            ).fetchone()
+            assert row is not None and row[1:] == (g, s, p)
+            assert row[0] == latest
+        assert db.execute(
+            "SELECT count(*) FROM positions AS p JOIN corrections AS c ON c.id = p.correction_id"
+            " WHERE c.undone_at IS NOT NULL"
+        ).fetchone()[0] == 0
+        left = db.execute(
+            "SELECT count(*) FROM corrections AS c JOIN articles AS a ON a.key = c.article_key"
+            " JOIN positions AS p ON p.article_id = a.id AND p.correction_id IS NULL"
+            " JOIN sentences AS s ON s.id = p.sentence_id AND s.hash = c.sentence_hash"
+            " WHERE c.undone_at IS NULL AND p.party = c.party AND p.stance = c.stance"
+            " AND p.guarantee = c.guarantee"
+        ).fetchone()[0]
+        assert left == 0
+        assert db.execute("SELECT count(*) FROM corrections").fetchone()[0] > 10
