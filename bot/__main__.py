@@ -1,4 +1,5 @@
-"""The command line: `python -m bot serve | ingest | extract | ask | digest | eval | reextract`.
+"""The command line: `python -m bot serve | ingest | extract | ask | digest | eval | reextract |
+matrix | export`.
 
 This is the only place that calls `asyncio.run` and configures logging.
 """
@@ -273,6 +274,58 @@ async def cmd_serve(settings: Settings, mode: str) -> int:
     return 0
 
 
+async def cmd_matrix(settings: Settings, topic_words: Sequence[str], out: str) -> int:
+    from bot.analysts import matrix_png
+    from bot.query import UserError
+    from bot.services import open_services
+    from bot.topics import resolve_topic
+
+    async with open_services(settings, with_slack=False) as services:
+        try:
+            topic = await resolve_topic(services.store, topic_words)
+        except UserError as exc:
+            print(exc.message, file=sys.stderr)
+            return 2
+        png, caption = await matrix_png(services, topic)
+    Path(out).write_bytes(png)
+    print(f"{out}: {caption}")
+    return 0
+
+
+async def cmd_export(
+    settings: Settings, topic_words: Sequence[str], fmt: str, out: str | None,
+    corrections: str | None,
+) -> int:
+    from bot.corrections import write_gold
+    from bot.export import write_export
+    from bot.query import UserError
+    from bot.services import open_services
+    from bot.topics import resolve_topic
+
+    async with open_services(settings, with_slack=False) as services:
+        if corrections is not None:
+            with open(corrections, "w", encoding="utf-8") as file:
+                count = await write_gold(services.store, file)
+            print(f"{corrections}: {count} article(s) with analysts' corrections")
+            return 0
+        if not topic_words:
+            print("name a topic (python -m bot export ukraine) or --corrections FILE",
+                  file=sys.stderr)
+            return 2
+        try:
+            topic = await resolve_topic(services.store, topic_words)
+        except UserError as exc:
+            print(exc.message, file=sys.stderr)
+            return 2
+        if out is None:
+            count = await write_export(services.store, topic.filter, sys.stdout, fmt)
+        else:
+            with open(out, "w", encoding="utf-8", newline="") as file:
+                count = await write_export(services.store, topic.filter, file, fmt)
+    print(f"{count:,} positions", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bot",
@@ -310,6 +363,18 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--verbose", "-v", action="store_true", help="list misses and false hits")
     evaluate.add_argument("--extractor", choices=EXTRACTORS, default=None,
                           help="rules (default), llm or hybrid (needs LLM_BASE_URL, LLM_MODEL)")
+    matrix = commands.add_parser("matrix", help="the stance matrix of a topic as a PNG")
+    matrix.add_argument("topic", nargs="+", metavar="TOPIC")
+    matrix.add_argument("--out", required=True, metavar="FILE.png")
+    export = commands.add_parser(
+        "export", help="the positions behind a card (CSV or JSONL), or analysts' corrections"
+    )
+    export.add_argument("topic", nargs="*", metavar="TOPIC")
+    export.add_argument("--format", choices=("csv", "jsonl"), default="csv")
+    export.add_argument("--out", metavar="FILE", help="default: standard output")
+    export.add_argument(
+        "--corrections", metavar="FILE", help="write corrections in the gold format instead"
+    )
     return parser
 
 
@@ -345,6 +410,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(cmd_digest(settings, args.dry_run))
     if args.command == "reextract":
         return asyncio.run(cmd_reextract(settings))
+    if args.command == "matrix":
+        return asyncio.run(cmd_matrix(settings, args.topic, args.out))
+    if args.command == "export":
+        return asyncio.run(
+            cmd_export(settings, args.topic, args.format, args.out, args.corrections)
+        )
     if args.command == "serve":
         try:
             return asyncio.run(cmd_serve(settings, args.mode))

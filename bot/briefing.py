@@ -42,6 +42,18 @@ class Holder:
     actors: tuple[str, ...]  # short display names; the party speaking as itself is left out
     positions: int
     more_actors: int = 0  # actors counted but not named (a whole topic on a big store)
+    earlier: bool = False  # the party's latest stance on this guarantee is another one
+
+
+@dataclass(frozen=True)
+class StanceShift:
+    """A party whose latest stance on a guarantee differs from an earlier one."""
+
+    party: str
+    name: str
+    stance: Stance  # the latest
+    since: date | None  # first position of the latest stance after the earlier one
+    before: Stance
 
 
 @dataclass(frozen=True)
@@ -66,6 +78,7 @@ class GuaranteeBriefing:
     contested: bool
     positions: int
     latest: StoredPosition | None
+    shifts: tuple[StanceShift, ...] = ()
 
     def line(self, stance: Stance) -> StanceLine | None:
         return next((line for line in self.stances if line.stance is stance), None)
@@ -214,6 +227,9 @@ async def build_briefing(
         folded = fold_cells(cells)
     latest_ids = _freshest(cells)
     latest = {p.id: p for p in await store.positions_by_ids(latest_ids.values())}
+    current = latest_stances(cells)
+    folded = _latest_first(folded, current)
+    shifts = await find_shifts(store, cells, current)
     sections: list[GuaranteeBriefing] = []
     for guarantee in sorted(GUARANTEE_ORDER, key=lambda g: not GUARANTEES[g].hard):
         stances = folded.get(guarantee)
@@ -236,6 +252,7 @@ async def build_briefing(
                 ),
                 positions=sum(line.positions for line in lines),
                 latest=latest.get(latest_ids.get(guarantee, -1)),
+                shifts=tuple(shifts.get(guarantee, ())),
             )
         )
     if window is None:
@@ -266,6 +283,69 @@ def _as_row(cell: StanceCell) -> SummaryRow:
         latest_published=cell.latest_published,
         latest_position_id=cell.latest_position_id,
     )
+
+
+# --- latest stances and shifts -------------------------------------------------------------
+
+Mark = tuple[date, int]
+
+
+def latest_stances(cells: list[StanceCell]) -> dict[tuple[Guarantee, str], tuple[Stance, Mark]]:
+    """Each party's latest stance on each guarantee (by publication date, then position id)."""
+    current: dict[tuple[Guarantee, str], tuple[Stance, Mark]] = {}
+    for cell in cells:
+        mark = (cell.latest_published or date.min, cell.latest_position_id)
+        key = (cell.guarantee, cell.party)
+        if key not in current or mark > current[key][1]:
+            current[key] = (cell.stance, mark)
+    return current
+
+
+def _latest_first(
+    folded: dict[Guarantee, dict[Stance, list[Holder]]],
+    current: dict[tuple[Guarantee, str], tuple[Stance, Mark]],
+) -> dict[Guarantee, dict[Stance, list[Holder]]]:
+    """Within each stance line, parties for whom it is the latest stance come first; the
+    others are marked `earlier` and follow."""
+    for guarantee, stances in folded.items():
+        for stance, holders in stances.items():
+            marked = [
+                replace(h, earlier=current.get((guarantee, h.party), (stance,))[0] is not stance)
+                for h in holders
+            ]
+            marked.sort(key=lambda h: (h.earlier, -h.positions, h.name))
+            holders[:] = marked
+    return folded
+
+
+async def find_shifts(
+    store: Store,
+    cells: list[StanceCell],
+    current: dict[tuple[Guarantee, str], tuple[Stance, Mark]],
+) -> dict[Guarantee, list[StanceShift]]:
+    """Parties whose latest stance differs from an earlier one, with the date since which
+    they hold it ("backs since 7 Jan, opposed before"): one index seek per shifted party."""
+    earlier: dict[tuple[Guarantee, str], tuple[Stance, Mark]] = {}
+    for cell in cells:
+        key = (cell.guarantee, cell.party)
+        if current[key][0] is cell.stance:
+            continue
+        mark = (cell.latest_published or date.min, cell.latest_position_id)
+        if key not in earlier or mark > earlier[key][1]:
+            earlier[key] = (cell.stance, mark)
+    found: dict[Guarantee, list[StanceShift]] = defaultdict(list)
+    for (guarantee, party), (before, before_mark) in sorted(earlier.items()):
+        stance, mark = current[(guarantee, party)]
+        if mark[0] <= before_mark[0]:
+            continue  # held on the same day: hesitation, not a change
+        since = await store.first_published(party, guarantee, stance, before_mark[0].isoformat())
+        found[guarantee].append(
+            StanceShift(
+                party, party_label(party), stance,
+                date.fromisoformat(since) if since else mark[0], before,
+            )
+        )
+    return found
 
 
 # --- evidence and latest positions ---------------------------------------------------------

@@ -26,9 +26,12 @@ from bot.query import (
     BriefingRequest,
     ChangesRequest,
     CompareRequest,
+    ExportRequest,
     HelpRequest,
+    HistoryRequest,
     IngestRequest,
     ListSubscriptionsRequest,
+    MatrixRequest,
     Request,
     SubscribeRequest,
     Topic,
@@ -100,6 +103,10 @@ async def dispatch(services: Services, request: Request, ctx: CommandContext) ->
         return await handle_request(services, request, ctx)
     if isinstance(request, IngestRequest):
         return await _ingest(services, request, ctx)
+    if isinstance(request, HistoryRequest | MatrixRequest | ExportRequest):
+        from bot.analysts import answer_analyst
+
+        return await answer_analyst(services, request, ctx)
     raise AssertionError(f"unhandled request {request!r}")
 
 

@@ -64,6 +64,9 @@ class StoredPosition:
     # How many outlets told the same story (articles clustered as near-duplicates).
     outlets: int = 1
     found_by: str | None = None  # "rules", "llm" or "both" (hybrid); None: one extractor
+    extractor_version: str = ""
+    # The Slack user id of the analyst whose correction this position is, if any.
+    corrected_by: str | None = None
 
 
 @dataclass(frozen=True)

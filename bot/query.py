@@ -102,6 +102,28 @@ class IngestRequest:
     urls: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class HistoryRequest:
+    """`history usa [guarantee]`: a party's stances over time (issue 9)."""
+
+    topic: Topic  # the party is `topic.filter.parties[0]`; at most one guarantee
+
+
+@dataclass(frozen=True)
+class MatrixRequest:
+    """`matrix ukraine`: the stance matrix of a topic as a picture (issue 9)."""
+
+    topic: Topic
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """`export ukraine [csv|json]`: the positions behind a card as a file (issue 9)."""
+
+    topic: Topic
+    format: str = "csv"  # "csv" or "jsonl"
+
+
 Request = (
     HelpRequest
     | BriefingRequest
@@ -111,6 +133,9 @@ Request = (
     | IngestRequest
     | CompareRequest
     | ChangesRequest
+    | HistoryRequest
+    | MatrixRequest
+    | ExportRequest
 )
 
 
@@ -182,6 +207,9 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "unsubscribe": _unsubscribe,
     "subscriptions": _subscriptions,
     "ingest": _ingest,
+    "history": lambda rest, ctx: _analyst_request("history", rest, ctx.index),
+    "matrix": lambda rest, ctx: _analyst_request("matrix", rest, ctx.index),
+    "export": lambda rest, ctx: _analyst_request("export", rest, ctx.index),
 }
 
 
@@ -211,7 +239,8 @@ def parse_command(
     """`/guarantees` text (after the command) to a request. Raises only `UserError`.
 
     Grammar: a subcommand of `SUBCOMMANDS` (`help` | `subscribe TOPIC [HH:MM] [Area/City]
-    [quiet]` | `unsubscribe TOPIC` | `subscriptions` | `ingest URL...`), else a question
+    [quiet]` | `unsubscribe TOPIC` | `subscriptions` | `ingest URL...` | `history PARTY
+    [GUARANTEE]` | `matrix TOPIC` | `export TOPIC [csv|json]`), else a question
     (`bot.questions`); nothing at all is help. Time words count from `now` in `zone` (the
     digest time zone), so the same text and `now` always give the same request.
     """
@@ -228,6 +257,37 @@ def parse_command(
     from bot.questions import parse_question
 
     return parse_question(text, tokens, ctx)
+
+
+EXPORT_FORMATS = {"csv": "csv", "json": "jsonl", "jsonl": "jsonl"}
+
+
+def _analyst_request(
+    head: str, rest: list[str], index: TopicIndex
+) -> HistoryRequest | MatrixRequest | ExportRequest:
+    """`history PARTY [guarantee]`, `matrix TOPIC`, `export TOPIC [csv|json]`."""
+    rest = list(rest)
+    if head == "export":
+        fmt = "csv"
+        if rest and rest[-1].casefold() in EXPORT_FORMATS:
+            fmt = EXPORT_FORMATS[rest.pop().casefold()]
+        if not rest:
+            raise UserError("Say what to export: `export ukraine csv` or `export ukraine json`.")
+        return ExportRequest(_topic(rest, index), fmt)
+    if not rest:
+        example = "history usa` or `history usa peacekeepers" if head == "history" else (
+            "matrix ukraine"
+        )
+        raise UserError(f"Say which one: `{example}`.")
+    topic = _topic(rest, index)
+    if head == "matrix":
+        return MatrixRequest(topic)
+    if len(topic.filter.parties) != 1 or len(topic.filter.guarantees) > 1 or topic.filter.held_by:
+        raise UserError(
+            "Name one party and at most one guarantee: `history usa` or"
+            " `history usa peacekeepers`."
+        )
+    return HistoryRequest(topic)
 
 
 def _topic(tokens: list[str], index: TopicIndex, *, lenient: bool = False) -> Topic:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.cards.common import Message
+from bot.files import FileUpload
 
 
 @dataclass(frozen=True)
@@ -30,3 +31,6 @@ class Reply:
 
     message: Message
     public: bool = False
+    # A file to share in the caller's channel (matrix, export); `message` is then what the
+    # caller alone is told if sharing fails, or on the terminal.
+    upload: FileUpload | None = None

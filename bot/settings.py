@@ -60,6 +60,8 @@ class Settings(BaseSettings):
 
     # Operational settings beyond interface.md (documented in .env.example).
     subscription_managers: Literal["members", "admins"] = "members"
+    # Who may correct positions from Slack (interface.md).
+    correctors: Literal["members", "admins"] = "members"
     fetch_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     fetch_timeout_seconds: float = Field(default=20.0, gt=0)
     # Test-only: lets the fetcher reach loopback servers. Never set in production.

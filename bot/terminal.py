@@ -79,6 +79,12 @@ def render_guarantee(section: GuaranteeBriefing) -> RenderableType:
         who = Text(clean(", ".join(holder_label(h) for h in line.holders)))
         table.add_row(Text(STANCE_LABELS[stance], style=STANCE_STYLES[str(stance)]), who)
     parts: list[RenderableType] = [table]
+    for shift in section.shifts:
+        since = shift.since.isoformat() if shift.since else "lately"
+        parts.append(
+            Text(clean(f"↪ {shift.name} {shift.stance} since {since}, {shift.before} before"),
+                 style="yellow")
+        )
     latest = section.latest
     if latest is not None:
         quote = clean(" ".join(latest.evidence.split()))
@@ -99,7 +105,8 @@ def holder_label(holder: Holder) -> str:
     names = ", ".join(holder.actors)
     if holder.more_actors:
         names = f"{names} +{holder.more_actors}" if names else f"{holder.more_actors} actors"
-    return f"{holder.name} ({names})" if names else holder.name
+    label = f"{holder.name} ({names})" if names else holder.name
+    return label + (" earlier" if holder.earlier else "")
 
 
 def from_mrkdwn(text: str) -> Text:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import actions, commands, home, subscriptions
+from handlers import actions, commands, corrections, home, subscriptions
 from handlers.middleware import Deduplicator, build_dedupe_middleware
 
 
@@ -15,3 +15,4 @@ def register(app: AsyncApp) -> None:
     actions.register(app, dedupe)
     home.register(app, dedupe)
     subscriptions.register(app, dedupe)
+    corrections.register(app, dedupe)

@@ -10,13 +10,14 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.cards.common import ACTION_SHOW_EVIDENCE, parse_button_value
-from bot.commands import evidence_view
+from bot.cards.common import ACTION_MATRIX, ACTION_SHOW_EVIDENCE, parse_button_value
+from bot.commands import answer, evidence_view
 from bot.query import UserError
 from bot.services import Services
-from handlers.commands import user_error_reply
+from handlers.commands import deliver, user_error_reply
 from handlers.middleware import ack_first
 from handlers.respond import Responder
+from handlers.subscriptions import click_context
 
 
 async def on_show_evidence(
@@ -43,6 +44,30 @@ async def on_show_evidence(
         await client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
+async def on_matrix(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    client: AsyncWebClient,
+    services: Services,
+    responder: Responder,
+) -> None:
+    """The card's "Stance matrix" button: the picture of the card's topic, in the channel."""
+    await ack()
+    url = body.get("response_url")
+    if not url:
+        return
+    ctx = click_context(body)
+    with services.in_flight.track():
+        try:
+            words = parse_button_value(action.get("value") or "").topic
+        except ValueError:
+            await _tell(body, responder, UserError("That button is out of date."))
+            return
+        reply = await answer(services, f"matrix {words}", ctx)
+        await deliver(reply, url, client, services, responder, ctx)
+
+
 async def _tell(body: dict[str, Any], responder: Responder, error: UserError) -> None:
     # A click on a message carries a response_url: answer there, only to the clicker.
     if body.get("response_url"):
@@ -51,3 +76,4 @@ async def _tell(body: dict[str, Any], responder: Responder, error: UserError) ->
 
 def register(app: AsyncApp, dedupe: Any) -> None:
     app.action(ACTION_SHOW_EVIDENCE, middleware=[dedupe, ack_first])(on_show_evidence)
+    app.action(ACTION_MATRIX, middleware=[dedupe, ack_first])(on_matrix)

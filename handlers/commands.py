@@ -6,9 +6,11 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cards.messages import error_message
 from bot.commands import answer
+from bot.files import UploadError, share_file
 from bot.query import UserError
 from bot.replies import CommandContext, Reply
 from bot.services import Services
@@ -23,6 +25,7 @@ COMMAND = "/guarantees"
 async def on_guarantees(
     ack: AsyncAck,
     command: dict[str, Any],
+    client: AsyncWebClient,
     services: Services,
     responder: Responder,
 ) -> None:
@@ -38,7 +41,26 @@ async def on_guarantees(
             reply: Reply = await answer(services, command.get("text") or "", ctx)
         except UserError as exc:
             reply = user_error_reply(exc)
-        await responder.send_reply(command["response_url"], reply)
+        await deliver(reply, command["response_url"], client, services, responder, ctx)
+
+
+async def deliver(
+    reply: Reply,
+    response_url: str,
+    client: AsyncWebClient,
+    services: Services,
+    responder: Responder,
+    ctx: CommandContext,
+) -> None:
+    """Send a reply; one that carries a file shares it in the caller's channel instead, and
+    tells only the caller when that fails."""
+    if reply.upload is None or ctx.channel_id is None:
+        await responder.send_reply(response_url, reply)
+        return
+    try:
+        await share_file(client, services.http, ctx.channel_id, reply.upload)
+    except UploadError as exc:
+        await responder.send_reply(response_url, user_error_reply(UserError(str(exc))))
 
 
 def user_error_reply(exc: UserError) -> Reply:

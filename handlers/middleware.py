@@ -63,7 +63,10 @@ def delivery_key(body: dict[str, Any]) -> tuple[str, float] | None:
         container = body.get("container") or {}
         where = container.get("message_ts") or container.get("view_id") or ""
         actions = body.get("actions") or [{}]
-        what = f"{actions[0].get('action_id', '')}={actions[0].get('value', '')}"
+        chosen = actions[0].get("value") or (actions[0].get("selected_option") or {}).get(
+            "value", ""
+        )
+        what = f"{actions[0].get('action_id', '')}={chosen}"
         return f"click:{user}:{where}:{what}", CLICK_WINDOW
     return None
 

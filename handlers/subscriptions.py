@@ -23,7 +23,7 @@ from handlers.respond import Responder
 log = logging.getLogger(__name__)
 
 
-def _context(body: dict[str, Any]) -> CommandContext:
+def click_context(body: dict[str, Any]) -> CommandContext:
     channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
         "channel_id"
     )
@@ -53,7 +53,7 @@ async def _answer_button(
         except ValueError:
             reply = user_error_reply(UserError("That button is out of date."))
         else:
-            reply = await answer(services, f"{command} {words}".strip(), _context(body))
+            reply = await answer(services, f"{command} {words}".strip(), click_context(body))
         await responder.send_reply(url, Reply(reply.message, public=False))
 
 

@@ -21,6 +21,8 @@ def test_manifest_declares_what_the_bot_uses() -> None:
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     # /guarantees, digests in channels, DMs to a digest's subscriber
     assert {"commands", "chat:write", "im:write"} <= scopes
+    # the matrix picture and exports are files shared in the channel
+    assert "files:write" in scopes
     settings = manifest["settings"]
     assert "app_home_opened" in settings["event_subscriptions"]["bot_events"]
     assert settings["event_subscriptions"]["request_url"].endswith("/slack/events")

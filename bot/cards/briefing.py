@@ -23,11 +23,13 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.briefing import Briefing, GuaranteeBriefing, Holder, StanceLine
+from bot.briefing import Briefing, GuaranteeBriefing, Holder, StanceLine, StanceShift
 from bot.cards.common import (
+    ACTION_MATRIX,
     ACTION_SHOW_EVIDENCE,
     ACTION_SUBSCRIBE,
     BLOCK_BRIEFING_ACTIONS,
+    BLOCK_CORRECT_PREFIX,
     BLOCK_GUARANTEE_PREFIX,
     MAX_BLOCKS,
     MAX_FALLBACK_TEXT,
@@ -45,6 +47,8 @@ from bot.cards.common import (
     reported_by,
     truncate,
 )
+from bot.cards.corrections import checked_suffix, correction_overflow
+from bot.cards.evidence import OVERFLOW_TEXT
 from bot.models import StoredPosition
 from bot.vocabulary import Stance
 
@@ -57,6 +61,7 @@ STANCE_LABELS = {
 CONTESTED_MARK = "⚠️ *Contested*"
 EVIDENCE_BUTTON = "Show all evidence"
 SUBSCRIBE_BUTTON = "Subscribe to a daily digest"
+MATRIX_BUTTON = "Stance matrix (picture)"
 # Room kept aside for the header, context line, buttons and JSON-free slack in the total.
 FIXED_TEXT_RESERVE = 900
 MAX_QUOTE = 600  # characters of escaped quote on the card; the evidence view has it all
@@ -78,7 +83,8 @@ def briefing_message(briefing: Briefing) -> Message:
                 text=SUBSCRIBE_BUTTON,
                 action_id=ACTION_SUBSCRIBE,
                 value=button_value(words),
-            )
+            ),
+            ButtonElement(text=MATRIX_BUTTON, action_id=ACTION_MATRIX, value=button_value(words)),
         ],
     )
     closing: list[Block] = [subscribe] if words else []
@@ -99,13 +105,13 @@ def briefing_message(briefing: Briefing) -> Message:
     context = ContextBlock(elements=[MarkdownTextObject(text=context_line(briefing))])
     # Sections share what the total allows after the fixed parts, each at most 3000.
     budget = MAX_TOTAL_TEXT - FIXED_TEXT_RESERVE
-    room_for_sections = MAX_BLOCKS - 3
+    room_for_sections = (MAX_BLOCKS - 3) // 2  # a section and its correction menu each
     shown = briefing.guarantees[:room_for_sections]
     sections: list[Block] = []
     for i, section in enumerate(shown):
-        share = min(MAX_SECTION_TEXT, budget // (len(shown) - i))
+        share = min(MAX_SECTION_TEXT, budget // (len(shown) - i) - OVERFLOW_TEXT)
         text = guarantee_text(section, share)
-        budget -= len(text) + len(EVIDENCE_BUTTON)
+        budget -= len(text) + len(EVIDENCE_BUTTON) + OVERFLOW_TEXT
         sections.append(
             SectionBlock(
                 block_id=f"{BLOCK_GUARANTEE_PREFIX}{section.guarantee}",
@@ -117,6 +123,13 @@ def briefing_message(briefing: Briefing) -> Message:
                 ),
             )
         )
+        if section.latest is not None:
+            sections.append(
+                ActionsBlock(
+                    block_id=f"{BLOCK_CORRECT_PREFIX}{section.guarantee}",
+                    elements=[correction_overflow(section.latest)],
+                )
+            )
     blocks = [header, context, *sections, *closing]
     # A last guard: should the estimate above ever be off, drop sections rather than fail.
     while (
@@ -182,12 +195,32 @@ def guarantee_text(section: GuaranteeBriefing, limit: int) -> str:
     title = truncate(title, limit)
     quote = quote_text(section.latest, min(MAX_QUOTE + 200, (limit - len(title)) // 2))
     room = limit - len(title) - (len(quote) + 1 if quote else 0)
+    shifted = [shift_text(shift) for shift in section.shifts[:MAX_SHIFT_LINES]]
+    shifted = [line for line in shifted if len(line) < room // 6]
+    room -= sum(len(line) + 1 for line in shifted)
     lines: list[str] = []
     for i, line in enumerate(section.stances):
         share = (room - sum(len(x) + 1 for x in lines)) // (len(section.stances) - i) - 1
         lines.append(stance_line(line, share))
-    text = "\n".join([title, *(line for line in lines if line), *([quote] if quote else [])])
+    text = "\n".join(
+        [title, *(line for line in lines if line), *shifted, *([quote] if quote else [])]
+    )
     return truncate(text, limit)
+
+
+PAST = {
+    Stance.SEEKS: "sought",
+    Stance.BACKS: "backed",
+    Stance.OPPOSES: "opposed",
+    Stance.DOUBTS: "doubted",
+}
+MAX_SHIFT_LINES = 3
+
+
+def shift_text(shift: StanceShift) -> str:
+    """`↪ United States backs since 7 Jan 2026, opposed before`."""
+    since = f"{shift.since.day} {shift.since:%b %Y}" if shift.since else "lately"
+    return f"↪ _{escape(shift.name)} {shift.stance} since {since}, {PAST[shift.before]} before_"
 
 
 def stance_line(line: StanceLine, limit: int) -> str:
@@ -219,7 +252,7 @@ def holder_text(holder: Holder) -> str:
         text += " (" + ", ".join(names) + (f" +{extra}" if extra > 0 else "") + ")"
     elif extra > 0:
         text += f" ({extra} actor{_s(extra)})"
-    return text
+    return text + (" _earlier_" if holder.earlier else "")
 
 
 def quote_text(position: StoredPosition | None, limit: int) -> str:
@@ -229,6 +262,7 @@ def quote_text(position: StoredPosition | None, limit: int) -> str:
     outlet = position.outlet or host_of(position.url) or position.title or "source"
     outlet = " ".join(outlet.split())[:80]
     more = reported_by(position.outlets) + found_by_mark(position.found_by)
+    more += checked_suffix(position)
     source = f"> — {link(position.url, outlet)}, {_date(position.published)}{more}"
     if len(source) > limit // 2:  # an absurd URL: keep the outlet, drop the link
         source = f"> — {truncate(escape(outlet), 80)}, {_date(position.published)}{more}"

@@ -125,6 +125,8 @@ ACTION_SUBSCRIBE = "subscribe_topic"  # value: button_value(topic words)
 BLOCK_BRIEFING_ACTIONS = "briefing_actions"
 BLOCK_GUARANTEE_PREFIX = "guarantee:"  # + guarantee id: one section per guarantee
 CALLBACK_EVIDENCE_VIEW = "evidence_view"
+ACTION_MATRIX = "show_matrix"  # value: button_value(topic words)
+BLOCK_CORRECT_PREFIX = "correct:"  # + guarantee id: the card's correction menu of its quote
 
 
 @dataclass(frozen=True)

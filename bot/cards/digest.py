@@ -41,6 +41,7 @@ from bot.cards.common import (
     reported_by,
     truncate,
 )
+from bot.cards.corrections import checked_suffix
 from bot.models import DateWindow, StoredPosition, Subscription
 from bot.query import Topic
 from bot.topics import actor_display_name, guarantee_label, party_label
@@ -69,7 +70,8 @@ def _quote(position: StoredPosition) -> str:
     sentence = truncate(escape(" ".join(position.evidence.split())), MAX_EVIDENCE)
     source = position.outlet or host_of(position.url) or position.title or "source"
     when = position.published.isoformat() if position.published else "undated"
-    return f"“{sentence}” — {link(position.url, source)}, {when}{reported_by(position.outlets)}"
+    more = reported_by(position.outlets) + checked_suffix(position)
+    return f"“{sentence}” — {link(position.url, source)}, {when}{more}"
 
 
 def _who(position: StoredPosition) -> str:

@@ -36,11 +36,13 @@ from bot.cards.common import (
     reported_by,
     truncate,
 )
+from bot.cards.corrections import checked_suffix, correction_overflow
 from bot.models import StoredPosition
 from bot.topics import actor_display_name, party_label
 
 MAX_EVIDENCE_QUOTE = 1200
 MODAL_TITLE = "Evidence"  # a modal title is at most 24 characters
+OVERFLOW_TEXT = 90  # characters of the correction menu's options, counted by Slack as text
 
 
 def position_text(position: StoredPosition, limit: int) -> str:
@@ -61,6 +63,7 @@ def position_text(position: StoredPosition, limit: int) -> str:
     room = min(MAX_EVIDENCE_QUOTE, limit - len(head) - len(source) - 8)
     quote = escape(" ".join(position.evidence.split()))
     body = f"> “{truncate(quote, room)}”\n" if room >= 20 else ""
+    source += checked_suffix(position)
     return truncate(f"{head}\n{body}{source}", limit)
 
 
@@ -76,13 +79,17 @@ def _blocks(evidence: Evidence, max_blocks: int) -> list[Block]:
     room = max_blocks - 3  # header, the closing context, one spare
     shown = evidence.positions[:room]
     for i, position in enumerate(shown):
-        share = min(MAX_SECTION_TEXT, budget // (len(shown) - i))
+        share = min(MAX_SECTION_TEXT, budget // (len(shown) - i) - OVERFLOW_TEXT)
         if share < 120:
             shown = shown[:i]
             break
         text = position_text(position, share)
-        budget -= len(text)
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=text)))
+        budget -= len(text) + OVERFLOW_TEXT
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(text=text), accessory=correction_overflow(position)
+            )
+        )
     more = evidence.total - len(shown)
     note = f"{len(shown)} of {evidence.total}, freshest first"
     if more > 0:

@@ -34,6 +34,11 @@ HELP_COMMANDS = (
     "`/guarantees unsubscribe ukraine` — stop it\n"
     "`/guarantees subscriptions` — this channel's digests\n"
     "`/guarantees ingest URL` — admins: add an article or a feed\n"
+    "`/guarantees history usa [peacekeepers]` — a party's stances over time, each change with"
+    " its quote\n"
+    "`/guarantees matrix ukraine` — who stands where, as a picture in this channel\n"
+    "`/guarantees export ukraine [csv|json]` — the positions behind the card, as a file\n"
+    "The ⋯ menu on a quote corrects it: the stance, the party, or not a position\n"
     "`/guarantees help` — this message, only to you"
 )
 HELP_GUARANTEES = (

@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from bot.store.base import Clock, Migration, StoreBase, utc_now
+from bot.store.corrections import MIGRATIONS as CORRECTION_MIGRATIONS
+from bot.store.corrections import AnalystViewsMixin
 from bot.store.extractions import ExtractionStoreMixin
 from bot.store.feeds import MIGRATIONS as FEED_MIGRATIONS
 from bot.store.feeds import FeedStoreMixin
@@ -25,11 +27,12 @@ MIGRATIONS: list[Migration] = [
     *SUBSCRIPTION_MIGRATIONS,
     *FEED_MIGRATIONS,
     *LLM_MIGRATIONS,
+    *CORRECTION_MIGRATIONS,
 ]
 
 
-class Store(PositionStoreMixin, SubscriptionStoreMixin, FeedStoreMixin, LLMStoreMixin,
-            ExtractionStoreMixin):
+class Store(AnalystViewsMixin, PositionStoreMixin, SubscriptionStoreMixin, FeedStoreMixin,
+            LLMStoreMixin, ExtractionStoreMixin):
     """Every query of the bot. Build it with `open_store`."""
 
 

@@ -406,13 +406,14 @@ def _parse_date(text: str | None) -> date | None:
 _POSITION_COLUMNS = """
     p.id, a.key AS article_key, ac.slug AS actor, p.party, p.stance, p.guarantee, p.guarantor,
     p.beneficiary, s.text AS evidence, a.url, a.title, a.outlet, p.published, p.added_at,
-    p.extractor, a.cluster_id, p.found_by
+    p.extractor, a.cluster_id, p.found_by, p.extractor_version, c.user_id AS corrected_by
 """
 _POSITION_JOINS = """
     FROM positions AS p
     JOIN articles AS a ON a.id = p.article_id
     JOIN sentences AS s ON s.id = p.sentence_id
     JOIN actors AS ac ON ac.id = p.actor_id
+    LEFT JOIN corrections AS c ON c.id = p.correction_id
 """
 
 
@@ -617,7 +618,14 @@ class PositionStoreMixin(StoreBase):
                 " DO UPDATE SET version = excluded.version, extracted_at = excluded.extracted_at",
                 (article_pk, extractor, version, now),
             )
+            await self._positions_replaced(db, article_pk, article_key, extractor)
         return True
+
+    async def _positions_replaced(
+        self, db: Any, article_pk: int, article_key: str, extractor: str
+    ) -> None:
+        """Called in the transaction that replaced an article's positions (corrections hook
+        in here, `bot.store.corrections`)."""
 
     async def _sentence_id(self, sentence: str) -> int:
         return await self._upsert_id(
@@ -934,6 +942,8 @@ class PositionStoreMixin(StoreBase):
                 extractor=row["extractor"],
                 outlets=outlets.get(row["cluster_id"], 1),
                 found_by=row["found_by"],
+                extractor_version=row["extractor_version"],
+                corrected_by=row["corrected_by"],
             )
             for row in rows
         ]

@@ -3,8 +3,11 @@
 It serves:
 - the Web API methods the bot calls, under `base_url` (`http://127.0.0.1:PORT/api/`):
   `auth.test`, `chat.postMessage`, `chat.postEphemeral`, `views.open`, `views.publish`,
-  `apps.connections.open`, `conversations.info`, `conversations.members` (any other method
-  answers `unknown_method`);
+  `apps.connections.open`, `conversations.info`, `conversations.members`,
+  `files.getUploadURLExternal` and `files.completeUploadExternal` (any other method answers
+  `unknown_method`);
+- upload URLs (`/upload/<file id>`): the second step of the upload flow; a file is `shared`
+  only when all three steps happened in order with the announced length;
 - response URLs (`/response/<id>`), handed out by `new_response_url()`; five uses each;
 - a Socket Mode websocket (`/socket`): sends `hello`, pushes envelopes, records acks, and can
   send `disconnect` or drop the connection.
@@ -48,6 +51,9 @@ MAX_BUTTON_TEXT = 75
 MAX_BUTTON_VALUE = 2000
 MAX_ID = 255
 MAX_TOTAL_TEXT = 12_000
+MAX_OVERFLOW_OPTIONS = 5
+MAX_OPTION_TEXT = 75
+MAX_OPTION_VALUE = 150
 
 MESSAGE_METHODS = ("chat.postMessage", "chat.postEphemeral", "chat.update", "chat.scheduleMessage")
 VIEW_METHODS = ("views.open", "views.publish", "views.update", "views.push")
@@ -71,6 +77,18 @@ class Call:
     @property
     def channel(self) -> str | None:
         return self.payload.get("channel")
+
+
+@dataclass
+class SharedFile:
+    """A file that went through all three steps of Slack's upload flow."""
+
+    id: str
+    filename: str
+    title: str | None
+    channel: str | None
+    comment: str | None
+    data: bytes
 
 
 @dataclass
@@ -157,6 +175,16 @@ def _check_element(element: dict[str, Any]) -> bool:
         if not 1 <= len(_text_of(element.get("text"))) <= MAX_BUTTON_TEXT:
             return True
         if len(str(element.get("value", ""))) > MAX_BUTTON_VALUE:
+            return True
+    if element.get("type") == "overflow":
+        options = element.get("options") or []
+        if not 2 <= len(options) <= MAX_OVERFLOW_OPTIONS:
+            return True
+        if any(
+            len(_text_of(o.get("text"))) > MAX_OPTION_TEXT
+            or len(str(o.get("value", ""))) > MAX_OPTION_VALUE
+            for o in options
+        ):
             return True
     return len(str(element.get("action_id", ""))) > MAX_ID
 
@@ -256,6 +284,54 @@ def block_action(
     }
 
 
+def overflow_action(
+    action_id: str,
+    selected: str,
+    *,
+    response_url: str | None,
+    in_view: str | None = None,
+    user_id: str = "U0USER",
+    channel_id: str = "C0CHAN",
+) -> dict[str, Any]:
+    """A `block_actions` payload for an option chosen in an overflow menu, on a message (with a
+    response_url) or inside a modal (`in_view`: its view id; no response_url)."""
+    payload = block_action(
+        action_id, "", response_url=response_url or "", user_id=user_id, channel_id=channel_id
+    )
+    payload["actions"] = [
+        {
+            "type": "overflow",
+            "action_id": action_id,
+            "block_id": "b",
+            "selected_option": {"text": {"type": "plain_text", "text": "x"}, "value": selected},
+            "action_ts": f"{time.time():.6f}",
+        }
+    ]
+    if in_view is not None:
+        payload["container"] = {"type": "view", "view_id": in_view}
+        payload["view"] = {"id": in_view, "type": "modal"}
+        del payload["response_url"]
+        del payload["channel"]
+    return payload
+
+
+def view_submission(
+    view: dict[str, Any], values: dict[str, dict[str, Any]], *, user_id: str = "U0USER"
+) -> dict[str, Any]:
+    """A `view_submission` payload for a modal the bot opened, with its input `values`
+    (`{block_id: {action_id: {...}}}`) as Slack fills `view.state.values`."""
+    return {
+        "type": "view_submission",
+        "team": {"id": "T0TEAM", "domain": "example"},
+        "user": {"id": user_id, "username": "someone", "name": "someone", "team_id": "T0TEAM"},
+        "api_app_id": "A0APP",
+        "token": "legacy-verification-token",
+        "trigger_id": f"trigger-{next(_ids)}",
+        "view": {**view, "id": f"V{next(_ids)}", "state": {"values": values}},
+        "response_urls": [],
+    }
+
+
 def event_callback(event: dict[str, Any], *, event_id: str | None = None) -> dict[str, Any]:
     return {
         "token": "legacy-verification-token",
@@ -307,6 +383,10 @@ class FakeSlack:
         self._runner: web.AppRunner | None = None
         self.port = 0
         self._ts = itertools.count(1)
+        # files.getUploadURLExternal -> POST upload_url -> files.completeUploadExternal
+        self._pending_uploads: dict[str, tuple[str, int]] = {}  # file id -> (filename, length)
+        self.uploaded: dict[str, bytes] = {}
+        self.shared: list[SharedFile] = []
 
     # lifecycle ---------------------------------------------------------------------------
 
@@ -315,6 +395,7 @@ class FakeSlack:
         app.router.add_post("/api/{method}", self._web_api)
         app.router.add_get("/api/{method}", self._web_api)
         app.router.add_post("/response/{rid}", self._response)
+        app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
@@ -503,6 +584,10 @@ class FakeSlack:
             channel = str(payload.get("channel", ""))
             member = channel not in self._not_in_channel
             return web.json_response({"ok": True, "channel": {"id": channel, "is_member": member}})
+        if method == "files.getUploadURLExternal":
+            return self._upload_url(payload, call)
+        if method == "files.completeUploadExternal":
+            return self._complete_upload(payload, call)
         if method == "conversations.members":
             return web.json_response({"ok": True, "members": ["U0USER", "U0BOT"]})
         return _api_error(call, "unknown_method")
@@ -517,6 +602,60 @@ class FakeSlack:
                 {"ok": False, "error": "ratelimited"}, status=429, headers=headers
             )
         return web.Response(status=failure.status, text="fake failure")
+
+    # files -------------------------------------------------------------------------------
+
+    def _upload_url(self, payload: dict[str, Any], call: Call) -> web.Response:
+        filename = str(payload.get("filename") or "")
+        try:
+            length = int(payload.get("length") or 0)
+        except ValueError:
+            length = 0
+        if not filename or length <= 0:
+            return _api_error(call, "invalid_arguments")
+        file_id = f"F{next(_ids):06d}"
+        self._pending_uploads[file_id] = (filename, length)
+        return web.json_response(
+            {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+        )
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["file_id"]
+        data = await request.read()
+        call = Call("upload", {"file_id": file_id, "bytes": len(data)}, dict(request.headers))
+        pending = self._pending_uploads.get(file_id)
+        if pending is None or len(data) != pending[1]:
+            call.status, call.error = 400, "bad_upload"
+            await self._record(call)
+            return web.Response(status=400, text="bad upload")
+        self.uploaded[file_id] = data
+        await self._record(call)
+        return web.Response(text=f"OK - {len(data)}")
+
+    def _complete_upload(self, payload: dict[str, Any], call: Call) -> web.Response:
+        try:
+            files = json.loads(str(payload.get("files") or "[]"))
+        except ValueError:
+            return _api_error(call, "invalid_arguments")
+        if not isinstance(files, list) or not files:
+            return _api_error(call, "invalid_arguments")
+        channel = payload.get("channel_id")
+        if channel and channel in self._not_in_channel:
+            return _api_error(call, "not_in_channel")
+        done = []
+        for entry in files:
+            file_id = entry.get("id") if isinstance(entry, dict) else None
+            if file_id not in self.uploaded:  # never uploaded: Slack says so
+                return _api_error(call, "file_not_found")
+            filename, _ = self._pending_uploads.pop(file_id)
+            self.shared.append(
+                SharedFile(
+                    file_id, filename, entry.get("title"), channel,
+                    payload.get("initial_comment"), self.uploaded[file_id],
+                )
+            )
+            done.append({"id": file_id, "title": entry.get("title") or filename})
+        return web.json_response({"ok": True, "files": done})
 
     # response URLs -----------------------------------------------------------------------
 

@@ -1,0 +1,193 @@
+"""Analysts correct positions from Slack; corrections become gold for the extractor.
+
+Who may correct is `CORRECTORS`: `members` (anyone who can click the card) or `admins`
+(`ADMIN_USER_IDS`). The store keys each correction to the extracted tuple (article, evidence
+sentence, party, stance, guarantee), so it holds across re-ingesting and re-extraction; see
+`bot.store.corrections`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from typing import IO, TYPE_CHECKING, Any
+
+from bot.cards.corrections import (
+    CorrectionChoice,
+    correction_modal,
+    parse_choice,
+)
+from bot.query import UserError
+from bot.store.corrections import Correction, CorrectionError, CorrectionKind
+from bot.topics import party_label
+from bot.vocabulary import Stance, parties
+
+if TYPE_CHECKING:
+    from bot.services import Services
+    from bot.settings import Settings
+    from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+REFUSAL = (
+    "Only admins can correct positions here. An operator can add your Slack user id to"
+    " `ADMIN_USER_IDS`, or set `CORRECTORS=members`."
+)
+_KINDS = {
+    "stance": CorrectionKind.STANCE,
+    "party": CorrectionKind.PARTY,
+    "none": CorrectionKind.NOT_POSITION,
+}
+
+
+def may_correct(settings: Settings, user_id: str | None) -> bool:
+    if not user_id:
+        return False
+    if settings.correctors == "members":
+        return True
+    return user_id in settings.admin_user_ids
+
+
+def choice_of(value: str) -> CorrectionChoice:
+    try:
+        return parse_choice(value)
+    except ValueError:
+        raise UserError("That menu is out of date.") from None
+
+
+async def correction_form(
+    services: Services, choice: CorrectionChoice, metadata: dict[str, Any]
+) -> dict[str, Any]:
+    """The modal for a correction of one stored position. Raises `UserError` when the
+    position is gone (an extractor or another analyst replaced it meanwhile)."""
+    found = await services.store.positions_by_ids([choice.position_id])
+    if not found:
+        raise UserError("That position has changed since the card was drawn: ask again.")
+    position = found[0]
+    metadata = {**metadata, "p": choice.position_id, "k": choice.op}
+    return correction_modal(
+        choice, position, party_label(position.party), list(parties().values()), metadata
+    )
+
+
+async def submit_correction(
+    services: Services,
+    user_id: str | None,
+    choice: CorrectionChoice,
+    value: str | None,
+    note: str | None,
+) -> str:
+    """Store a correction; returns the line to tell the analyst. Raises `UserError`."""
+    if not may_correct(services.settings, user_id):
+        raise UserError(REFUSAL)
+    assert user_id is not None
+    kind = _KINDS.get(choice.op)
+    if kind is None:
+        raise UserError("That menu is out of date.")
+    new_stance: Stance | None = None
+    new_party: str | None = None
+    if kind is CorrectionKind.STANCE:
+        try:
+            new_stance = Stance(value or "")
+        except ValueError:
+            raise UserError("Choose one of the four stances.") from None
+    elif kind is CorrectionKind.PARTY:
+        if not value or value not in parties():
+            raise UserError("Choose a party from the list.")
+        new_party = value
+    try:
+        result = await services.store.correct_position(
+            choice.position_id, kind, user_id=user_id, new_stance=new_stance,
+            new_party=new_party, note=note,
+        )
+    except CorrectionError as exc:
+        raise UserError(str(exc)) from None
+    log.info("correction %s (%s) by %s", result.correction.id, kind, user_id)
+    return describe(result.correction, done=result.positions > 0)
+
+
+async def undo(services: Services, user_id: str | None, position_id: int) -> str:
+    if not may_correct(services.settings, user_id):
+        raise UserError(REFUSAL)
+    assert user_id is not None
+    correction = await services.store.undo_correction(position_id, user_id=user_id)
+    if correction is None:
+        raise UserError("That position carries no correction to undo.")
+    log.info("correction %s undone by %s", correction.id, user_id)
+    return (
+        f"Undone: {party_label(correction.party)} {correction.stance} on"
+        f" {correction.guarantee} is back as the extractor found it."
+    )
+
+
+def describe(correction: Correction, *, done: bool = True) -> str:
+    was = f"{party_label(correction.party)} {correction.stance}"
+    if not done and correction.undone_at is not None:
+        return f"Back as the extractor found it: {was}."
+    if correction.kind is CorrectionKind.NOT_POSITION:
+        return f"Saved: “{was}” is not a position; it is left out everywhere."
+    now = f"{party_label(correction.corrected_party)} {correction.corrected_stance}"
+    return f"Saved: {was} → *{now}*. It is marked “checked by an analyst”."
+
+
+async def write_gold(store: Store, out: IO[str]) -> int:
+    """Active corrections in the gold format of vocabulary.md, one article a line; returns
+    how many articles were written.
+
+    `positions` holds the corrected positions (what analysts say the sentence holds);
+    `rejected` the tuples they marked "not a position". Only checked positions are listed,
+    so a file is partial gold: score an extractor on these tuples, not on whole articles.
+    """
+    by_article: dict[str, list[Correction]] = defaultdict(list)
+    for correction in await store.corrections():
+        by_article[correction.article_key].append(correction)
+    written = 0
+    for key, corrections in by_article.items():
+        article = await store.get_article(key)
+        if article is None:
+            continue
+        positions: list[dict[str, Any]] = []
+        rejected: list[dict[str, Any]] = []
+        for correction in corrections:
+            ids = await store.corrected_positions(correction.id)
+            stored = await store.positions_by_ids(ids)
+            if correction.kind is CorrectionKind.NOT_POSITION or not stored:
+                rejected.append(
+                    {
+                        "party": correction.party,
+                        "stance": str(correction.stance),
+                        "guarantee": str(correction.guarantee),
+                        "checked_by": correction.user_id,
+                        "note": correction.note,
+                    }
+                )
+                continue
+            for position in stored:
+                positions.append(
+                    {
+                        "actor": position.actor,
+                        "party": position.party,
+                        "stance": str(position.stance),
+                        "guarantee": str(position.guarantee),
+                        "guarantor": position.guarantor,
+                        "beneficiary": position.beneficiary,
+                        "evidence": position.evidence,
+                        "also": [],
+                        "checked_by": correction.user_id,
+                        "note": correction.note,
+                    }
+                )
+        record = {
+            "id": article.id,
+            "url": article.url,
+            "title": article.title,
+            "published": article.published.isoformat() if article.published else None,
+            "source": article.outlet or article.source,
+            "text": article.text,
+            "positions": positions,
+            "rejected": rejected,
+        }
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        written += 1
+    return written
