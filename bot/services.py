@@ -102,7 +102,7 @@ async def open_services(
     from bot.pipeline import ensure_demo_corpus
 
     extractor = extractor or default_extractor()
-    async with open_store(settings.store_path, clock=clock) as store:
+    async with open_store(settings.store_location, clock=clock) as store:
         if load_demo_corpus:
             await ensure_demo_corpus(store, extractor)
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=30)

@@ -188,7 +188,7 @@ class SubscriptionStoreMixin(StoreBase):
                 f" WHERE id = ? RETURNING {_SUB_COLUMNS}",
                 (
                     json.dumps(list(topic_words)), label, at_text, zone, team_id, created_by,
-                    int(skip_when_empty), int(changed), now, old["id"],
+                    int(skip_when_empty), changed, now, old["id"],
                 ),
             ) as cursor:
                 row = await cursor.fetchone()

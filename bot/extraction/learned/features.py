@@ -15,9 +15,9 @@ import tomllib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from itertools import pairwise
 from functools import cache
 from importlib import resources
+from itertools import pairwise
 
 from spacy.tokens import Doc, Span
 

@@ -11,8 +11,8 @@ scikit-learn (the `train` extra); inference does not.
 from __future__ import annotations
 
 import argparse
-import os
 import hashlib
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -22,9 +22,9 @@ import numpy as np
 
 from bot.evaluate import score
 from bot.extraction.learned.extractor import (
+    GUARANTOR_MODEL,
     MODEL_FILES,
     SENTENCE_MODEL,
-    GUARANTOR_MODEL,
     CombinedExtractor,
     without_rules,
 )
