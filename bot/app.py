@@ -84,7 +84,8 @@ def build_app(
     async def on_error(error: Exception, body: dict[str, Any]) -> None:
         await answer_unexpected_error(responder, error, body)
 
-    handlers.register(app)
+    # Several replicas share one PostgreSQL database: so does the duplicate filter.
+    handlers.register(app, services.store if services.store.dialect.postgres else None)
     return app
 
 

@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     store_url: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("store_url", "database_url")
     )
+    # Issue 10: one replica polls feeds, holding a lease this long (renewed every third).
+    feed_lease_seconds: int = Field(default=90, ge=3, le=3600)
     # Issue 10: multi-workspace installs through bolt's OAuth flow, when all three are set.
     slack_client_id: str | None = None
     slack_client_secret: SecretStr | None = None
