@@ -172,7 +172,7 @@ class Settings(BaseSettings):
         """The variables `serve` needs in the chosen mode that are not set."""
         socket_mode = self.socket_mode if socket_mode is None else socket_mode
         missing = []
-        if self.slack_bot_token is None:
+        if self.slack_bot_token is None and not self.oauth:  # OAuth: a token per workspace
             missing.append("SLACK_BOT_TOKEN")
         if socket_mode and self.slack_app_token is None:
             missing.append("SLACK_APP_TOKEN")

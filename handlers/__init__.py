@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import actions, commands, home, subscriptions
+from handlers import actions, commands, home, subscriptions, workspaces
 from handlers.middleware import (
     Deduplicator,
     DeliveryLog,
@@ -23,3 +23,4 @@ def register(app: AsyncApp, shared_deliveries: DeliveryLog | None = None) -> Non
     actions.register(app, dedupe)
     home.register(app, dedupe)
     subscriptions.register(app, dedupe)
+    workspaces.register(app, dedupe)

@@ -19,16 +19,25 @@ from bot.store.replicas import MIGRATIONS as REPLICA_MIGRATIONS
 from bot.store.replicas import ReplicaStoreMixin
 from bot.store.subscriptions import MIGRATIONS as SUBSCRIPTION_MIGRATIONS
 from bot.store.subscriptions import SubscriptionStoreMixin
+from bot.store.workspaces import MIGRATIONS as WORKSPACE_MIGRATIONS
+from bot.store.workspaces import WorkspaceStoreMixin
 
 MIGRATIONS: list[Migration] = [
     *POSITION_MIGRATIONS,
     *SUBSCRIPTION_MIGRATIONS,
     *FEED_MIGRATIONS,
     *REPLICA_MIGRATIONS,
+    *WORKSPACE_MIGRATIONS,
 ]
 
 
-class Store(PositionStoreMixin, SubscriptionStoreMixin, FeedStoreMixin, ReplicaStoreMixin):
+class Store(
+    PositionStoreMixin,
+    SubscriptionStoreMixin,
+    FeedStoreMixin,
+    ReplicaStoreMixin,
+    WorkspaceStoreMixin,
+):
     """Every query of the bot. Build it with `open_store`."""
 
 

@@ -105,6 +105,10 @@ class Claim:
         return (self.due.subscription.id, self.due.local_date)
 
 
+class ForeignChannelError(Exception):
+    """The channel's subscription belongs to another workspace: not ours to change."""
+
+
 @dataclass(frozen=True)
 class SubscribeResult:
     subscription: Subscription
@@ -168,6 +172,8 @@ class SubscriptionStoreMixin(StoreBase):
                 (channel_id, key),
             ) as cursor:
                 old = await cursor.fetchone()
+            if old is not None and team_id and old["team_id"] and old["team_id"] != team_id:
+                raise ForeignChannelError(channel_id)
             if old is None:
                 async with db.execute(
                     "INSERT INTO subscriptions (channel_id, team_id, topic_key, topic_words, label,"
@@ -202,22 +208,34 @@ class SubscriptionStoreMixin(StoreBase):
                 previous_at=time.fromisoformat(old["at"]),
             )
 
-    async def unsubscribe(self, channel_id: str, topic_words: Sequence[str]) -> bool:
-        """Remove this channel's subscription on the topic; False when there was none."""
+    async def unsubscribe(
+        self, channel_id: str, topic_words: Sequence[str], team_id: str | None = None
+    ) -> bool:
+        """Remove this channel's subscription on the topic; False when there was none (or,
+        with `team_id`, when it belongs to another workspace)."""
+        sql = "DELETE FROM subscriptions WHERE channel_id = ? AND topic_key = ?"
+        params: list[str] = [channel_id, topic_key(topic_words)]
+        if team_id is not None:
+            sql += " AND team_id = ?"
+            params.append(team_id)
         async with self.transaction() as db:
-            cursor = await db.execute(
-                "DELETE FROM subscriptions WHERE channel_id = ? AND topic_key = ?",
-                (channel_id, topic_key(topic_words)),
-            )
+            cursor = await db.execute(sql, params)
             return cursor.rowcount > 0
 
-    async def list_subscriptions(self, channel_id: str | None = None) -> list[Subscription]:
-        """Every subscription, or those of one channel."""
-        sql = f"SELECT {_SUB_COLUMNS} FROM subscriptions"
-        params: tuple[str, ...] = ()
+    async def list_subscriptions(
+        self, channel_id: str | None = None, team_id: str | None = None
+    ) -> list[Subscription]:
+        """Every subscription, or those of one channel; with `team_id`, of one workspace."""
+        clauses, params = [], []
         if channel_id is not None:
-            sql += " WHERE channel_id = ?"
-            params = (channel_id,)
+            clauses.append("channel_id = ?")
+            params.append(channel_id)
+        if team_id is not None:
+            clauses.append("team_id = ?")
+            params.append(team_id)
+        sql = f"SELECT {_SUB_COLUMNS} FROM subscriptions"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
         async with self.db.execute(sql + " ORDER BY channel_id, label, id", params) as cursor:
             return [_subscription(row) async for row in cursor]
 
