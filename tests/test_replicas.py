@@ -7,10 +7,17 @@ Tests taking `store_url` run on SQLite and on PostgreSQL; `postgres_url` ones on
 from __future__ import annotations
 
 import asyncio
+import urllib.parse
 from collections import Counter
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+import aiohttp
 
 from bot.store import open_store
+from tests.conftest import SIGNING_SECRET
+from tests.fakes.running import serving
+from tests.fakes.slack import sign, slash_command
 
 NOW = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 
@@ -87,3 +94,30 @@ async def test_three_replicas_claim_every_due_digest_exactly_once(postgres_url: 
     claimed = Counter(claim.subscription.channel_id for batch in claims for claim in batch)
     assert len(claimed) == 150 and set(claimed.values()) == {1}
     assert again == []
+
+
+async def test_a_retry_landing_on_another_replica_is_answered_once(
+    postgres_url: str, fake_slack: Any, make_settings: Any, gold_extractor: Any
+) -> None:
+    """Two `serve` processes on one PostgreSQL store, over real HTTP: Slack's retry of a
+    command reaches the other replica, which acknowledges it and answers nothing."""
+    first = make_settings(store_url=postgres_url)
+    second = make_settings(store_url=postgres_url)
+    async with (
+        serving(first, socket_mode=False, extractor=gold_extractor),
+        serving(second, socket_mode=False, extractor=gold_extractor),
+        aiohttp.ClientSession() as http,
+    ):
+        url = fake_slack.new_response_url()
+        body = urllib.parse.urlencode(slash_command("ukraine", response_url=url))
+        for settings, retry in ((first, None), (second, "1")):
+            headers = {"Content-Type": "application/x-www-form-urlencoded"}
+            headers |= sign(SIGNING_SECRET, body)
+            if retry:
+                headers |= {"X-Slack-Retry-Num": retry, "X-Slack-Retry-Reason": "http_timeout"}
+            events = f"http://{settings.host}:{settings.port}/slack/events"
+            async with http.post(events, data=body, headers=headers) as response:
+                assert response.status == 200
+        await fake_slack.wait_for(lambda: fake_slack.responses(url))
+        await asyncio.sleep(0.5)  # time enough for a second answer to arrive, if one were sent
+        assert len(fake_slack.responses(url)) == 1
