@@ -72,14 +72,17 @@ class ReplicaStoreMixin(StoreBase):
         """True for the first delivery of `key` within `window` (by any replica)."""
         now = self.clock()
         now_text = to_db_time(now)
-        async with self.transaction(changes_content=False) as db:
-            cursor = await db.execute(
-                "INSERT INTO deliveries (key, expires_at) VALUES (?, ?)"
-                " ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at"
-                " WHERE deliveries.expires_at <= ?",
-                (key, to_db_time(now + window), now_text),
-            )
-            first = cursor.rowcount > 0
+        sql = (
+            "INSERT INTO deliveries (key, expires_at) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at"
+            " WHERE deliveries.expires_at <= ?"
+        )
+        params = (key, to_db_time(now + window), now_text)
+        if self.dialect.postgres:  # one statement, autocommit: one round trip before the ack
+            first = (await self.db.execute(sql, params)).rowcount > 0
+        else:
+            async with self.transaction(changes_content=False) as db:
+                first = (await db.execute(sql, params)).rowcount > 0
         self._deliveries_since_sweep += 1
         if self._deliveries_since_sweep >= SWEEP_EVERY:
             self._deliveries_since_sweep = 0
