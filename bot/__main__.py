@@ -185,6 +185,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
+    from bot.store.base import StoreUnavailable
+
+    try:
+        return _run_command(args, settings)
+    except StoreUnavailable as exc:  # e.g. STORE_URL's PostgreSQL is down: one line
+        print(f"cannot open the store: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "ask":
         # The terminal shows the card; INFO lines about loading the corpus would only clutter it.
         logging.getLogger().setLevel(max(logging.WARNING, logging.getLogger().level))

@@ -67,6 +67,11 @@ async def serve(
     missing = settings.missing_for_serve(socket_mode=socket_mode)
     if missing:
         raise ServeError(f"cannot serve in {mode}: set {', '.join(missing)}")
+    if settings.oauth and socket_mode:
+        raise ServeError(
+            "installs through OAuth (SLACK_CLIENT_ID...) need HTTP mode for /slack/install:"
+            " unset SLACK_APP_TOKEN or serve with --mode http"
+        )
     log.info("starting in %s (Slack API at %s)", mode, settings.slack_api_url)
     own_signals = stop is None
     stop = stop or asyncio.Event()

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import aiohttp
+import pytest
 
 from bot.store import open_store
 from tests.conftest import SIGNING_SECRET
@@ -121,3 +122,12 @@ async def test_a_retry_landing_on_another_replica_is_answered_once(
         await fake_slack.wait_for(lambda: fake_slack.responses(url))
         await asyncio.sleep(0.5)  # time enough for a second answer to arrive, if one were sent
         assert len(fake_slack.responses(url)) == 1
+
+
+async def test_an_unreachable_database_is_one_line_without_the_password() -> None:
+    from bot.store.base import StoreUnavailable
+
+    with pytest.raises(StoreUnavailable) as raised:
+        async with open_store("postgresql://bot:s3cret@127.0.0.1:1/guarantees"):
+            pass
+    assert "s3cret" not in str(raised.value) and "STORE_URL" in str(raised.value)

@@ -56,6 +56,11 @@ def from_db_time(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
+class StoreUnavailable(Exception):
+    """The store cannot be opened (PostgreSQL unreachable, refused, no such database); the
+    message is one line without the URL, which may hold a password."""
+
+
 def is_postgres_url(url: str) -> bool:
     return url.startswith(("postgresql://", "postgres://", "postgresql+asyncpg://"))
 
@@ -108,7 +113,16 @@ class StoreBase:
     ) -> StoreBase:
         from bot.store.pg import PgDb, create_pool
 
-        pool = await create_pool(url, POOL_SIZE)
+        try:
+            pool = await create_pool(url, POOL_SIZE)
+        except (TimeoutError, OSError, ValueError) as exc:
+            raise StoreUnavailable(f"PostgreSQL (STORE_URL): {type(exc).__name__}") from None
+        except Exception as exc:  # asyncpg's own errors: auth failed, no such database...
+            if type(exc).__module__.startswith("asyncpg"):
+                raise StoreUnavailable(
+                    f"PostgreSQL (STORE_URL): {type(exc).__name__}"
+                ) from None
+            raise
         store = cls(PgDb(pool), url, clock, POSTGRES)
         store._pool = pool
         try:
