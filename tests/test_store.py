@@ -389,3 +389,28 @@ async def test_memo_is_reused_until_any_connection_writes(
         await other_process.save_positions("story-1", [position()], "rules", "1")
         assert await store.memo("k", compute) == 3  # another connection's commit is seen too
         assert await store.memo("other", compute) == 4  # keys are separate
+
+
+async def test_the_documented_migration_runs_on_both_backends(store_url: str) -> None:
+    """The example in `bot.store.dialect` is how other features add tables: it must work."""
+    import bot.store.dialect as dialect
+    from bot.store import Store
+
+    assert dialect.__doc__ is not None
+    script = dialect.__doc__.split("(\"corrections-1\", '''")[1].split("'''),")[0]
+    store = await Store.connect(store_url, [*MIGRATIONS, ("corrections-1", script)])
+    try:
+        await store.add_article(ARTICLE)
+        await store.save_positions("story-1", [position()], "rules", "1")
+        [(position_id,)] = await rows(store, "SELECT id FROM positions")
+        for team in ("T1", "T1", "T2"):
+            async with store.transaction() as db:
+                await db.execute(
+                    "INSERT INTO corrections (position_id, team_id, stance, added_at)"
+                    " VALUES (?, ?, 'opposes', '2026-01-01T00:00:00.000000Z')",
+                    (position_id, team),
+                )
+        counts = await rows(store, "SELECT team_id, n FROM correction_counts ORDER BY team_id")
+        assert counts == [("T1", 2), ("T2", 1)]
+    finally:
+        await store.close()

@@ -16,6 +16,32 @@ What the rewrite cannot do, the SQL says explicitly for both: an upsert names it
 target and qualifies the existing row's columns with the table name (PostgreSQL finds a bare
 column ambiguous with `excluded`); a subquery in FROM has an alias; "true" is `TRUE`. A
 migration whose SQL must differ more is a function of the dialect (see `Migration`).
+
+Writing a migration (one entry in a feature module's MIGRATIONS list, run once per database,
+in order, by both backends):
+
+    ("corrections-1", '''
+        CREATE TABLE corrections (
+            id INTEGER PRIMARY KEY,               -- an identity column on PostgreSQL
+            position_id INTEGER NOT NULL REFERENCES positions (id) ON DELETE CASCADE,
+            team_id TEXT NOT NULL,
+            stance TEXT NOT NULL,
+            added_at TEXT NOT NULL                -- UTC ISO text, as every timestamp here
+        );
+        CREATE TABLE correction_counts (team_id TEXT PRIMARY KEY, n INTEGER NOT NULL);
+        CREATE TRIGGER corrections_count AFTER INSERT ON corrections
+        BEGIN
+            INSERT INTO correction_counts VALUES (new.team_id, 1)
+            ON CONFLICT (team_id) DO UPDATE SET n = correction_counts.n + 1;
+        END;
+    '''),
+
+Queries follow the same rules; `cells` in positions.py shows the one place where a query
+branches on `self.dialect.postgres` (SQLite's bare columns beside max()). PostgreSQL runs row
+triggers once the whole statement is done, not row by row: a trigger that looks up sibling
+rows must not assume they are still there (see the EXISTS guard in positions-1). Tables whose
+writes change what cards show also belong in `bot.store.replicas.CONTENT_TABLES` (PostgreSQL
+bumps the store version for them, so every replica's card cache is refreshed).
 """
 
 from __future__ import annotations
