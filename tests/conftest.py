@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import shutil
 import socket
@@ -132,6 +133,13 @@ async def _admin(sql: str, url: str = POSTGRES_URL) -> None:
         await connection.close()
 
 
+def _admin_sync(sql: str, url: str = POSTGRES_URL) -> None:
+    """`_admin` from sync code, even while an event loop runs (fixtures asked for by async
+    fixtures): on a thread of its own, with its own loop."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, _admin(sql, url)).result()
+
+
 def _with_database(url: str, database: str) -> str:
     base, _, query = url.partition("?")
     base = base.rsplit("/", 1)[0] + "/" + database
@@ -143,7 +151,7 @@ def postgres_database() -> Iterator[str]:
     """The URL of a database made for this test session."""
     name = f"guarantees_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     try:
-        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+        _admin_sync(f'CREATE DATABASE "{name}"')
     except Exception as exc:  # no server, refused, no such role: all mean "no PostgreSQL here"
         reason = f"PostgreSQL not reachable at {POSTGRES_URL} ({type(exc).__name__})"
         if _in_ci():
@@ -153,19 +161,19 @@ def postgres_database() -> Iterator[str]:
     try:
         yield _with_database(POSTGRES_URL, name)
     finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        _admin_sync(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
 def postgres_url(postgres_database: str) -> Iterator[str]:
     """A fresh, empty schema for one test, dropped afterwards."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(f"CREATE SCHEMA {schema}", postgres_database))
+    _admin_sync(f"CREATE SCHEMA {schema}", postgres_database)
     separator = "&" if "?" in postgres_database else "?"
     try:
         yield f"{postgres_database}{separator}search_path={schema}"
     finally:
-        asyncio.run(_admin(f"DROP SCHEMA {schema} CASCADE", postgres_database))
+        _admin_sync(f"DROP SCHEMA {schema} CASCADE", postgres_database)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -84,11 +84,16 @@ class Server:
 FORM = "application/x-www-form-urlencoded"
 
 
-@pytest.fixture
+@pytest.fixture(params=["sqlite", "postgresql"])
 async def server(
-    fake_slack: FakeSlack, make_settings: Any, gold_extractor: Any
+    request: pytest.FixtureRequest, fake_slack: FakeSlack, make_settings: Any, gold_extractor: Any
 ) -> AsyncIterator[Server]:
+    """The bot with OAuth on, on a SQLite copy of the demo store, then on PostgreSQL."""
+    store: dict[str, str] = {}
+    if request.param == "postgresql":
+        store["store_url"] = request.getfixturevalue("postgres_url")
     settings = make_settings(
+        **store,
         slack_bot_token=None,
         slack_client_id=fake_slack.client_id,
         slack_client_secret=fake_slack.client_secret,
