@@ -222,3 +222,15 @@ async def test_digests_go_out_with_each_workspace_own_token(
     assert report.sent == 2
     posted = {c.channel: c.team for c in server.fake.calls("chat.postMessage") if c.ok}
     assert posted == {CHANNEL_A: A, CHANNEL_B: B}
+
+
+async def test_the_installer_is_an_admin_of_that_workspace_only(server: Server) -> None:
+    await server.install(A, USER_A)
+    await server.install(B, USER_B)
+    target = "http://127.0.0.1:9/story"  # refused by the fetcher: no network needed
+    installer = await server.answer(await server.command(f"ingest {target}", A, USER_A, CHANNEL_A))
+    assert "Only admins" not in installer
+    member = await server.answer(await server.command(f"ingest {target}", A, "UOTHER", CHANNEL_A))
+    assert "Only admins" in member
+    foreign = await server.answer(await server.command(f"ingest {target}", B, USER_A, CHANNEL_B))
+    assert "Only admins" in foreign
