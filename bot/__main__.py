@@ -126,7 +126,7 @@ async def cmd_extract_model(settings: Settings, file: str, kind: str) -> int:
 
     items = list(read_file(Path(file)))
     failed = False
-    async with open_store(settings.store_path) as store, open_extractor(
+    async with open_store(settings.store_location) as store, open_extractor(
         settings, store, kind, queue_fallbacks=False
     ) as extractor:
         assert isinstance(extractor, AsyncExtractor)
@@ -158,7 +158,7 @@ async def cmd_eval_model(settings: Settings, file: str, kind: str, as_json: bool
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         print(f"cannot read {file}: {exc}", file=sys.stderr)
         return 2
-    async with open_store(settings.store_path) as store, open_extractor(
+    async with open_store(settings.store_location) as store, open_extractor(
         settings, store, kind, queue_fallbacks=False
     ) as extractor:
         result, fallbacks = await evaluate_records_async(records, extractor)
@@ -391,6 +391,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
+    from bot.store.base import StoreUnavailable
+
+    try:
+        return _run_command(args, settings, model_tier)
+    except StoreUnavailable as exc:  # e.g. STORE_URL's PostgreSQL is down: one line
+        print(f"cannot open the store: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run_command(args: argparse.Namespace, settings: Settings, model_tier: bool) -> int:
     if model_tier:
         if not settings.llm_base_url or not settings.llm_model:
             print(f"configuration error: --extractor {args.extractor} needs LLM_BASE_URL and"

@@ -10,8 +10,9 @@ Choices worth knowing:
   `auth.test` lazily, once, on the first request, through the app's client, i.e. through our
   base URL. `serve` also calls it at start-up to fail fast on a bad token.
 - `SLACK_CLIENT_ID` / `SLACK_CLIENT_SECRET` in the environment silently switch bolt to OAuth
-  (multi-workspace installs). This bot is single-workspace: they are hidden from bolt while the
-  app is built, and a warning says they are ignored.
+  (multi-workspace installs). Unless all three OAuth settings are set (then `bot.workspaces`
+  builds bolt's OAuth settings on our store, and each request runs with its workspace's bot
+  token), they are hidden from bolt while the app is built, and a warning says so.
 """
 
 from __future__ import annotations
@@ -50,25 +51,13 @@ def build_app(
     session, `reply_attempts` tries with `reply_backoff` seconds doubling between them).
     """
     client = services.slack or build_slack_client(settings, services.http)
-    if client.token is None:
-        raise ValueError("SLACK_BOT_TOKEN is required to build the Slack app")
     secret = settings.slack_signing_secret
-    if secret is None:
-        # Only Socket Mode may run without it; `serve` refuses HTTP mode without a secret.
-        log.info("no signing secret: HTTP requests would not be verified (Socket Mode only)")
-    with _without_oauth_env():
-        app = AsyncApp(
-            name="guarantees-bot",
-            client=client,
-            signing_secret=secret.get_secret_value() if secret else None,
-            request_verification_enabled=secret is not None,
-            installation_store=None,
-            oauth_settings=None,
-            oauth_flow=None,
-            process_before_response=False,
-        )
-    if app.oauth_flow is not None:  # pragma: no cover - guarded by _without_oauth_env
-        raise RuntimeError("bolt switched to OAuth mode; this bot is single-workspace")
+    if settings.oauth:
+        app = _build_oauth_app(settings, services, client)
+    elif client.token is None:
+        raise ValueError("SLACK_BOT_TOKEN is required to build the Slack app")
+    else:
+        app = _build_single_workspace_app(client, secret)
     responder = responder or Responder(
         services.http, attempts=reply_attempts, backoff=reply_backoff
     )
@@ -84,7 +73,45 @@ def build_app(
     async def on_error(error: Exception, body: dict[str, Any]) -> None:
         await answer_unexpected_error(responder, error, body)
 
-    handlers.register(app)
+    # Several replicas share one PostgreSQL database: so does the duplicate filter.
+    handlers.register(app, services.store if services.store.dialect.postgres else None)
+    return app
+
+
+def _build_oauth_app(settings: Settings, services: Services, client: Any) -> AsyncApp:
+    """Many workspaces: bolt's OAuth flow; each request authorised by its workspace's
+    installation (an unknown workspace gets no answer but bolt's "install me")."""
+    from bot.workspaces import oauth_settings
+
+    secret = settings.slack_signing_secret
+    assert secret is not None  # serve refuses OAuth without it
+    client.token = None  # each request runs with its own workspace's token
+    return AsyncApp(
+        name="guarantees-bot",
+        client=client,
+        signing_secret=secret.get_secret_value(),
+        oauth_settings=oauth_settings(settings, services.store),
+        process_before_response=False,
+    )
+
+
+def _build_single_workspace_app(client: Any, secret: Any) -> AsyncApp:
+    if secret is None:
+        # Only Socket Mode may run without it; `serve` refuses HTTP mode without a secret.
+        log.info("no signing secret: HTTP requests would not be verified (Socket Mode only)")
+    with _without_oauth_env():
+        app = AsyncApp(
+            name="guarantees-bot",
+            client=client,
+            signing_secret=secret.get_secret_value() if secret else None,
+            request_verification_enabled=secret is not None,
+            installation_store=None,
+            oauth_settings=None,
+            oauth_flow=None,
+            process_before_response=False,
+        )
+    if app.oauth_flow is not None:  # pragma: no cover - guarded by _without_oauth_env
+        raise RuntimeError("bolt switched to OAuth mode without all three OAuth settings")
     return app
 
 

@@ -186,7 +186,9 @@ def _without_stances(topic: Topic) -> Topic:
 async def _ingest(services: Services, request: IngestRequest, ctx: CommandContext) -> Reply:
     if not ctx.in_slack:
         return Reply(notice_message("On the command line use `python -m bot ingest URL ...`."))
-    if ctx.user_id is None or ctx.user_id not in services.settings.admin_user_ids:
+    from bot.subscriptions import is_admin
+
+    if not await is_admin(services, ctx):
         return Reply(
             notice_message(
                 "Only admins can ingest. An operator can add your Slack user id to"
@@ -239,10 +241,15 @@ async def evidence_view(services: Services, topic_words: str, guarantee: str) ->
     return evidence_modal(evidence)
 
 
-async def home_view(services: Services, user_id: str) -> dict[str, Any]:
+async def home_view(
+    services: Services, user_id: str, team_id: str | None = None
+) -> dict[str, Any]:
     """The App Home tab: this workspace's digests and the latest positions."""
+    from bot.subscriptions import team_scope
+
     store = services.store
-    subscriptions = await store.list_subscriptions()
+    ctx = CommandContext(user_id=user_id, team_id=team_id)
+    subscriptions = await store.list_subscriptions(team_id=team_scope(services, ctx))
     latest = await latest_positions(store)
     stats = await store.stats(PositionFilter())
     return home_tab(subscriptions, latest, stats.positions, stats.sources, stats.latest_published)

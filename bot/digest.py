@@ -31,7 +31,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -460,10 +460,13 @@ class SlackPoster:
         channel: str,
         message: Message,
         heartbeat: Callable[[], Awaitable[bool]] | None = None,
+        token: str | None = None,
     ) -> PostResult:
         """Post once, retrying what may pass. `heartbeat` runs before every attempt; when it
-        answers False (our claim was taken over) nothing more is posted."""
+        answers False (our claim was taken over) nothing more is posted. `token`: the
+        workspace's own bot token when many workspaces installed the app."""
         policy = self.policy
+        as_team: dict[str, Any] = {"token": token} if token else {}
         payload = message.to_dict()
         rate_limited = 0
         last_error = "no attempt"
@@ -479,6 +482,7 @@ class SlackPoster:
                         blocks=payload["blocks"] or None,
                         unfurl_links=False,
                         unfurl_media=False,
+                        **as_team,
                     )
                 return PostResult(Outcome.SENT, ts=response.get("ts"), attempts=attempt,
                                   rate_limited=rate_limited)
@@ -513,15 +517,19 @@ class SlackPoster:
         return PostResult(Outcome.RETRY_LATER, error=last_error, attempts=policy.attempts,
                           rate_limited=rate_limited)
 
-    async def notify(self, user_id: str | None, channel: str, message: Message) -> bool:
+    async def notify(
+        self, user_id: str | None, channel: str, message: Message, token: str | None = None
+    ) -> bool:
         """Tell one person privately: ephemeral in the channel, else a direct message (an
         ephemeral cannot reach a channel the bot was removed from)."""
         if not user_id:
             return False
         payload = message.to_dict()
+        as_team: dict[str, Any] = {"token": token} if token else {}
         try:
             await self.client.chat_postEphemeral(
-                channel=channel, user=user_id, text=payload["text"], blocks=payload["blocks"]
+                channel=channel, user=user_id, text=payload["text"], blocks=payload["blocks"],
+                **as_team,
             )
             return True
         except (SlackApiError, aiohttp.ClientError, TimeoutError, SlackClientError) as exc:
@@ -530,7 +538,7 @@ class SlackPoster:
         try:
             await self.client.chat_postMessage(
                 channel=user_id, text=payload["text"], blocks=payload["blocks"],
-                unfurl_links=False, unfurl_media=False,
+                unfurl_links=False, unfurl_media=False, **as_team,
             )
             return True
         except (SlackApiError, aiohttp.ClientError, TimeoutError, SlackClientError) as exc:
@@ -610,6 +618,18 @@ async def _deliver(
 
     store = services.store
     sub = claim.subscription
+    token: str | None = None
+    if services.settings.oauth:  # many workspaces: post with this one's own bot token
+        from bot.workspaces import bot_token
+
+        token = await bot_token(store, sub.team_id)
+        if token is None:
+            await _settle(store.pause_subscription(sub.id, "app_uninstalled"))
+            await _settle(store.finish_digest(claim, LogStatus.DROPPED, error="no_installation"))
+            log.warning("digest %s paused: its workspace has no installation", sub.id)
+            report.paused += 1
+            report.outcomes[claim.key] = "paused"
+            return
     try:
         digest = await builder.build(sub, claim.due.local_date, claim.window_start,
                                      claim.window_end)
@@ -618,7 +638,7 @@ async def _deliver(
         reason = f"topic not understood: {exc.message}"
         await _settle(store.pause_subscription(sub.id, reason))
         await _settle(store.finish_digest(claim, LogStatus.DROPPED, error="topic_not_understood"))
-        await poster.notify(sub.created_by, sub.channel_id, pause_notice(sub, reason))
+        await poster.notify(sub.created_by, sub.channel_id, pause_notice(sub, reason), token)
         report.paused += 1
         report.outcomes[claim.key] = "paused"
         return
@@ -629,7 +649,8 @@ async def _deliver(
         return
     message = render_digest(digest)
     result = await poster.post(
-        sub.channel_id, message, heartbeat=lambda: _settle(store.mark_posting(claim))
+        sub.channel_id, message, heartbeat=lambda: _settle(store.mark_posting(claim)),
+        token=token,
     )
     report.rate_limited += result.rate_limited
     report.outcomes[claim.key] = str(result.outcome)
@@ -640,7 +661,9 @@ async def _deliver(
         await _settle(store.pause_subscription(sub.id, result.error or "refused"))
         await _settle(store.finish_digest(claim, LogStatus.DROPPED, error=result.error))
         log.warning("digest %s paused: Slack said %s", sub.id, result.error)
-        await poster.notify(sub.created_by, sub.channel_id, pause_notice(sub, result.error or ""))
+        await poster.notify(
+            sub.created_by, sub.channel_id, pause_notice(sub, result.error or ""), token
+        )
         report.paused += 1
     elif result.outcome is Outcome.LOST:
         log.warning("digest %s: claim taken over by another process", sub.id)

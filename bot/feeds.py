@@ -20,10 +20,14 @@ import contextlib
 import html
 import io
 import logging
+import os
 import re
+import socket
+import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -612,25 +616,81 @@ async def poll_once(services: Services, fetcher: SafeFetcher | None = None) -> I
     return report
 
 
-async def poll_feeds(services: Services, *, interval: float | None = None) -> None:
+FEED_LEASE = "feed-polling"
+
+
+async def poll_feeds(
+    services: Services, *, interval: float | None = None, holder: str | None = None
+) -> None:
     """Poll `FEEDS` every `FEED_POLL_MINUTES` until cancelled. Never raises for a bad feed;
-    with no feeds configured it logs that once and idles until cancelled."""
+    with no feeds configured it logs that once and idles until cancelled.
+
+    Only one replica polls at a time: the one holding the `feed-polling` lease in the store
+    (FEED_LEASE_SECONDS long, renewed every third of it while held). The others try for it
+    as often; when the holder dies its lease runs out and one of them takes over and polls
+    at once."""
     settings = services.settings
     if not settings.feeds:
         log.info("no FEEDS configured: feed polling is idle")
         await asyncio.Event().wait()
         return
     every = interval if interval is not None else settings.feed_poll_minutes * 60.0
+    lease = timedelta(seconds=settings.feed_lease_seconds)
+    tick = min(every, lease.total_seconds() / 3)
+    holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    store = services.store
     log.info("polling %d feed(s) every %g minutes", len(settings.feeds), every / 60)
     async with SafeFetcher.from_settings(settings) as fetcher:
+        next_poll = 0.0
+        holding = False
         while True:
             try:
-                await poll_once(services, fetcher)
+                held = await store.acquire_lease(FEED_LEASE, holder, lease)
             except asyncio.CancelledError:
                 raise
-            except Exception as error:  # e.g. the store is briefly locked: try next round
-                log.error("feed poll failed: %s: %s", type(error).__name__, error)
-            await asyncio.sleep(every)
+            except Exception as error:  # the database is briefly away: try next tick
+                log.error("feed lease check failed: %s: %s", type(error).__name__, error)
+                held = False
+            if held != holding:
+                log.info("feed polling %s here (%s)", "taken" if held else "held elsewhere",
+                         holder)
+                holding = held
+            if held and time.monotonic() >= next_poll:
+                await _poll_holding_lease(services, fetcher, holder, lease, tick)
+                next_poll = time.monotonic() + every
+            elif not held:
+                next_poll = 0.0  # if it comes to us, the last holder may be long gone
+            await asyncio.sleep(tick)
+
+
+async def _poll_holding_lease(
+    services: Services, fetcher: SafeFetcher, holder: str, lease: timedelta, tick: float
+) -> None:
+    """One poll of every feed, renewing the lease meanwhile; a lost lease stops it."""
+    poll = asyncio.create_task(poll_once(services, fetcher))
+    try:
+        while not poll.done():
+            await asyncio.wait({poll}, timeout=tick)
+            if not poll.done() and not await _renew(services, holder, lease):
+                log.warning("feed lease lost mid-poll: stopping this poll")
+                poll.cancel()
+        [outcome] = await asyncio.gather(poll, return_exceptions=True)
+    finally:
+        if not poll.done():
+            poll.cancel()
+            await asyncio.gather(poll, return_exceptions=True)
+    if isinstance(outcome, Exception):  # e.g. the store is briefly locked: try next round
+        log.error("feed poll failed: %s: %s", type(outcome).__name__, outcome)
+
+
+async def _renew(services: Services, holder: str, lease: timedelta) -> bool:
+    try:
+        return await services.store.acquire_lease(FEED_LEASE, holder, lease)
+    except asyncio.CancelledError:
+        raise
+    except Exception as error:  # a database hiccup is not a lost lease
+        log.warning("feed lease renewal failed: %s: %s", type(error).__name__, error)
+        return True
 
 
 __all__ = [

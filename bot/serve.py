@@ -20,7 +20,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
@@ -69,6 +69,11 @@ async def serve(
     missing = settings.missing_for_serve(socket_mode=socket_mode)
     if missing:
         raise ServeError(f"cannot serve in {mode}: set {', '.join(missing)}")
+    if settings.oauth and socket_mode:
+        raise ServeError(
+            "installs through OAuth (SLACK_CLIENT_ID...) need HTTP mode for /slack/install:"
+            " unset SLACK_APP_TOKEN or serve with --mode http"
+        )
     log.info("starting in %s (Slack API at %s)", mode, settings.slack_api_url)
     own_signals = stop is None
     stop = stop or asyncio.Event()
@@ -77,7 +82,8 @@ async def serve(
     try:
         async with open_services(settings, extractor=extractor) as services:
             app = build_app(settings, services)
-            await check_token(app.client)
+            if not settings.oauth:  # with OAuth each workspace brings its own token
+                await check_token(app.client)
             async with background_tasks(services):
                 if socket_mode:
                     await run_socket_mode(app, settings, stop, ping_interval=ping_interval)
@@ -252,6 +258,21 @@ def build_web_app(
     web_app = web.Application()
     web_app.router.add_post("/slack/events", slack_events)
     web_app.router.add_get("/healthz", healthz)
+    flow = app.oauth_flow
+    if flow is not None:  # many workspaces: bolt's install page and OAuth redirect
+
+        async def install(request: web.Request) -> web.Response:
+            return await to_aiohttp_response(
+                await flow.handle_installation(await to_bolt_request(request))
+            )
+
+        async def oauth_redirect(request: web.Request) -> web.Response:
+            return await to_aiohttp_response(
+                await flow.handle_callback(await to_bolt_request(request))
+            )
+
+        web_app.router.add_get(flow.install_path, install)
+        web_app.router.add_get(flow.redirect_uri_path, oauth_redirect)
     return web_app
 
 

@@ -108,7 +108,7 @@ async def open_services(
     extractor upgrade as before it."""
     from bot.pipeline import ensure_demo_corpus
 
-    async with open_store(settings.store_path, clock=clock) as store, _extractor(
+    async with open_store(settings.store_location, clock=clock) as store, _extractor(
         settings, store, extractor
     ) as chosen:
         if load_demo_corpus:

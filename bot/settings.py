@@ -11,7 +11,14 @@ from datetime import time
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SLACK_PUBLIC_API_URL = "https://slack.com/api/"
@@ -74,6 +81,17 @@ class Settings(BaseSettings):
     llm_timeout_seconds: float = Field(default=120.0, gt=0)
     # Worker processes re-extracting stored articles after an extractor upgrade (0: a thread).
     reextract_workers: int = Field(default=1, ge=0, le=16)
+    # Issue 10: the store as a URL (a SQLite path, or postgresql://... for several replicas);
+    # DATABASE_URL is read too, as platforms set it. Takes precedence over STORE_PATH.
+    store_url: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("store_url", "database_url")
+    )
+    # Issue 10: one replica polls feeds, holding a lease this long (renewed every third).
+    feed_lease_seconds: int = Field(default=90, ge=3, le=3600)
+    # Issue 10: multi-workspace installs through bolt's OAuth flow, when all three are set.
+    slack_client_id: str | None = None
+    slack_client_secret: SecretStr | None = None
+    slack_state_secret: SecretStr | None = None
 
     @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", mode="before")
     @classmethod
@@ -161,6 +179,40 @@ class Settings(BaseSettings):
     def _upper_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
+    @field_validator(
+        "store_url", "slack_client_id", "slack_client_secret", "slack_state_secret",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("store_url")
+    @classmethod
+    def _check_store_url(cls, value: SecretStr | None) -> SecretStr | None:
+        text = value.get_secret_value() if value is not None else ""
+        if "://" in text and not text.startswith(
+            ("postgresql://", "postgres://", "sqlite:///")
+        ):
+            raise ValueError("must be a SQLite path or a postgresql:// URL")
+        return value
+
+    @property
+    def store_location(self) -> str:
+        """Where the store is: STORE_URL (or DATABASE_URL) when set, else STORE_PATH."""
+        if self.store_url is None:
+            return self.store_path
+        return self.store_url.get_secret_value().removeprefix("sqlite:///")
+
+    @property
+    def oauth(self) -> bool:
+        """All three OAuth settings are set: many workspaces install the app."""
+        return None not in (
+            self.slack_client_id, self.slack_client_secret, self.slack_state_secret
+        )
+
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.digest_timezone)
@@ -173,7 +225,7 @@ class Settings(BaseSettings):
         """The variables `serve` needs in the chosen mode that are not set."""
         socket_mode = self.socket_mode if socket_mode is None else socket_mode
         missing = []
-        if self.slack_bot_token is None:
+        if self.slack_bot_token is None and not self.oauth:  # OAuth: a token per workspace
             missing.append("SLACK_BOT_TOKEN")
         if socket_mode and self.slack_app_token is None:
             missing.append("SLACK_APP_TOKEN")

@@ -3,18 +3,21 @@
 Slack delivers at least once: the Events API retries (`X-Slack-Retry-Num`, mirrored by bolt's
 Socket Mode adapter), Socket Mode may re-send an envelope, and people double-click buttons.
 Each delivery gets a key; a key seen within its time window is acknowledged and not processed
-again. The window lives in this process's memory: enough for one server (Slack's retries and
-re-sends arrive within minutes); several processes behind a load balancer would need a shared
-store.
+again. The window lives in this process's memory (`Deduplicator`): enough for one server
+(Slack's retries and re-sends arrive within minutes). Several replicas behind a load balancer
+share it through the database instead (`SharedDeduplicator`, on PostgreSQL), so a retry that
+lands on another replica is still answered once.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Any
+from datetime import timedelta
+from typing import Any, Protocol
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.request.async_request import AsyncBoltRequest
@@ -48,6 +51,20 @@ class Deduplicator:
         return True
 
 
+class DeliveryLog(Protocol):
+    async def first_delivery(self, key: str, window: timedelta) -> bool: ...
+
+
+class SharedDeduplicator:
+    """The duplicate filter in the database: the first replica to record a key handles it."""
+
+    def __init__(self, deliveries: DeliveryLog) -> None:
+        self._deliveries = deliveries
+
+    async def first_time(self, key: str, window: float) -> bool:
+        return await self._deliveries.first_delivery(key, timedelta(seconds=window))
+
+
 def delivery_key(body: dict[str, Any]) -> tuple[str, float] | None:
     """The identity of one delivery and how long to remember it, or None if it has none.
 
@@ -72,7 +89,7 @@ def delivery_key(body: dict[str, Any]) -> tuple[str, float] | None:
 
 
 def build_dedupe_middleware(
-    dedupe: Deduplicator,
+    dedupe: Deduplicator | SharedDeduplicator,
 ) -> Callable[..., Awaitable[BoltResponse | None]]:
     """Listener middleware answering 200 to a delivery already handled, without running it."""
 
@@ -80,7 +97,12 @@ def build_dedupe_middleware(
         body: dict[str, Any], request: AsyncBoltRequest, next: Callable[[], Awaitable[Any]]
     ) -> BoltResponse | None:
         found = delivery_key(body)
-        if found is None or dedupe.first_time(*found):
+        if found is None:
+            return await next()
+        first = dedupe.first_time(*found)
+        if inspect.isawaitable(first):
+            first = await first
+        if first:
             return await next()
         retry = request.headers.get("x-slack-retry-num", [None])[0]
         log.info("ignored a duplicate delivery (%s, retry %s)", found[0].split(":")[0], retry)

@@ -30,6 +30,7 @@ from bot.app import CALM_ERROR, build_app
 from bot.models import Article, Position
 from bot.services import Services, open_services
 from bot.settings import Settings
+from bot.slack_requests import SslCheck, read_slack_request
 from bot.vocabulary import Guarantee, Stance
 from handlers.respond import Delivery, Responder
 from tests.fakes.slack import FakeSlack, check_message, slash_command
@@ -65,9 +66,13 @@ def command_request(
     body = urllib.parse.urlencode(
         slash_command(text, response_url=response_url, trigger_id=trigger_id)
     )
-    return AsyncBoltRequest(
-        body=body, headers={"content-type": ["application/x-www-form-urlencoded"]}
+    # parsed as `serve` parses it (bolt's own parser drops any body holding "payload")
+    parsed = read_slack_request(
+        body.encode(), headers={"Content-Type": "application/x-www-form-urlencoded"},
+        query="", verifier=None,
     )
+    assert not isinstance(parsed, SslCheck)
+    return parsed
 
 
 async def open_app(

@@ -11,7 +11,6 @@ import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -114,8 +113,9 @@ def posts(fake: FakeSlack, ok_only: bool = True) -> list[str]:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> str:
-    return str(tmp_path / "store.db")
+def db(store_url: str) -> str:
+    """An empty store: a SQLite file, then a PostgreSQL schema."""
+    return store_url
 
 
 async def test_each_due_channel_gets_one_digest_and_a_second_run_sends_nothing(

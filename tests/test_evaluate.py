@@ -120,3 +120,39 @@ def test_corpus_targets(extractor: RuleExtractor) -> None:
     result = evaluate_records(records, extractor)
     assert result.overall.f1 >= 0.85
     assert result.evidence_accuracy >= 0.9
+
+
+def test_eval_ablation_prints_three_extractors_by_style(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.__main__ import main
+
+    src = Path(__file__).resolve().parent.parent / "bot/corpus/dev_gold.jsonl"
+    lines = src.read_text(encoding="utf-8").splitlines()[:3]
+    records = [json.loads(line) for line in lines]
+    for record, style in zip(records, ("wire", "wire", "brief"), strict=True):
+        record["style"] = style
+    gold = tmp_path / "g.jsonl"
+    gold.write_text("\n".join(json.dumps(r) for r in records), encoding="utf-8")
+    assert main(["eval", str(gold), "--ablation"]) == 0
+    out = capsys.readouterr().out
+    for row in ("rules alone", "model alone", "combined", "F1 by style", "F1 by stance"):
+        assert row in out
+    assert main(["eval", str(gold), "--split", "dev"]) == 2  # a file or a split, not both
+
+
+def test_splits_keep_writers_apart() -> None:
+    """No writer and no style of the test split appears in train or dev."""
+    from bot.extraction.learned.splits import load_split
+
+    root = Path(__file__).resolve().parent.parent
+    split = {name: load_split(name, root) for name in ("train", "dev", "test")}
+    assert len(split["test"]) >= 70
+    total = sum(len(records) for records in split.values())
+    assert total >= 300 + 134  # the corpus written for this round, and the earlier sets
+    test_writers = {r.get("writer") for r in split["test"]}
+    test_styles = {r["style"] for r in split["test"]}
+    for name in ("train", "dev"):
+        assert not test_writers & {r.get("writer") for r in split[name]}
+        assert not test_styles & {r["style"] for r in split[name]}
+    assert all(r["set"] for records in split.values() for r in records)

@@ -1,4 +1,6 @@
-"""The SQLite store: migrations, dedup, idempotent re-extraction, and the trigger-kept summary."""
+"""The store: migrations, dedup, idempotent re-extraction, and the trigger-kept summary.
+
+Tests taking `store_url` run twice: on a SQLite file and on a PostgreSQL schema."""
 
 from __future__ import annotations
 
@@ -11,10 +13,11 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from bot.models import Article, Position, PositionFilter
-from bot.store import MIGRATIONS, open_store
+from bot.store import MIGRATIONS, Store, open_store
 from bot.vocabulary import Guarantee, Stance
 
 ARTICLE = Article(
@@ -49,8 +52,8 @@ async def test_migrations_apply_once_and_file_is_wal(tmp_path: Path) -> None:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-async def test_duplicates_by_id_url_and_text(tmp_path: Path) -> None:
-    async with open_store(str(tmp_path / "s.db")) as store:
+async def test_duplicates_by_id_url_and_text(store_url: str) -> None:
+    async with open_store(store_url) as store:
         assert (await store.add_article(ARTICLE)).added
         same_id = await store.add_article(ARTICLE)
         assert (same_id.added, same_id.reason) == (False, "same id")
@@ -65,8 +68,8 @@ async def test_duplicates_by_id_url_and_text(tmp_path: Path) -> None:
         assert stored == ARTICLE
 
 
-async def test_re_extraction_replaces_only_for_a_new_version(tmp_path: Path) -> None:
-    async with open_store(str(tmp_path / "s.db")) as store:
+async def test_re_extraction_replaces_only_for_a_new_version(store_url: str) -> None:
+    async with open_store(store_url) as store:
         await store.add_article(ARTICLE)
         assert await store.articles_to_extract("rules", "1") == [ARTICLE]
         assert await store.save_positions("story-1", [position()], "rules", "1")
@@ -88,31 +91,35 @@ async def test_re_extraction_replaces_only_for_a_new_version(tmp_path: Path) -> 
         assert await store.count_positions() == 3
 
 
-async def test_failed_replacement_rolls_back(tmp_path: Path) -> None:
-    async with open_store(str(tmp_path / "s.db")) as store:
+async def test_failed_replacement_rolls_back(store_url: str) -> None:
+    async with open_store(store_url) as store:
         await store.add_article(ARTICLE)
         await store.save_positions("story-1", [position()], "rules", "1")
         # The second position breaks a NOT NULL constraint after the first was written.
         broken = [position(), position(party=None)]  # type: ignore[arg-type]
-        with pytest.raises(sqlite3.IntegrityError):
+        with pytest.raises((sqlite3.IntegrityError, asyncpg.IntegrityConstraintViolationError)):
             await store.save_positions("story-1", broken, "rules", "2")
         assert await store.count_positions() == 1
         assert await store.articles_to_extract("rules", "1") == []
 
 
-async def test_evidence_sentence_stored_once(tmp_path: Path) -> None:
-    path = str(tmp_path / "s.db")
-    async with open_store(path) as store:
+async def rows(store: Store, sql: str, params: tuple[object, ...] = ()) -> list[tuple]:
+    """A raw query on either backend, as plain tuples."""
+    async with store.db.execute(sql, params) as cursor:
+        return [tuple(row) for row in await cursor.fetchall()]
+
+
+async def test_evidence_sentence_stored_once(store_url: str) -> None:
+    async with open_store(store_url) as store:
         await store.add_article(ARTICLE)
         await store.save_positions(
             "story-1", [position(), position(guarantee=Guarantee.SECURITY_GUARANTEE)], "rules", "1"
         )
-    with sqlite3.connect(path) as db:
-        assert db.execute("SELECT count(*) FROM sentences").fetchone()[0] == 1
+        assert await rows(store, "SELECT count(*) FROM sentences") == [(1,)]
 
 
-async def test_filters_and_freshest_first(tmp_path: Path) -> None:
-    async with open_store(str(tmp_path / "s.db")) as store:
+async def test_filters_and_freshest_first(store_url: str) -> None:
+    async with open_store(store_url) as store:
         for day in (1, 3, 2):
             article = Article(
                 id=f"a{day}", title="t", text=f"story number {day} about troops and guarantees",
@@ -162,24 +169,23 @@ def test_filter_takes_one_topic_party() -> None:
         PositionFilter(parties=("ukr", "usa"))
 
 
-def _expected_summary(db: sqlite3.Connection) -> Counter[tuple[str, str, str, str, int]]:
+async def _expected_summary(store: Store) -> Counter[tuple[str, str, str, str, int]]:
     """The summary recomputed from scratch: what the triggers must maintain."""
     expected: Counter[tuple[str, str, str, str, int]] = Counter()
-    for party, guarantor, beneficiary, guarantee, stance, actor in db.execute(
-        "SELECT party, guarantor, beneficiary, guarantee, stance, actor_id FROM positions"
+    for party, guarantor, beneficiary, guarantee, stance, actor in await rows(
+        store, "SELECT party, guarantor, beneficiary, guarantee, stance, actor_id FROM positions"
     ):
         for topic in {"*", party, guarantor, beneficiary} - {None}:
             expected[(topic, guarantee, stance, party, actor)] += 1
     return expected
 
 
-async def test_summary_triggers_match_a_recount_after_random_edits(tmp_path: Path) -> None:
+async def test_summary_triggers_match_a_recount_after_random_edits(store_url: str) -> None:
     """Random inserts and re-extractions: the trigger-kept summary always equals a recount,
     and each row's latest position is the freshest of its group."""
     rng = random.Random(7)
-    path = str(tmp_path / "s.db")
     parties = ["ukr", "usa", "gbr", "rus"]
-    async with open_store(path) as store:
+    async with open_store(store_url) as store:
         for n in range(30):
             await store.add_article(
                 Article(id=f"a{n}", title="t", text=f"article {n} text long enough to keep",
@@ -200,93 +206,103 @@ async def test_summary_triggers_match_a_recount_after_random_edits(tmp_path: Pat
                 for _ in range(rng.randrange(4))
             ]
             await store.save_positions(article, found, "rules", str(round_))
-    with sqlite3.connect(path) as db:
-        actual = Counter(
-            {
-                (t, g, s, p, a): n
-                for t, g, s, p, a, n in db.execute(
-                    "SELECT topic, guarantee, stance, party, actor_id, positions FROM topic_summary"
-                )
-            }
+        await _check_summaries(store)
+
+
+async def _check_summaries(db: Store) -> None:
+    """Every trigger-kept table equals its recount from `positions`."""
+    expected = await _expected_summary(db)
+    actual = Counter(
+        {
+            (t, g, s, p, a): n
+            for t, g, s, p, a, n in await rows(
+                db, "SELECT topic, guarantee, stance, party, actor_id, positions FROM topic_summary"
+            )
+        }
+    )
+    assert actual == expected
+    for topic, guarantee, stance, party, actor, latest, latest_id in await rows(
+        db,
+        "SELECT topic, guarantee, stance, party, actor_id, latest_published,"
+        " latest_position_id FROM topic_summary",
+    ):
+        [(freshest,)] = await rows(
+            db,
+            "SELECT max(ifnull(published, '')) FROM positions WHERE guarantee = ? AND"
+            " stance = ? AND party = ? AND actor_id = ? AND (? = '*' OR ? IN"
+            " (party, guarantor, beneficiary))",
+            (guarantee, stance, party, actor, topic, topic),
         )
-        assert actual == _expected_summary(db)
-        for topic, guarantee, stance, party, actor, latest, latest_id in db.execute(
-            "SELECT topic, guarantee, stance, party, actor_id, latest_published,"
-            " latest_position_id FROM topic_summary"
-        ):
-            freshest = db.execute(
-                "SELECT max(ifnull(published, '')) FROM positions WHERE guarantee = ? AND"
-                " stance = ? AND party = ? AND actor_id = ? AND (? = '*' OR ? IN"
-                " (party, guarantor, beneficiary))",
-                (guarantee, stance, party, actor, topic, topic),
-            ).fetchone()[0]
-            assert latest == freshest
-            assert db.execute(
-                "SELECT ifnull(published, '') FROM positions WHERE id = ?", (latest_id,)
-            ).fetchone()[0] == freshest
-        articles = {
-            (t, a): n
-            for t, a, n in db.execute("SELECT topic, article_id, positions FROM topic_articles")
-        }
-        recount: Counter[tuple[str, int]] = Counter()
-        for article, party, guarantor, beneficiary in db.execute(
-            "SELECT article_id, party, guarantor, beneficiary FROM positions"
-        ):
-            for topic in {"*", party, guarantor, beneficiary} - {None}:
-                recount[(topic, article)] += 1
-        assert articles == dict(recount)
-        # cell_summary: the per-party fold of topic_summary, with the freshest of each cell.
-        cells = {
-            (t, g, s, p): (n, a, latest, latest_id, actor)
-            for t, g, s, p, n, a, latest, latest_id, actor in db.execute(
-                "SELECT topic, guarantee, stance, party, positions, actors, latest_published,"
-                " latest_position_id, latest_actor_id FROM cell_summary"
-            )
-        }
-        folded: dict[tuple[str, str, str, str], list[int]] = {}
-        for (t, g, s, p, _actor), n in _expected_summary(db).items():
-            folded.setdefault((t, g, s, p), [0, 0])
-            folded[(t, g, s, p)][0] += n
-            folded[(t, g, s, p)][1] += 1
-        assert {k: (n, a) for k, (n, a, *_) in cells.items()} == {
-            k: (n, a) for k, (n, a) in folded.items()
-        }
-        for (t, g, s, p), (_n, _a, latest, latest_id, actor) in cells.items():
-            best = db.execute(
-                "SELECT max(latest_published) FROM topic_summary WHERE topic = ? AND"
-                " guarantee = ? AND stance = ? AND party = ?",
-                (t, g, s, p),
-            ).fetchone()[0]
-            assert latest == best
-            row = db.execute(
-                "SELECT ifnull(published, ''), actor_id FROM positions WHERE id = ?", (latest_id,)
-            ).fetchone()
-            assert row == (best, actor)
-        by_guarantee: Counter[tuple[str, str, int]] = Counter()
-        for article, party, guarantor, beneficiary, guarantee in db.execute(
-            "SELECT article_id, party, guarantor, beneficiary, guarantee FROM positions"
-        ):
-            for topic in {"*", party, guarantor, beneficiary} - {None}:
-                by_guarantee[(topic, guarantee, article)] += 1
-        assert dict(by_guarantee) == {
-            (t, g, a): n
-            for t, g, a, n in db.execute(
-                "SELECT topic, guarantee, article_id, positions FROM guarantee_articles"
-            )
-        }
-        assert dict(Counter((t, g) for t, g, _ in by_guarantee)) == {
-            (t, g): n
-            for t, g, n in db.execute(
-                "SELECT topic, guarantee, articles FROM guarantee_counts WHERE articles > 0"
-            )
-        }
-        counts = dict(db.execute("SELECT topic, articles FROM topic_counts WHERE articles > 0"))
-        assert counts == dict(Counter(topic for topic, _ in recount))
+        assert latest == freshest
+        latest_row = await rows(
+            db, "SELECT ifnull(published, '') FROM positions WHERE id = ?", (latest_id,)
+        )
+        assert latest_row == [(freshest,)]
+    articles = {
+        (t, a): n
+        for t, a, n in await rows(db, "SELECT topic, article_id, positions FROM topic_articles")
+    }
+    recount: Counter[tuple[str, int]] = Counter()
+    for article, party, guarantor, beneficiary in await rows(
+        db, "SELECT article_id, party, guarantor, beneficiary FROM positions"
+    ):
+        for topic in {"*", party, guarantor, beneficiary} - {None}:
+            recount[(topic, article)] += 1
+    assert articles == dict(recount)
+    # cell_summary: the per-party fold of topic_summary, with the freshest of each cell.
+    cells = {
+        (t, g, s, p): (n, a, latest, latest_id, actor)
+        for t, g, s, p, n, a, latest, latest_id, actor in await rows(
+            db,
+            "SELECT topic, guarantee, stance, party, positions, actors, latest_published,"
+            " latest_position_id, latest_actor_id FROM cell_summary",
+        )
+    }
+    folded: dict[tuple[str, str, str, str], list[int]] = {}
+    for (t, g, s, p, _actor), n in expected.items():
+        folded.setdefault((t, g, s, p), [0, 0])
+        folded[(t, g, s, p)][0] += n
+        folded[(t, g, s, p)][1] += 1
+    assert {k: (n, a) for k, (n, a, *_) in cells.items()} == {
+        k: (n, a) for k, (n, a) in folded.items()
+    }
+    for (t, g, s, p), (_n, _a, latest, latest_id, actor) in cells.items():
+        [(best,)] = await rows(
+            db,
+            "SELECT max(latest_published) FROM topic_summary WHERE topic = ? AND"
+            " guarantee = ? AND stance = ? AND party = ?",
+            (t, g, s, p),
+        )
+        assert latest == best
+        row = await rows(
+            db, "SELECT ifnull(published, ''), actor_id FROM positions WHERE id = ?", (latest_id,)
+        )
+        assert row == [(best, actor)]
+    by_guarantee: Counter[tuple[str, str, int]] = Counter()
+    for article, party, guarantor, beneficiary, guarantee in await rows(
+        db, "SELECT article_id, party, guarantor, beneficiary, guarantee FROM positions"
+    ):
+        for topic in {"*", party, guarantor, beneficiary} - {None}:
+            by_guarantee[(topic, guarantee, article)] += 1
+    assert dict(by_guarantee) == {
+        (t, g, a): n
+        for t, g, a, n in await rows(
+            db, "SELECT topic, guarantee, article_id, positions FROM guarantee_articles"
+        )
+    }
+    assert dict(Counter((t, g) for t, g, _ in by_guarantee)) == {
+        (t, g): n
+        for t, g, n in await rows(
+            db, "SELECT topic, guarantee, articles FROM guarantee_counts WHERE articles > 0"
+        )
+    }
+    counts = dict(await rows(db, "SELECT topic, articles FROM topic_counts WHERE articles > 0"))
+    assert counts == dict(Counter(topic for topic, _ in recount))
 
 
-async def test_clock_sets_added_at(tmp_path: Path) -> None:
+async def test_clock_sets_added_at(store_url: str) -> None:
     moment = datetime(2026, 3, 29, 6, 30, tzinfo=UTC)
-    async with open_store(str(tmp_path / "s.db"), clock=lambda: moment) as store:
+    async with open_store(store_url, clock=lambda: moment) as store:
         await store.add_article(ARTICLE)
         await store.save_positions("story-1", [position()], "rules", "1")
         [stored] = await store.positions(PositionFilter())
@@ -301,9 +317,9 @@ async def test_memory_store_works() -> None:
         assert (await store.add_article(ARTICLE)).added
 
 
-async def test_cancelled_writer_leaves_no_open_transaction(tmp_path: Path) -> None:
+async def test_cancelled_writer_leaves_no_open_transaction(store_url: str) -> None:
     """Cancel writers at every await point: the shared connection must stay usable."""
-    async with open_store(str(tmp_path / "s.db")) as store:
+    async with open_store(store_url) as store:
         await store.add_article(ARTICLE)
         for delay_steps in range(12):
             task = asyncio.create_task(
@@ -314,19 +330,20 @@ async def test_cancelled_writer_leaves_no_open_transaction(tmp_path: Path) -> No
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-            assert not store.db.in_transaction
+            if not store.dialect.postgres:
+                assert not store.db.in_transaction
         # Still writable afterwards.
         assert await store.save_positions("story-1", [position()], "rules", "final")
         assert await store.count_positions() == 1
 
 
 async def test_narrowed_source_count_stops_at_the_cap(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import bot.store.positions as positions_module
 
     monkeypatch.setattr(positions_module, "SOURCES_CAP", 3)
-    async with open_store(str(tmp_path / "s.db")) as store:
+    async with open_store(store_url) as store:
         for n in range(5):
             await store.add_article(
                 Article(id=f"a{n}", title="t", text=f"story {n} about troops for Ukraine")
@@ -349,13 +366,13 @@ async def test_narrowed_source_count_stops_at_the_cap(
 
 
 async def test_memo_is_reused_until_any_connection_writes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import bot.store.base
 
-    # Ask SQLite about other connections' writes every time, not every half second.
+    # Ask about other connections' (replicas') writes every time, not every half second.
     monkeypatch.setattr(bot.store.base, "OTHER_WRITERS_CHECK", 0.0)
-    path = str(tmp_path / "s.db")
+    path = store_url
     computed = 0
 
     async def compute() -> int:
@@ -372,3 +389,29 @@ async def test_memo_is_reused_until_any_connection_writes(
         await other_process.save_positions("story-1", [position()], "rules", "1")
         assert await store.memo("k", compute) == 3  # another connection's commit is seen too
         assert await store.memo("other", compute) == 4  # keys are separate
+
+
+async def test_the_documented_migration_runs_on_both_backends(store_url: str) -> None:
+    """The example in `bot.store.dialect` is how other features add tables: it must work."""
+    import bot.store.dialect as dialect
+    from bot.store import Store
+
+    assert dialect.__doc__ is not None
+    script = dialect.__doc__.split("(\"notes-1\", '''")[1].split("'''),")[0]
+    store = await Store.connect(store_url, [*MIGRATIONS, ("notes-1", script)])
+    try:
+        await store.add_article(ARTICLE)
+        await store.save_positions("story-1", [position()], "rules", "1")
+        [(position_id,)] = await rows(store, "SELECT id FROM positions")
+        for team in ("T1", "T1", "T2"):
+            async with store.transaction() as db:
+                await db.execute(
+                    "INSERT INTO example_notes (position_id, team_id, stance, added_at)"
+                    " VALUES (?, ?, 'opposes', '2026-01-01T00:00:00.000000Z')",
+                    (position_id, team),
+                )
+        counts = await rows(store,
+                            "SELECT team_id, n FROM example_note_counts ORDER BY team_id")
+        assert counts == [("T1", 2), ("T2", 1)]
+    finally:
+        await store.close()

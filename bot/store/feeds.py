@@ -117,13 +117,14 @@ class FeedStoreMixin(StoreBase):
                 "INSERT INTO feeds (url, etag, last_modified, checked_at, ok_at, last_error,"
                 " failures) VALUES (?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (url) DO UPDATE SET"
-                "  etag = CASE WHEN ? THEN etag ELSE excluded.etag END,"
-                "  last_modified = CASE WHEN ? THEN last_modified"
+                "  etag = CASE WHEN ? THEN feeds.etag ELSE excluded.etag END,"
+                "  last_modified = CASE WHEN ? THEN feeds.last_modified"
                 "    ELSE excluded.last_modified END,"
                 "  checked_at = excluded.checked_at,"
-                "  ok_at = ifnull(excluded.ok_at, ok_at),"
+                "  ok_at = ifnull(excluded.ok_at, feeds.ok_at),"
                 "  last_error = excluded.last_error,"
-                "  failures = CASE WHEN excluded.last_error IS NULL THEN 0 ELSE failures + 1 END",
+                "  failures = CASE WHEN excluded.last_error IS NULL THEN 0"
+                "    ELSE feeds.failures + 1 END",
                 (
                     url,
                     etag,
@@ -132,8 +133,8 @@ class FeedStoreMixin(StoreBase):
                     None if error else now,
                     error,
                     0 if error is None else 1,
-                    keep_validators or error is not None,
-                    keep_validators or error is not None,
+                    bool(keep_validators or error is not None),
+                    bool(keep_validators or error is not None),
                 ),
             )
 
@@ -203,8 +204,9 @@ class FeedStoreMixin(StoreBase):
                 "INSERT INTO feed_entries (entry_key, url, feed_url, status, attempts,"
                 " article_key, first_seen, last_seen) VALUES (?, ?, ?, ?, 1, ?, ?, ?)"
                 " ON CONFLICT (entry_key) DO UPDATE SET status = excluded.status,"
-                "  url = ifnull(excluded.url, url), attempts = attempts + 1,"
-                "  article_key = ifnull(excluded.article_key, article_key),"
+                "  url = ifnull(excluded.url, feed_entries.url),"
+                "  attempts = feed_entries.attempts + 1,"
+                "  article_key = ifnull(excluded.article_key, feed_entries.article_key),"
                 "  last_seen = excluded.last_seen",
                 [
                     (key, url, feed_url, status, article, now, now)
@@ -259,7 +261,8 @@ class FeedStoreMixin(StoreBase):
             )
             await db.execute("DELETE FROM article_bands WHERE article_id = ?", (pk,))
             await db.executemany(
-                "INSERT OR IGNORE INTO article_bands (band, hash, article_id) VALUES (?, ?, ?)",
+                "INSERT INTO article_bands (band, hash, article_id) VALUES (?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
                 [(number, value, pk) for number, value in enumerate(bands)],
             )
             if join:

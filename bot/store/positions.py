@@ -114,7 +114,7 @@ MIGRATIONS = [
         CREATE TRIGGER topic_articles_insert AFTER INSERT ON topic_articles
         BEGIN
             INSERT INTO topic_counts VALUES (new.topic, 1)
-            ON CONFLICT DO UPDATE SET articles = articles + 1;
+            ON CONFLICT (topic) DO UPDATE SET articles = topic_counts.articles + 1;
         END;
         CREATE TRIGGER topic_articles_delete AFTER DELETE ON topic_articles
         BEGIN
@@ -128,18 +128,20 @@ MIGRATIONS = [
             FROM (SELECT '*' AS topic UNION SELECT new.party UNION SELECT new.guarantor
                   UNION SELECT new.beneficiary) AS t
             WHERE t.topic IS NOT NULL
-            ON CONFLICT DO UPDATE SET
-                positions = positions + 1,
+            ON CONFLICT (topic, guarantee, stance, party, actor_id) DO UPDATE SET
+                positions = topic_summary.positions + 1,
                 latest_position_id = CASE
-                    WHEN excluded.latest_published >= latest_published
-                    THEN excluded.latest_position_id ELSE latest_position_id END,
-                latest_published = max(latest_published, excluded.latest_published);
+                    WHEN excluded.latest_published >= topic_summary.latest_published
+                    THEN excluded.latest_position_id ELSE topic_summary.latest_position_id END,
+                latest_published = max(topic_summary.latest_published,
+                                       excluded.latest_published);
             INSERT INTO topic_articles
             SELECT t.topic, new.article_id, 1
             FROM (SELECT '*' AS topic UNION SELECT new.party UNION SELECT new.guarantor
                   UNION SELECT new.beneficiary) AS t
             WHERE t.topic IS NOT NULL
-            ON CONFLICT DO UPDATE SET positions = positions + 1;
+            ON CONFLICT (topic, article_id) DO UPDATE SET
+                positions = topic_articles.positions + 1;
         END;
         CREATE TRIGGER positions_summary_delete AFTER DELETE ON positions
         BEGIN
@@ -161,7 +163,15 @@ MIGRATIONS = [
             WHERE topic IN ('*', old.party, old.guarantor, old.beneficiary)
               AND guarantee = old.guarantee AND stance = old.stance
               AND party = old.party AND actor_id = old.actor_id
-              AND latest_position_id = old.id;
+              AND latest_position_id = old.id
+              -- PostgreSQL runs row triggers once the whole DELETE is done: when the other
+              -- positions of the row went in the same statement, its own trigger drops it.
+              AND EXISTS (
+                SELECT 1 FROM positions AS p
+                WHERE p.actor_id = old.actor_id AND p.guarantee = old.guarantee
+                  AND p.stance = old.stance AND p.party = old.party
+                  AND (topic_summary.topic = '*'
+                       OR topic_summary.topic IN (p.party, p.guarantor, p.beneficiary)));
             UPDATE topic_articles SET positions = positions - 1
             WHERE topic IN ('*', old.party, old.guarantor, old.beneficiary)
               AND article_id = old.article_id;
@@ -185,6 +195,13 @@ _CELL_LATEST = (
     " LIMIT 1"
 )
 
+# The newest per-actor row of cell `s` (a correlated subquery's FROM ... LIMIT 1).
+_LATEST_OF_CELL = (
+    "FROM topic_summary AS l WHERE l.topic = s.topic AND l.guarantee = s.guarantee"
+    " AND l.stance = s.stance AND l.party = s.party"
+    " ORDER BY l.latest_published DESC, l.latest_position_id DESC LIMIT 1"
+)
+
 MIGRATIONS.append(
     (
         "positions-2-cells",
@@ -205,24 +222,27 @@ MIGRATIONS.append(
             PRIMARY KEY (topic, guarantee, stance, party)
         ) WITHOUT ROWID;
         INSERT INTO cell_summary
-        SELECT topic, guarantee, stance, party, sum(positions), count(*),
-               max(latest_published), latest_position_id, actor_id
-        FROM topic_summary GROUP BY topic, guarantee, stance, party;
+        SELECT s.topic, s.guarantee, s.stance, s.party, sum(s.positions), count(*),
+               max(s.latest_published),
+               (SELECT l.latest_position_id {_LATEST_OF_CELL}),
+               (SELECT l.actor_id {_LATEST_OF_CELL})
+        FROM topic_summary AS s GROUP BY s.topic, s.guarantee, s.stance, s.party;
         CREATE TRIGGER topic_summary_cell_insert AFTER INSERT ON topic_summary
         BEGIN
             INSERT INTO cell_summary VALUES (
                 new.topic, new.guarantee, new.stance, new.party, new.positions, 1,
                 new.latest_published, new.latest_position_id, new.actor_id)
-            ON CONFLICT DO UPDATE SET
-                positions = positions + excluded.positions,
-                actors = actors + 1,
+            ON CONFLICT (topic, guarantee, stance, party) DO UPDATE SET
+                positions = cell_summary.positions + excluded.positions,
+                actors = cell_summary.actors + 1,
                 latest_position_id = CASE
-                    WHEN excluded.latest_published >= latest_published
-                    THEN excluded.latest_position_id ELSE latest_position_id END,
+                    WHEN excluded.latest_published >= cell_summary.latest_published
+                    THEN excluded.latest_position_id ELSE cell_summary.latest_position_id END,
                 latest_actor_id = CASE
-                    WHEN excluded.latest_published >= latest_published
-                    THEN excluded.latest_actor_id ELSE latest_actor_id END,
-                latest_published = max(latest_published, excluded.latest_published);
+                    WHEN excluded.latest_published >= cell_summary.latest_published
+                    THEN excluded.latest_actor_id ELSE cell_summary.latest_actor_id END,
+                latest_published = max(cell_summary.latest_published,
+                                       excluded.latest_published);
         END;
         CREATE TRIGGER topic_summary_cell_update AFTER UPDATE ON topic_summary
         BEGIN
@@ -297,7 +317,8 @@ MIGRATIONS.append(
         CREATE TRIGGER guarantee_articles_insert AFTER INSERT ON guarantee_articles
         BEGIN
             INSERT INTO guarantee_counts VALUES (new.topic, new.guarantee, 1)
-            ON CONFLICT DO UPDATE SET articles = articles + 1;
+            ON CONFLICT (topic, guarantee) DO UPDATE SET
+                articles = guarantee_counts.articles + 1;
         END;
         CREATE TRIGGER guarantee_articles_delete AFTER DELETE ON guarantee_articles
         BEGIN
@@ -310,7 +331,8 @@ MIGRATIONS.append(
             SELECT t.topic, new.guarantee, new.article_id, 1
             FROM ({_POSITION_TOPICS.format(r="new")}) AS t
             WHERE t.topic IS NOT NULL
-            ON CONFLICT DO UPDATE SET positions = positions + 1;
+            ON CONFLICT (topic, guarantee, article_id) DO UPDATE SET
+                positions = guarantee_articles.positions + 1;
         END;
         CREATE TRIGGER positions_guarantee_articles_delete AFTER DELETE ON positions
         BEGIN
@@ -447,7 +469,7 @@ def _filter_sql(filter_: PositionFilter, alias: str) -> tuple[str, list[object]]
         marks = ",".join("?" * len(filter_.stances))
         clauses.append(f"{alias}.stance IN ({marks})")
         params += sorted(str(s) for s in filter_.stances)
-    return (" AND ".join(clauses) or "1"), params
+    return (" AND ".join(clauses) or "TRUE"), params
 
 
 def _window_sql(window: DateWindow, alias: str = "p") -> tuple[str, list[object]]:
@@ -630,14 +652,14 @@ class PositionStoreMixin(StoreBase):
     async def _sentence_id(self, sentence: str) -> int:
         return await self._upsert_id(
             "INSERT INTO sentences (hash, text) VALUES (?, ?)"
-            " ON CONFLICT (hash) DO UPDATE SET hash = hash RETURNING id",
+            " ON CONFLICT (hash) DO UPDATE SET hash = excluded.hash RETURNING id",
             (_sentence_hash(sentence), sentence),
         )
 
     async def _actor_id(self, slug: str, party: str) -> int:
         return await self._upsert_id(
             "INSERT INTO actors (slug, party) VALUES (?, ?)"
-            " ON CONFLICT (slug) DO UPDATE SET slug = slug RETURNING id",
+            " ON CONFLICT (slug) DO UPDATE SET slug = excluded.slug RETURNING id",
             (slug, party),
         )
 
@@ -686,11 +708,23 @@ class PositionStoreMixin(StoreBase):
         if not filter_.actors and not top_actors:
             return await self._folded_cells(filter_)
         where, params = _filter_sql(filter_, "s")
-        folded = ", group_concat(s.positions || ':' || s.actor_id)" if top_actors else ""
-        # SQLite returns the bare columns (actor, position id) of the row holding max().
+        folded = (
+            ", " + self.dialect.string_agg("s.positions || ':' || s.actor_id")
+            if top_actors
+            else ""
+        )
+        if self.dialect.postgres:
+            newest = "s.latest_published DESC, s.latest_position_id DESC"
+            latest = (
+                f"(array_agg(s.latest_position_id ORDER BY {newest}))[1],"
+                f" (array_agg(s.actor_id ORDER BY {newest}))[1]"
+            )
+        else:
+            # SQLite returns the bare columns (actor, position id) of the row holding max().
+            latest = "s.latest_position_id, s.actor_id"
         sql = (
             "SELECT s.guarantee, s.stance, s.party, sum(s.positions), count(*),"
-            f" max(s.latest_published), s.latest_position_id, s.actor_id{folded}"
+            f" max(s.latest_published), {latest}{folded}"
             f" FROM topic_summary AS s WHERE {where} GROUP BY s.guarantee, s.stance, s.party"
         )
         async with self.db.execute(sql, params) as cursor:
@@ -797,8 +831,8 @@ class PositionStoreMixin(StoreBase):
                 guarantee=_GUARANTEES[row[0]],
                 stance=_STANCES[row[1]],
                 party=row[2],
-                positions=row[3],
-                actors=row[4],
+                positions=int(row[3]),
+                actors=int(row[4]),
                 latest_published=dates.setdefault(row[5], _parse_date(row[5] or None)),
                 latest_position_id=row[6],
                 latest_actor=slugs[row[7]],
@@ -1011,7 +1045,7 @@ class PositionStoreMixin(StoreBase):
         # of the article index for DISTINCT instead of using the filter's index (100x slower).
         sql = (
             f"SELECT count(*) FROM (SELECT DISTINCT p.article_id FROM {table}"
-            f" WHERE {where} LIMIT {int(SOURCES_CAP)})"
+            f" WHERE {where} LIMIT {int(SOURCES_CAP)}) AS found"
         )
         async with self.db.execute(sql, params) as cursor:
             row = await cursor.fetchone()

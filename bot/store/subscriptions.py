@@ -70,6 +70,8 @@ MIGRATIONS: list[Migration] = [
     )
 ]
 
+# Subscriptions locked and claimed per transaction on PostgreSQL.
+CLAIM_BATCH = 50
 # The first digest of a subscription covers this much of the past.
 FIRST_WINDOW = timedelta(hours=24)
 
@@ -101,6 +103,10 @@ class Claim:
     @property
     def key(self) -> tuple[int, date]:
         return (self.due.subscription.id, self.due.local_date)
+
+
+class ForeignChannelError(Exception):
+    """The channel's subscription belongs to another workspace: not ours to change."""
 
 
 @dataclass(frozen=True)
@@ -166,6 +172,8 @@ class SubscriptionStoreMixin(StoreBase):
                 (channel_id, key),
             ) as cursor:
                 old = await cursor.fetchone()
+            if old is not None and team_id and old["team_id"] and old["team_id"] != team_id:
+                raise ForeignChannelError(channel_id)
             if old is None:
                 async with db.execute(
                     "INSERT INTO subscriptions (channel_id, team_id, topic_key, topic_words, label,"
@@ -188,7 +196,7 @@ class SubscriptionStoreMixin(StoreBase):
                 f" WHERE id = ? RETURNING {_SUB_COLUMNS}",
                 (
                     json.dumps(list(topic_words)), label, at_text, zone, team_id, created_by,
-                    int(skip_when_empty), int(changed), now, old["id"],
+                    int(skip_when_empty), changed, now, old["id"],
                 ),
             ) as cursor:
                 row = await cursor.fetchone()
@@ -200,22 +208,34 @@ class SubscriptionStoreMixin(StoreBase):
                 previous_at=time.fromisoformat(old["at"]),
             )
 
-    async def unsubscribe(self, channel_id: str, topic_words: Sequence[str]) -> bool:
-        """Remove this channel's subscription on the topic; False when there was none."""
+    async def unsubscribe(
+        self, channel_id: str, topic_words: Sequence[str], team_id: str | None = None
+    ) -> bool:
+        """Remove this channel's subscription on the topic; False when there was none (or,
+        with `team_id`, when it belongs to another workspace)."""
+        sql = "DELETE FROM subscriptions WHERE channel_id = ? AND topic_key = ?"
+        params: list[str] = [channel_id, topic_key(topic_words)]
+        if team_id is not None:
+            sql += " AND team_id = ?"
+            params.append(team_id)
         async with self.transaction() as db:
-            cursor = await db.execute(
-                "DELETE FROM subscriptions WHERE channel_id = ? AND topic_key = ?",
-                (channel_id, topic_key(topic_words)),
-            )
+            cursor = await db.execute(sql, params)
             return cursor.rowcount > 0
 
-    async def list_subscriptions(self, channel_id: str | None = None) -> list[Subscription]:
-        """Every subscription, or those of one channel."""
-        sql = f"SELECT {_SUB_COLUMNS} FROM subscriptions"
-        params: tuple[str, ...] = ()
+    async def list_subscriptions(
+        self, channel_id: str | None = None, team_id: str | None = None
+    ) -> list[Subscription]:
+        """Every subscription, or those of one channel; with `team_id`, of one workspace."""
+        clauses, params = [], []
         if channel_id is not None:
-            sql += " WHERE channel_id = ?"
-            params = (channel_id,)
+            clauses.append("channel_id = ?")
+            params.append(channel_id)
+        if team_id is not None:
+            clauses.append("team_id = ?")
+            params.append(team_id)
+        sql = f"SELECT {_SUB_COLUMNS} FROM subscriptions"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
         async with self.db.execute(sql + " ORDER BY channel_id, label, id", params) as cursor:
             return [_subscription(row) async for row in cursor]
 
@@ -243,8 +263,13 @@ class SubscriptionStoreMixin(StoreBase):
             )
             return cursor.rowcount > 0
 
-    async def scheduled_subscriptions(self) -> list[Scheduled]:
-        async with self.db.execute(f"SELECT {_SUB_COLUMNS} FROM subscriptions") as cursor:
+    async def scheduled_subscriptions(self, ids: Iterable[int] | None = None) -> list[Scheduled]:
+        """Every subscription with when it became active (or only those of `ids`)."""
+        sql, params = f"SELECT {_SUB_COLUMNS} FROM subscriptions", []
+        if ids is not None:
+            params = sorted(ids)
+            sql += f" WHERE id IN ({','.join('?' * len(params)) or 'NULL'})"
+        async with self.db.execute(sql, params) as cursor:
             return [
                 Scheduled(_subscription(row), from_db_time(row["active_from"]))
                 async for row in cursor
@@ -287,41 +312,74 @@ class SubscriptionStoreMixin(StoreBase):
         return now - FIRST_WINDOW
 
     async def claim_due_digests(self, now: datetime, token: str) -> list[Claim]:
-        """Decide what is due and claim it, in one write transaction."""
+        """Decide what is due and claim it, each digest by exactly one process.
+
+        SQLite: in one `BEGIN IMMEDIATE` transaction, so other processes wait and then see
+        the claims. PostgreSQL (several replicas): the due subscriptions are locked in
+        batches with `FOR UPDATE SKIP LOCKED`, so replicas racing share the work instead of
+        queueing; each batch is looked at again once locked (another replica may have just
+        claimed it) and claimed in the same transaction.
+        """
+        if self.dialect.postgres:
+            return await self._claim_in_batches(now, token)
+        async with self.transaction():
+            # Read inside BEGIN IMMEDIATE: another process's claims are committed and visible.
+            return await self._claim(await self.due_now(now), now, token)
+
+    async def _claim_in_batches(self, now: datetime, token: str) -> list[Claim]:
+        candidates = sorted({item.subscription.id for item in await self.due_now(now)})
+        claims: list[Claim] = []
+        for start in range(0, len(candidates), CLAIM_BATCH):
+            batch = candidates[start : start + CLAIM_BATCH]
+            marks = ",".join("?" * len(batch))
+            async with self.transaction() as db:
+                async with db.execute(
+                    f"SELECT id FROM subscriptions WHERE id IN ({marks})"
+                    " ORDER BY id FOR UPDATE SKIP LOCKED",
+                    batch,
+                ) as cursor:
+                    locked = {int(row[0]) async for row in cursor}
+                if not locked:
+                    continue
+                scheduled = await self.scheduled_subscriptions(locked)
+                log = index_log(await self.digest_log(candidate_dates(now)))
+                claims += await self._claim(due_digests(scheduled, log, now), now, token)
+        return claims
+
+    async def _claim(self, due: list[DueDigest], now: datetime, token: str) -> list[Claim]:
+        """Write the claims of `due` (inside the caller's transaction)."""
         claims: list[Claim] = []
         now_text = to_db_time(now)
-        async with self.transaction() as db:
-            # Read inside BEGIN IMMEDIATE: another process's claims are committed and visible.
-            due = await self.due_now(now)
-            for item in due:
-                sub_id, day = item.subscription.id, item.local_date.isoformat()
-                start = await self.window_start(sub_id, now)
-                if item.reason is DueReason.FIRST:
-                    sql = (
-                        "INSERT INTO digest_log (subscription_id, local_date, status,"
-                        " claim_token, claimed_at, window_start, window_end)"
-                        " VALUES (?, ?, 'claimed', ?, ?, ?, ?)"
-                        " ON CONFLICT DO NOTHING RETURNING attempts"
-                    )
-                    params: tuple[object, ...] = (
-                        sub_id, day, token, now_text, to_db_time(start), now_text,
-                    )
-                else:
-                    recovered = int(item.reason is DueReason.RECOVER)
-                    sql = (
-                        "UPDATE digest_log SET status = 'claimed', claim_token = ?, claimed_at = ?,"
-                        " attempts = attempts + 1, recovered = max(recovered, ?),"
-                        " next_attempt_at = NULL, window_start = ?, window_end = ?, error = NULL"
-                        " WHERE subscription_id = ? AND local_date = ?"
-                        " AND status NOT IN ('sent', 'empty', 'dropped') RETURNING attempts"
-                    )
-                    params = (
-                        token, now_text, recovered, to_db_time(start), now_text, sub_id, day,
-                    )
-                async with db.execute(sql, params) as cursor:
-                    row = await cursor.fetchone()
-                if row is not None:
-                    claims.append(Claim(item, token, start, now, int(row[0])))
+        db = self.db
+        for item in due:
+            sub_id, day = item.subscription.id, item.local_date.isoformat()
+            start = await self.window_start(sub_id, now)
+            if item.reason is DueReason.FIRST:
+                sql = (
+                    "INSERT INTO digest_log (subscription_id, local_date, status,"
+                    " claim_token, claimed_at, window_start, window_end)"
+                    " VALUES (?, ?, 'claimed', ?, ?, ?, ?)"
+                    " ON CONFLICT DO NOTHING RETURNING attempts"
+                )
+                params: tuple[object, ...] = (
+                    sub_id, day, token, now_text, to_db_time(start), now_text,
+                )
+            else:
+                recovered = int(item.reason is DueReason.RECOVER)
+                sql = (
+                    "UPDATE digest_log SET status = 'claimed', claim_token = ?, claimed_at = ?,"
+                    " attempts = attempts + 1, recovered = max(recovered, ?),"
+                    " next_attempt_at = NULL, window_start = ?, window_end = ?, error = NULL"
+                    " WHERE subscription_id = ? AND local_date = ?"
+                    " AND status NOT IN ('sent', 'empty', 'dropped') RETURNING attempts"
+                )
+                params = (
+                    token, now_text, recovered, to_db_time(start), now_text, sub_id, day,
+                )
+            async with db.execute(sql, params) as cursor:
+                row = await cursor.fetchone()
+            if row is not None:
+                claims.append(Claim(item, token, start, now, int(row[0])))
         return claims
 
     async def mark_posting(self, claim: Claim) -> bool:

@@ -10,7 +10,11 @@ It serves:
   only when all three steps happened in order with the announced length;
 - response URLs (`/response/<id>`), handed out by `new_response_url()`; five uses each;
 - a Socket Mode websocket (`/socket`): sends `hello`, pushes envelopes, records acks, and can
-  send `disconnect` or drop the connection.
+  send `disconnect` or drop the connection;
+- many workspaces (issue 10): `oauth.v2.access` exchanges a code from `issue_code(team,
+  user)` (checked against `client_id` / `client_secret`) for a bot token of that workspace,
+  `xoxb-<team>`; such tokens are accepted everywhere, `auth.test` answers with their team,
+  and each call records the team of its token (`Call.team`); `revoke(team)` refuses it.
 
 Every message or view it receives is checked against Slack's Block Kit limits and refused as
 Slack would (`invalid_blocks`, `msg_blocks_too_long`, `missing_text`). Failures can be
@@ -22,6 +26,7 @@ scripted: `fail_next(method, status, times)`, `rate_limit_per_channel(seconds)`,
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hashlib
 import hmac
@@ -69,6 +74,7 @@ class Call:
     status: int = 200
     error: str | None = None
     at: float = field(default_factory=time.monotonic)
+    team: str | None = None  # the workspace of the token used (tokens from oauth.v2.access)
 
     @property
     def ok(self) -> bool:
@@ -332,16 +338,18 @@ def view_submission(
     }
 
 
-def event_callback(event: dict[str, Any], *, event_id: str | None = None) -> dict[str, Any]:
+def event_callback(
+    event: dict[str, Any], *, event_id: str | None = None, team_id: str = "T0TEAM"
+) -> dict[str, Any]:
     return {
         "token": "legacy-verification-token",
-        "team_id": "T0TEAM",
+        "team_id": team_id,
         "api_app_id": "A0APP",
         "type": "event_callback",
         "event": event,
         "event_id": event_id or f"Ev{next(_ids)}",
         "event_time": int(time.time()),
-        "authorizations": [{"team_id": "T0TEAM", "user_id": "U0BOT", "is_bot": True}],
+        "authorizations": [{"team_id": team_id, "user_id": "U0BOT", "is_bot": True}],
     }
 
 
@@ -387,6 +395,21 @@ class FakeSlack:
         self._pending_uploads: dict[str, tuple[str, int]] = {}  # file id -> (filename, length)
         self.uploaded: dict[str, bytes] = {}
         self.shared: list[SharedFile] = []
+        self.client_id = "1111.2222"
+        self.client_secret = "fake-client-secret"
+        self.team_tokens: dict[str, str] = {}  # bot token -> team id
+        self._codes: dict[str, tuple[str, str]] = {}  # OAuth code -> (team, installer)
+
+    def issue_code(self, team_id: str, user_id: str = "U0INSTALLER") -> str:
+        """An OAuth code, as Slack would append to the redirect after the user approves."""
+        code = f"code-{team_id}-{next(self._ts)}"
+        self._codes[code] = (team_id, user_id)
+        return code
+
+    def revoke(self, team_id: str) -> None:
+        for token, team in list(self.team_tokens.items()):
+            if team == team_id:
+                del self.team_tokens[token]
 
     # lifecycle ---------------------------------------------------------------------------
 
@@ -521,12 +544,15 @@ class FakeSlack:
             call.status = failure.status
             call.error = failure.error or f"http_{failure.status}"
             return self._failure_response(failure)
+        if method == "oauth.v2.access":
+            return self._oauth_access(payload, headers, call)
         token = headers.get("authorization", "").removeprefix("Bearer ").strip()
         token = token or str(payload.get("token", ""))
         expected = self.app_token if method == "apps.connections.open" else self.bot_token
         if not token:
             return _api_error(call, "not_authed")
-        if token != expected:
+        call.team = self.team_tokens.get(token)
+        if token != expected and call.team is None:
             return _api_error(call, "invalid_auth")
         if method in self._per_channel_methods and self._per_channel_seconds is not None:
             channel = str(payload.get("channel", ""))
@@ -570,7 +596,7 @@ class FakeSlack:
                     "url": "https://example.slack.com/",
                     "team": "Example",
                     "user": "guarantees",
-                    "team_id": "T0TEAM",
+                    "team_id": call.team or "T0TEAM",
                     "user_id": "U0BOT",
                     "bot_id": "B0BOT",
                     "is_enterprise_install": False,
@@ -591,6 +617,38 @@ class FakeSlack:
         if method == "conversations.members":
             return web.json_response({"ok": True, "members": ["U0USER", "U0BOT"]})
         return _api_error(call, "unknown_method")
+
+    def _oauth_access(
+        self, payload: dict[str, Any], headers: dict[str, str], call: Call
+    ) -> web.Response:
+        client_id, client_secret = payload.get("client_id"), payload.get("client_secret")
+        basic = headers.get("authorization", "")
+        if basic.startswith("Basic "):
+            decoded = base64.b64decode(basic.removeprefix("Basic ")).decode()
+            client_id, _, client_secret = decoded.partition(":")
+        if (client_id, client_secret) != (self.client_id, self.client_secret):
+            return _api_error(call, "invalid_client_id")
+        found = self._codes.pop(str(payload.get("code", "")), None)
+        if found is None:
+            return _api_error(call, "invalid_code")
+        team, installer = found
+        token = f"xoxb-{team}"
+        self.team_tokens[token] = team
+        call.team = team
+        return web.json_response(
+            {
+                "ok": True,
+                "access_token": token,
+                "token_type": "bot",
+                "scope": "commands,chat:write,chat:write.public,files:write",
+                "bot_user_id": f"U0BOT{team}",
+                "app_id": "A0APP",
+                "team": {"id": team, "name": f"Workspace {team}"},
+                "enterprise": None,
+                "authed_user": {"id": installer},
+                "is_enterprise_install": False,
+            }
+        )
 
     @staticmethod
     def _failure_response(failure: _Failure) -> web.Response:

@@ -1,0 +1,134 @@
+"""The learned stage: candidates and features, the linear model's arithmetic, the committed
+artifacts, the extractor's decisions on plain news sentences, and reproducible training."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.evaluate import evaluate_records, read_gold
+from bot.extraction import default_extractor
+from bot.extraction.learned.extractor import CombinedExtractor, load_model
+from bot.extraction.learned.features import build_view
+from bot.extraction.learned.model import LinearModel
+from bot.extraction.rules import RuleExtractor
+from bot.models import Article
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def combined() -> CombinedExtractor:
+    return CombinedExtractor()
+
+
+def keys(extractor: CombinedExtractor, text: str) -> set[tuple[str, str, str]]:
+    article = Article(id="t", title=text.split("\n", 1)[0], text=text)
+    return {(p.party, str(p.stance), str(p.guarantee)) for p in extractor.extract(article)}
+
+
+def test_the_default_extractor_is_the_combined_one() -> None:
+    extractor = default_extractor()
+    assert isinstance(extractor, CombinedExtractor)
+    assert extractor.version.startswith(RuleExtractor.version + "+")
+
+
+def test_batch_scores_equal_one_row_at_a_time() -> None:
+    model = load_model("combined")
+    names = sorted(model.index)
+    rng = random.Random(3)
+    rows = [{}] + [
+        {n: 1.0 for n in rng.sample(names, rng.randrange(0, 40))} for _ in range(60)
+    ] + [{"not-a-feature": 1.0}, {}]
+    batch = model.batch_probabilities(rows)
+    for row, probs in zip(rows, batch, strict=True):
+        single = model.probabilities(row)
+        assert probs.keys() == single.keys()
+        assert all(abs(probs[k] - single[k]) < 1e-12 for k in probs)
+        assert abs(sum(probs.values()) - 1.0) < 1e-9
+
+
+def test_a_model_survives_saving_and_loading(tmp_path: Path) -> None:
+    model = LinearModel(("no", "yes"), {"a": 0, "b": 1}, np.array([[0, 0], [1.5, -2]],
+                        dtype=np.float32), np.array([0, 0.25], dtype=np.float32),
+                        {"version": "x1", "threshold": 0.3})
+    model.save(tmp_path / "m.npz")
+    again = LinearModel.load((tmp_path / "m.npz").read_bytes())
+    assert again.index == model.index and again.labels == model.labels
+    assert again.meta == model.meta
+    assert again.independent({"a": 1.0}) == pytest.approx(model.independent({"a": 1.0}))
+
+
+def test_committed_artifacts_are_small_and_versioned() -> None:
+    folder = ROOT / "bot/extraction/learned/artifacts"
+    files = sorted(folder.glob("*.npz"))
+    assert {f.name for f in files} == {"combined.npz", "model_only.npz", "sentences.npz",
+                                       "guarantor.npz"}
+    assert sum(f.stat().st_size for f in files) < 20 * 1024 * 1024
+    meta = load_model("combined").meta
+    assert 0.0 < float(str(meta["threshold_ruled"])) < 1.0
+    assert 0.0 < float(str(meta["threshold_new"])) < 1.0
+    assert str(meta["version"]).startswith("m")
+
+
+def test_a_list_of_countries_gives_each_a_candidate() -> None:
+    rules = RuleExtractor()
+    doc = rules.nlp("Troops\nGermany, Italy and Poland have ruled out sending troops to Ukraine.")
+    view = build_view(doc, rules.analyse(doc))
+    found = {(c.party, c.guarantee) for c in view.candidates if c.sentence == 1}
+    for party in ("deu", "ita", "pol"):
+        assert (party, "peacekeeping_force") in found
+    listed = [c for c in view.candidates if c.party == "ita" and c.sentence == 1]
+    assert any("in_list" in c.features for c in listed)
+
+
+def test_clear_news_sentences(combined: CombinedExtractor) -> None:
+    assert ("fra", "backs", "peacekeeping_force") in keys(
+        combined, "Paris ready\nFrance is ready to send peacekeepers to Ukraine after a"
+        " ceasefire, President Emmanuel Macron said on Monday.")
+    assert ("rus", "opposes", "peacekeeping_force") in keys(
+        combined, "Moscow says no\nThe Kremlin said it would never accept NATO troops in"
+        " Ukraine under any arrangement.")
+
+
+def test_the_beneficiary_comes_from_the_text(combined: CombinedExtractor) -> None:
+    text = ("Yerevan's bid\nArmenia wants to join the European Union, Prime Minister Nikol"
+            " Pashinyan told parliament in Yerevan, saying Armenia would apply this year.")
+    article = Article(id="arm", title="Yerevan's bid", text=text)
+    positions = combined.extract(article)
+    assert positions and all(p.beneficiary == "arm" for p in positions)
+    assert ("arm", "seeks", "eu_membership") in {
+        (p.party, str(p.stance), str(p.guarantee)) for p in positions}
+
+
+def test_inference_is_deterministic(combined: CombinedExtractor) -> None:
+    records = read_gold(ROOT / "bot/corpus/dev_gold.jsonl")[:3]
+    articles = [Article(id=r["id"], title=r["title"], text=r["text"]) for r in records]
+    first = [combined.extract(a) for a in articles]
+    again = CombinedExtractor()
+    assert [again.extract(a) for a in articles] == first
+
+
+def test_the_bundled_corpus_stays_above_its_floor(combined: CombinedExtractor) -> None:
+    records = [*read_gold(ROOT / "bot/corpus/seed_gold.jsonl"),
+               *read_gold(ROOT / "bot/corpus/dev_gold.jsonl")]
+    assert evaluate_records(records, combined).overall.f1 >= 0.90
+
+
+def test_training_is_reproducible() -> None:
+    """Two fits on the same records give the same weights, bit for bit."""
+    pytest.importorskip("sklearn", reason="scikit-learn is the `train` extra")
+    from bot.extraction.learned.train import cross_fitted_views, examples, fit
+
+    records = read_gold(ROOT / "tests/fixtures/extraction/blind9_gold.jsonl")[:8]
+    rules = RuleExtractor()
+    models = []
+    for _ in range(2):
+        views, _sentences = cross_fitted_views(records, rules)
+        data, _, _ = examples(records, views)
+        models.append(fit(data, "combined"))
+    assert models[0].meta["version"] == models[1].meta["version"]
+    assert np.array_equal(models[0].weights, models[1].weights)
