@@ -340,9 +340,9 @@ async def test_cancelled_writer_leaves_no_open_transaction(store_url: str) -> No
 async def test_narrowed_source_count_stops_at_the_cap(
     store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bot.store.positions as positions_module
+    import bot.store.position_queries as queries_module
 
-    monkeypatch.setattr(positions_module, "SOURCES_CAP", 3)
+    monkeypatch.setattr(queries_module, "SOURCES_CAP", 3)
     async with open_store(store_url) as store:
         for n in range(5):
             await store.add_article(

@@ -18,6 +18,7 @@ from bot.store.feeds import MIGRATIONS as FEED_MIGRATIONS
 from bot.store.feeds import FeedStoreMixin
 from bot.store.llm import MIGRATIONS as LLM_MIGRATIONS
 from bot.store.llm import LLMStoreMixin
+from bot.store.position_queries import PositionQueryMixin
 from bot.store.positions import MIGRATIONS as POSITION_MIGRATIONS
 from bot.store.positions import AddResult, PositionStoreMixin, StoreStats, text_hash
 from bot.store.replicas import MIGRATIONS as REPLICA_MIGRATIONS
@@ -41,6 +42,7 @@ MIGRATIONS: list[Migration] = [
 class Store(
     AnalystViewsMixin,
     PositionStoreMixin,
+    PositionQueryMixin,
     SubscriptionStoreMixin,
     FeedStoreMixin,
     LLMStoreMixin,

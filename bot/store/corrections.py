@@ -24,12 +24,13 @@ import aiosqlite
 
 from bot.models import PositionFilter, StoredPosition
 from bot.store.base import Migration, from_db_time, to_db_time
-from bot.store.positions import (
+from bot.store.position_queries import (
     _POSITION_COLUMNS,
     _POSITION_JOINS,
-    PositionStoreMixin,
+    PositionQueryMixin,
     _filter_sql,
 )
+from bot.store.positions import PositionStoreMixin
 from bot.vocabulary import Guarantee, Stance
 
 MIGRATIONS: list[Migration] = [
@@ -400,7 +401,7 @@ def _correction_from_row(row: aiosqlite.Row) -> Correction:
     )
 
 
-class AnalystViewsMixin(CorrectionStoreMixin):
+class AnalystViewsMixin(CorrectionStoreMixin, PositionQueryMixin):
     """Reads for the matrix picture and the export (issue 9)."""
 
     async def earliest_published(self, filter_: PositionFilter) -> date | None:
