@@ -59,13 +59,11 @@ class Contest:
 
 
 @dataclass(frozen=True)
-class Digest:
-    """What one digest says; rendered by `bot.cards.digest.render_digest`."""
+class Changes:
+    """What a window holds for a topic: its new positions, the shifts, the contests touched.
+    A digest is this for the positions added since the last one; `/guarantees what changed
+    this week` is this for the positions published in the window."""
 
-    subscription: Subscription
-    local_date: date
-    since: datetime
-    until: datetime
     new: tuple[tuple[Guarantee, tuple[StoredPosition, ...]], ...] = ()
     shifts: tuple[Shift, ...] = ()
     contested: tuple[Contest, ...] = ()
@@ -77,6 +75,17 @@ class Digest:
     @property
     def is_empty(self) -> bool:
         return not self.new and not self.shifts
+
+
+@dataclass(frozen=True, kw_only=True)
+class Digest(Changes):
+    """What one digest says (the changes since the last one, for one subscription); rendered
+    by `bot.cards.digest.render_digest`."""
+
+    subscription: Subscription
+    local_date: date
+    since: datetime
+    until: datetime
 
 
 def _when(position: StoredPosition) -> tuple[date, int]:
@@ -184,25 +193,6 @@ async def _contested(
         if pro and con:
             contests.append(Contest(guarantee, pro, con))
     return tuple(contests)
-
-
-@dataclass(frozen=True)
-class Changes:
-    """What a window holds for a topic: its new positions, the shifts, the contests touched.
-    A digest is this for the positions added since the last one; `/guarantees what changed
-    this week` is this for the positions published in the window."""
-
-    new: tuple[tuple[Guarantee, tuple[StoredPosition, ...]], ...] = ()
-    shifts: tuple[Shift, ...] = ()
-    contested: tuple[Contest, ...] = ()
-
-    @property
-    def new_count(self) -> int:
-        return sum(len(items) for _, items in self.new)
-
-    @property
-    def is_empty(self) -> bool:
-        return not self.new and not self.shifts
 
 
 async def find_changes(

@@ -157,7 +157,8 @@ def test_untrusted_text_is_escaped_everywhere() -> None:
 
 
 def test_empty_digest_is_one_short_line() -> None:
-    empty = Digest(sub(), date(2025, 3, 5), datetime(2025, 3, 4, 6, tzinfo=UTC),
-                   datetime(2025, 3, 5, 6, tzinfo=UTC))
+    empty = Digest(subscription=sub(), local_date=date(2025, 3, 5),
+                   since=datetime(2025, 3, 4, 6, tzinfo=UTC),
+                   until=datetime(2025, 3, 5, 6, tzinfo=UTC))
     payload = render_digest(empty).to_dict()
     assert len(payload["blocks"]) == 1 and "Nothing new" in payload["blocks"][0]["text"]["text"]
