@@ -4,8 +4,17 @@ It serves:
 - the Web API methods the bot calls, under `base_url` (`http://127.0.0.1:PORT/api/`):
   `auth.test`, `chat.postMessage`, `chat.postEphemeral`, `views.open`, `views.publish`,
   `apps.connections.open`, `conversations.info`, `conversations.members`,
-  `files.getUploadURLExternal` and `files.completeUploadExternal` (any other method answers
-  `unknown_method`);
+  `conversations.history`, `files.getUploadURLExternal` and `files.completeUploadExternal`
+  (any other method answers `unknown_method`);
+- channel timelines: every accepted `chat.postMessage` is kept as a message of its channel
+  (`ts` from `clock`, a Unix time, strictly increasing; `bot_id`, `app_id`; `metadata` when
+  it came with valid message metadata, else `invalid_metadata_format`), and `add_message()`
+  adds other people's. `conversations.history` reads them as Slack does: newest first,
+  `oldest` / `latest` exclusive unless `inclusive`, `limit` (default 100, at most 999) with
+  `has_more` and a `next_cursor`, metadata only with `include_all_metadata`; it needs the
+  token's `channels:history` (C...), `groups:history` (G...), `im:history` (D...) or
+  `mpim:history` scope (`missing_scope` with `needed` and `provided` otherwise; take one away
+  with `without_scopes`) and the bot in the channel (`not_in_channel`);
 - upload URLs (`/upload/<file id>`): the second step of the upload flow; a file is `shared`
   only when all three steps happened in order with the announced length;
 - response URLs (`/response/<id>`), handed out by `new_response_url()`; five uses each;
@@ -59,6 +68,14 @@ MAX_TOTAL_TEXT = 12_000
 MAX_OVERFLOW_OPTIONS = 5
 MAX_OPTION_TEXT = 75
 MAX_OPTION_VALUE = 150
+
+# What the fake's bot token was granted: the manifest's bot scopes.
+DEFAULT_SCOPES = frozenset({
+    "commands", "chat:write", "chat:write.public", "im:write", "files:write",
+    "channels:history", "groups:history",
+})
+HISTORY_SCOPES = {"C": "channels:history", "G": "groups:history", "D": "im:history"}
+MAX_HISTORY_LIMIT = 999
 
 MESSAGE_METHODS = ("chat.postMessage", "chat.postEphemeral", "chat.update", "chat.scheduleMessage")
 VIEW_METHODS = ("views.open", "views.publish", "views.update", "views.push")
@@ -371,9 +388,19 @@ _ids = itertools.count(1)
 class FakeSlack:
     """Slack's Web API, response URLs and Socket Mode on 127.0.0.1 and a free port."""
 
-    def __init__(self, *, bot_token: str = "xoxb-test", app_token: str = "xapp-test") -> None:
+    def __init__(
+        self,
+        *,
+        bot_token: str = "xoxb-test",
+        app_token: str = "xapp-test",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.bot_token = bot_token
         self.app_token = app_token
+        self.clock = clock  # Unix time of message ts values
+        self.scopes: set[str] = set(DEFAULT_SCOPES)
+        self.messages: dict[str, list[dict[str, Any]]] = {}  # channel -> oldest first
+        self._last_ts = 0.0
         self.received: list[Call] = []
         self.acks: dict[str, list[dict[str, Any]]] = {}
         self.first_ack_at: dict[str, float] = {}  # envelope id -> time.monotonic() of its ack
@@ -574,12 +601,23 @@ class FakeSlack:
             error = check_message(payload)
             if error:
                 return _api_error(call, error)
+            metadata = payload.get("metadata")
+            if metadata is not None and not _valid_metadata(metadata):
+                return _api_error(call, "invalid_metadata_format")
             if method in self._per_channel_methods:
                 self._last_post[(method, str(payload["channel"]))] = time.monotonic()
-            ts = f"1700000000.{next(self._ts):06d}"
+            ts = self._new_ts()
             if method == "chat.postEphemeral":
                 return web.json_response({"ok": True, "message_ts": ts})
+            if method == "chat.postMessage":
+                self._keep(str(payload["channel"]), {
+                    "type": "message", "ts": ts, "text": payload.get("text", ""),
+                    "user": "U0BOT", "bot_id": "B0BOT", "app_id": "A0APP",
+                    "blocks": payload.get("blocks") or [], "metadata": metadata,
+                })
             return web.json_response({"ok": True, "channel": payload["channel"], "ts": ts})
+        if method == "conversations.history":
+            return self._history(payload, call)
         if method in VIEW_METHODS:
             if method == "views.open" and not payload.get("trigger_id"):
                 return _api_error(call, "invalid_trigger_id")
@@ -660,6 +698,78 @@ class FakeSlack:
                 {"ok": False, "error": "ratelimited"}, status=429, headers=headers
             )
         return web.Response(status=failure.status, text="fake failure")
+
+    # channel timelines ---------------------------------------------------------------------
+
+    def _new_ts(self) -> str:
+        """A message ts: the clock's Unix time, unique and increasing within the fake."""
+        self._last_ts = max(round(self.clock(), 6), round(self._last_ts + 0.000001, 6))
+        return f"{self._last_ts:.6f}"
+
+    def _keep(self, channel: str, message: dict[str, Any]) -> None:
+        self.messages.setdefault(channel, []).append(message)
+
+    def add_message(
+        self, channel: str, text: str, *, user: str = "U0OTHER",
+        metadata: dict[str, Any] | None = None, bot_id: str | None = None,
+    ) -> str:
+        """Someone else's message in `channel`, now; returns its ts."""
+        ts = self._new_ts()
+        message: dict[str, Any] = {"type": "message", "ts": ts, "text": text, "user": user,
+                                   "metadata": metadata}
+        if bot_id:
+            message["bot_id"] = bot_id
+        self._keep(channel, message)
+        return ts
+
+    def without_scopes(self, *scopes: str) -> None:
+        """The bot token was installed without these scopes."""
+        self.scopes -= set(scopes)
+
+    def _history(self, payload: dict[str, Any], call: Call) -> web.Response:
+        channel = str(payload.get("channel") or "")
+        if not channel:
+            return _api_error(call, "channel_not_found")
+        needed = HISTORY_SCOPES.get(channel[:1], "mpim:history")
+        if needed not in self.scopes:
+            call.error = "missing_scope"
+            return web.json_response({
+                "ok": False, "error": "missing_scope", "needed": needed,
+                "provided": ",".join(sorted(self.scopes)),
+            })
+        if channel in self._not_in_channel:
+            return _api_error(call, "not_in_channel")
+        try:
+            oldest = float(payload.get("oldest") or 0)
+            latest = float(payload["latest"]) if payload.get("latest") else math.inf
+            limit = int(payload.get("limit") or 100)
+            start = int(base64.b64decode(str(payload["cursor"])).decode().removeprefix("next:")) \
+                if payload.get("cursor") else 0
+        except ValueError:
+            return _api_error(call, "invalid_arguments")
+        limit = min(max(limit, 1), MAX_HISTORY_LIMIT)
+        inclusive = _truthy(payload.get("inclusive"))
+        with_metadata = _truthy(payload.get("include_all_metadata"))
+
+        def inside(ts: float) -> bool:
+            if inclusive:
+                return oldest <= ts <= latest
+            return oldest < ts < latest
+
+        found = [m for m in reversed(self.messages.get(channel, [])) if inside(float(m["ts"]))]
+        page = found[start : start + limit]
+        more = start + limit < len(found)
+        messages = []
+        for message in page:
+            shown = {k: v for k, v in message.items() if k != "metadata" and v is not None}
+            if with_metadata and message.get("metadata") is not None:
+                shown["metadata"] = message["metadata"]
+            messages.append(shown)
+        cursor = base64.b64encode(f"next:{start + limit}".encode()).decode() if more else ""
+        return web.json_response({
+            "ok": True, "messages": messages, "has_more": more, "pin_count": 0,
+            "response_metadata": {"next_cursor": cursor},
+        })
 
     # files -------------------------------------------------------------------------------
 
@@ -830,6 +940,25 @@ class FakeSlack:
         raise RuntimeError("no Socket Mode connection is open")
 
 
+def _truthy(value: Any) -> bool:
+    return str(value).strip().lower() in {"1", "true"}
+
+
+def _valid_metadata(metadata: Any) -> bool:
+    """Slack's message metadata: an `event_type` string and an `event_payload` object."""
+    if isinstance(metadata, str):
+        try:
+            metadata = json.loads(metadata)
+        except ValueError:
+            return False
+    return (
+        isinstance(metadata, dict)
+        and isinstance(metadata.get("event_type"), str)
+        and bool(metadata["event_type"])
+        and isinstance(metadata.get("event_payload"), dict)
+    )
+
+
 def _api_error(call: Call, error: str) -> web.Response:
     call.error = error
     return web.json_response({"ok": False, "error": error})
@@ -844,7 +973,7 @@ async def _read_payload(request: web.Request) -> dict[str, Any]:
         data = json.loads(raw)
         return data if isinstance(data, dict) else {"_": data}
     fields = dict(urllib.parse.parse_qsl(raw.decode(), keep_blank_values=True))
-    for key in ("blocks", "view", "attachments"):
+    for key in ("blocks", "view", "attachments", "metadata"):
         if isinstance(fields.get(key), str):
             with contextlib.suppress(ValueError):
                 fields[key] = json.loads(fields[key])
