@@ -14,7 +14,8 @@ It serves:
   `has_more` and a `next_cursor`, metadata only with `include_all_metadata`; it needs the
   token's `channels:history` (C...), `groups:history` (G...), `im:history` (D...) or
   `mpim:history` scope (`missing_scope` with `needed` and `provided` otherwise; take one away
-  with `without_scopes`) and the bot in the channel (`not_in_channel`);
+  with `without_scopes`) and the bot in the channel (`not_in_channel`, also for a channel
+  marked `not_member`, which takes posts through `chat:write.public`);
 - upload URLs (`/upload/<file id>`): the second step of the upload flow; a file is `shared`
   only when all three steps happened in order with the announced length;
 - response URLs (`/response/<id>`), handed out by `new_response_url()`; five uses each;
@@ -412,6 +413,7 @@ class FakeSlack:
         self._per_channel_methods: tuple[str, ...] = ("chat.postMessage",)
         self._last_post: dict[tuple[str, str], float] = {}
         self._not_in_channel: set[str] = set()
+        self._not_member: set[str] = set()
         self._response_uses: dict[str, int] = {}
         self._sockets: list[tuple[web.WebSocketResponse, web.BaseRequest]] = []
         self._changed = asyncio.Condition()
@@ -506,6 +508,11 @@ class FakeSlack:
     def not_in_channel(self, channel: str) -> None:
         """chat.postMessage to `channel` answers `not_in_channel`."""
         self._not_in_channel.add(channel)
+
+    def not_member(self, channel: str) -> None:
+        """The bot posts to public `channel` through `chat:write.public` without being a
+        member: posts are taken, `conversations.history` answers `not_in_channel`."""
+        self._not_member.add(channel)
 
     # records -----------------------------------------------------------------------------
 
@@ -737,7 +744,7 @@ class FakeSlack:
                 "ok": False, "error": "missing_scope", "needed": needed,
                 "provided": ",".join(sorted(self.scopes)),
             })
-        if channel in self._not_in_channel:
+        if channel in self._not_in_channel or channel in self._not_member:
             return _api_error(call, "not_in_channel")
         try:
             oldest = float(payload.get("oldest") or 0)
