@@ -3,8 +3,11 @@
 Flow of one run (`send_due_digests`): claim what is due in one store transaction
 (`bot.schedule` decides, `bot.store.subscriptions` records), build each digest from the store,
 render it with `bot.cards.digest`, post it through `SlackPoster` (paced one message per second
-per channel, 429 and 5xx retried with bounds), then record how it ended. Claims never posted
-are given back on a clean shutdown; the lease in `bot.schedule` covers a crash.
+per channel, 429 and 5xx retried with bounds) with message metadata naming its key, then
+record how it ended. Claims never posted are given back on a clean shutdown; the lease in
+`bot.schedule` covers a crash, and a claim whose date already had a post attempt looks in the
+channel's history first (`bot.digest_history`), so a post Slack took before the crash is
+recorded, not repeated.
 
 What a digest says (new positions, shifts, contested guarantees) is built in
 `bot.digest_content`; its names are re-exported here.

@@ -51,6 +51,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from tests.fakes.slack_timelines import DEFAULT_SCOPES, ChannelTimelines, valid_metadata
+
 RESPONSE_PATH = "response"  # the pseudo-method name for posts to response URLs in fail_next
 RESPONSE_URL_USES = 5
 
@@ -69,14 +71,6 @@ MAX_TOTAL_TEXT = 12_000
 MAX_OVERFLOW_OPTIONS = 5
 MAX_OPTION_TEXT = 75
 MAX_OPTION_VALUE = 150
-
-# What the fake's bot token was granted: the manifest's bot scopes.
-DEFAULT_SCOPES = frozenset({
-    "commands", "chat:write", "chat:write.public", "im:write", "files:write",
-    "channels:history", "groups:history",
-})
-HISTORY_SCOPES = {"C": "channels:history", "G": "groups:history", "D": "im:history"}
-MAX_HISTORY_LIMIT = 999
 
 MESSAGE_METHODS = ("chat.postMessage", "chat.postEphemeral", "chat.update", "chat.scheduleMessage")
 VIEW_METHODS = ("views.open", "views.publish", "views.update", "views.push")
@@ -386,7 +380,7 @@ _ids = itertools.count(1)
 # --- the server ----------------------------------------------------------------------------
 
 
-class FakeSlack:
+class FakeSlack(ChannelTimelines):
     """Slack's Web API, response URLs and Socket Mode on 127.0.0.1 and a free port."""
 
     def __init__(
@@ -609,7 +603,7 @@ class FakeSlack:
             if error:
                 return _api_error(call, error)
             metadata = payload.get("metadata")
-            if metadata is not None and not _valid_metadata(metadata):
+            if metadata is not None and not valid_metadata(metadata):
                 return _api_error(call, "invalid_metadata_format")
             if method in self._per_channel_methods:
                 self._last_post[(method, str(payload["channel"]))] = time.monotonic()
@@ -685,7 +679,7 @@ class FakeSlack:
                 "ok": True,
                 "access_token": token,
                 "token_type": "bot",
-                "scope": "commands,chat:write,chat:write.public,files:write",
+                "scope": ",".join(sorted(DEFAULT_SCOPES - {"im:write"})),
                 "bot_user_id": f"U0BOT{team}",
                 "app_id": "A0APP",
                 "team": {"id": team, "name": f"Workspace {team}"},
@@ -705,78 +699,6 @@ class FakeSlack:
                 {"ok": False, "error": "ratelimited"}, status=429, headers=headers
             )
         return web.Response(status=failure.status, text="fake failure")
-
-    # channel timelines ---------------------------------------------------------------------
-
-    def _new_ts(self) -> str:
-        """A message ts: the clock's Unix time, unique and increasing within the fake."""
-        self._last_ts = max(round(self.clock(), 6), round(self._last_ts + 0.000001, 6))
-        return f"{self._last_ts:.6f}"
-
-    def _keep(self, channel: str, message: dict[str, Any]) -> None:
-        self.messages.setdefault(channel, []).append(message)
-
-    def add_message(
-        self, channel: str, text: str, *, user: str = "U0OTHER",
-        metadata: dict[str, Any] | None = None, bot_id: str | None = None,
-    ) -> str:
-        """Someone else's message in `channel`, now; returns its ts."""
-        ts = self._new_ts()
-        message: dict[str, Any] = {"type": "message", "ts": ts, "text": text, "user": user,
-                                   "metadata": metadata}
-        if bot_id:
-            message["bot_id"] = bot_id
-        self._keep(channel, message)
-        return ts
-
-    def without_scopes(self, *scopes: str) -> None:
-        """The bot token was installed without these scopes."""
-        self.scopes -= set(scopes)
-
-    def _history(self, payload: dict[str, Any], call: Call) -> web.Response:
-        channel = str(payload.get("channel") or "")
-        if not channel:
-            return _api_error(call, "channel_not_found")
-        needed = HISTORY_SCOPES.get(channel[:1], "mpim:history")
-        if needed not in self.scopes:
-            call.error = "missing_scope"
-            return web.json_response({
-                "ok": False, "error": "missing_scope", "needed": needed,
-                "provided": ",".join(sorted(self.scopes)),
-            })
-        if channel in self._not_in_channel or channel in self._not_member:
-            return _api_error(call, "not_in_channel")
-        try:
-            oldest = float(payload.get("oldest") or 0)
-            latest = float(payload["latest"]) if payload.get("latest") else math.inf
-            limit = int(payload.get("limit") or 100)
-            start = int(base64.b64decode(str(payload["cursor"])).decode().removeprefix("next:")) \
-                if payload.get("cursor") else 0
-        except ValueError:
-            return _api_error(call, "invalid_arguments")
-        limit = min(max(limit, 1), MAX_HISTORY_LIMIT)
-        inclusive = _truthy(payload.get("inclusive"))
-        with_metadata = _truthy(payload.get("include_all_metadata"))
-
-        def inside(ts: float) -> bool:
-            if inclusive:
-                return oldest <= ts <= latest
-            return oldest < ts < latest
-
-        found = [m for m in reversed(self.messages.get(channel, [])) if inside(float(m["ts"]))]
-        page = found[start : start + limit]
-        more = start + limit < len(found)
-        messages = []
-        for message in page:
-            shown = {k: v for k, v in message.items() if k != "metadata" and v is not None}
-            if with_metadata and message.get("metadata") is not None:
-                shown["metadata"] = message["metadata"]
-            messages.append(shown)
-        cursor = base64.b64encode(f"next:{start + limit}".encode()).decode() if more else ""
-        return web.json_response({
-            "ok": True, "messages": messages, "has_more": more, "pin_count": 0,
-            "response_metadata": {"next_cursor": cursor},
-        })
 
     # files -------------------------------------------------------------------------------
 
@@ -945,25 +867,6 @@ class FakeSlack:
             if not ws.closed:
                 return ws
         raise RuntimeError("no Socket Mode connection is open")
-
-
-def _truthy(value: Any) -> bool:
-    return str(value).strip().lower() in {"1", "true"}
-
-
-def _valid_metadata(metadata: Any) -> bool:
-    """Slack's message metadata: an `event_type` string and an `event_payload` object."""
-    if isinstance(metadata, str):
-        try:
-            metadata = json.loads(metadata)
-        except ValueError:
-            return False
-    return (
-        isinstance(metadata, dict)
-        and isinstance(metadata.get("event_type"), str)
-        and bool(metadata["event_type"])
-        and isinstance(metadata.get("event_payload"), dict)
-    )
 
 
 def _api_error(call: Call, error: str) -> web.Response:
