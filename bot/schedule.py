@@ -17,15 +17,15 @@ Rules
              holding it died).
   `posting`  the post was in flight: after the lease, retried once (`recovered`); then left
              alone.
-  Whether an earlier attempt may have reached Slack is the row's `posting_since` (set by the
+  `failed`   Slack was unreachable (5xx, 429, network) after the in-run retries: due again at
+             `next_attempt_at` while `attempts < MAX_ATTEMPTS`.
+  `sent`, `empty`, `dropped`: final for that date.
+- Whether an earlier attempt may have reached Slack is the row's `posting_since` (set by the
   first post attempt of the date), not its state: a claim with it first looks for the digest
   in the channel's history (`bot.digest_history`) and records it as sent when it is there, so
   a process stopped between Slack's answer and the store's write does not duplicate it. When
   the history cannot be read (scope, membership, rate limit), it is posted again: at least
   once rather than lost.
-  `failed`   Slack was unreachable (5xx, 429, network) after the in-run retries: due again at
-             `next_attempt_at` while `attempts < MAX_ATTEMPTS`.
-  `sent`, `empty`, `dropped`: final for that date.
 """
 
 from __future__ import annotations

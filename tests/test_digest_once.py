@@ -257,3 +257,23 @@ async def test_a_post_whose_answer_was_lost_is_found_before_the_retry(
     assert posts(fake) == ["C1"] and report.sent == 1
     assert ts == fake.messages["C1"][0]["ts"]
     assert len(fake.calls(HISTORY)) == 1
+
+
+async def test_the_store_keeps_the_first_post_attempt_for_later_claims(
+    db: str, clock: Clock, fake: FakeSlack
+) -> None:
+    async with digest_services(db, clock, fake) as services:
+        store = services.store
+        await add_subscriptions(services, ["C1", "C2"])
+        first = await store.claim_due_digests(clock(), "first")
+        assert [c.posting_since for c in first] == [None, None]
+        posting, _never_posted = first
+        assert await store.mark_posting(posting)
+        attempt = clock()
+        clock.advance(seconds=30)
+        assert await store.mark_posting(posting)  # a retry: the first attempt stays
+        clock.advance(seconds=CLAIM_LEASE.total_seconds() + 60)
+        again = {c.subscription.channel_id: c for c in
+                 await store.claim_due_digests(clock(), "second")}
+    assert again["C1"].posting_since == attempt
+    assert again["C2"].posting_since is None  # claimed, never posted: nothing to look for
