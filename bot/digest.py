@@ -3,8 +3,11 @@
 Flow of one run (`send_due_digests`): claim what is due in one store transaction
 (`bot.schedule` decides, `bot.store.subscriptions` records), build each digest from the store,
 render it with `bot.cards.digest`, post it through `SlackPoster` (paced one message per second
-per channel, 429 and 5xx retried with bounds), then record how it ended. Claims never posted
-are given back on a clean shutdown; the lease in `bot.schedule` covers a crash.
+per channel, 429 and 5xx retried with bounds) with message metadata naming its key, then
+record how it ended. Claims never posted are given back on a clean shutdown; the lease in
+`bot.schedule` covers a crash, and a claim whose date already had a post attempt looks in the
+channel's history first (`bot.digest_history`), so a post Slack took before the crash is
+recorded, not repeated.
 
 What a digest says (new positions, shifts, contested guarantees) is built in
 `bot.digest_content`; its names are re-exported here.
@@ -21,7 +24,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -48,6 +51,15 @@ from bot.digest_content import (
     group_by_guarantee,
     latest_by_key,
 )
+from bot.digest_history import (
+    TRANSIENT_ERRORS,
+    HistoryCheck,
+    digest_key,
+    digest_metadata,
+    find_posted,
+)
+from bot.digest_history import error_code as _error_code
+from bot.digest_history import retry_after as _retry_after
 from bot.query import UserError
 from bot.schedule import LogStatus, next_wakeup
 from bot.store.subscriptions import Claim
@@ -78,10 +90,6 @@ PAUSE_ERRORS = frozenset({
     "restricted_action", "restricted_action_read_only_channel",
     "restricted_action_thread_only_channel", "restricted_action_non_threadable_channel",
     "team_access_not_granted", "ekm_access_denied", "org_login_required", "access_denied",
-})
-# Errors Slack sends with HTTP 200 that are worth another try.
-TRANSIENT_ERRORS = frozenset({
-    "ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout",
 })
 # The blocks were refused: one more try as plain text rather than nothing.
 BLOCK_ERRORS = frozenset({"invalid_blocks", "msg_blocks_too_long", "invalid_blocks_format"})
@@ -151,25 +159,6 @@ class RetryPolicy:
     later: timedelta = timedelta(minutes=5)  # when a digest given up in this run is tried again
 
 
-def _retry_after(error: SlackApiError) -> float | None:
-    headers = getattr(error.response, "headers", None) or {}
-    for name, value in dict(headers).items():
-        if name.lower() == "retry-after":
-            raw = value[0] if isinstance(value, list) else value
-            try:
-                return max(0.0, float(raw))
-            except (TypeError, ValueError):
-                return None
-    return None
-
-
-def _error_code(error: SlackApiError) -> str:
-    data = getattr(error.response, "data", None)
-    if isinstance(data, dict) and data.get("error"):
-        return str(data["error"])
-    return f"http_{getattr(error.response, 'status_code', 'error')}"
-
-
 class SlackPoster:
     """chat.postMessage with our own bounded retries: the client passed in must not retry
     itself (`digest_client`), so waits are paced, counted and testable."""
@@ -197,16 +186,37 @@ class SlackPoster:
         message: Message,
         heartbeat: Callable[[], Awaitable[bool]] | None = None,
         token: str | None = None,
+        *,
+        metadata: dict[str, Any] | None = None,
+        recheck: Callable[[], Awaitable[HistoryCheck]] | None = None,
     ) -> PostResult:
         """Post once, retrying what may pass. `heartbeat` runs before every attempt; when it
         answers False (our claim was taken over) nothing more is posted. `token`: the
-        workspace's own bot token when many workspaces installed the app."""
+        workspace's own bot token when many workspaces installed the app. `metadata`: the
+        message metadata. `recheck`: after an answer that leaves open whether Slack took the
+        message (a 5xx, a timeout, a dropped connection), asked before the next attempt;
+        when it finds the message, that is the result and nothing is posted again."""
         policy = self.policy
         as_team: dict[str, Any] = {"token": token} if token else {}
+        extra: dict[str, Any] = {"metadata": metadata} if metadata else {}
         payload = message.to_dict()
         rate_limited = 0
         last_error = "no attempt"
+        uncertain = False  # the last attempt may have reached the channel
         for attempt in range(1, policy.attempts + 1):
+            if uncertain and recheck is not None:
+                check = await recheck()
+                rate_limited += check.rate_limited
+                if check.ts:
+                    log.info("%s: the post whose answer was lost is in the channel (ts %s)",
+                             channel, check.ts)
+                    return PostResult(Outcome.SENT, ts=check.ts, attempts=attempt - 1,
+                                      rate_limited=rate_limited)
+                if check.error:
+                    log.warning("%s: could not check the history after a lost answer (%s);"
+                                " posting again, which may duplicate it", channel, check.error)
+                    recheck = None
+            uncertain = False
             try:
                 async with self.pacer.slot(channel), self.gate:
                     if heartbeat is not None and not await heartbeat():
@@ -218,6 +228,7 @@ class SlackPoster:
                         blocks=payload["blocks"] or None,
                         unfurl_links=False,
                         unfurl_media=False,
+                        **extra,
                         **as_team,
                     )
                 return PostResult(Outcome.SENT, ts=response.get("ts"), attempts=attempt,
@@ -226,6 +237,7 @@ class SlackPoster:
                 status = getattr(exc.response, "status_code", 0) or 0
                 code = _error_code(exc)
                 last_error = code
+                uncertain = status >= 500 or code in TRANSIENT_ERRORS - {"ratelimited"}
                 if status == 429 or code == "ratelimited":
                     rate_limited += 1
                     wait = _retry_after(exc)
@@ -247,11 +259,20 @@ class SlackPoster:
                                       rate_limited=rate_limited)
             except (aiohttp.ClientError, TimeoutError, SlackClientError) as exc:
                 last_error = type(exc).__name__
+                uncertain = True
             if attempt < policy.attempts:
                 wait = min(policy.max_backoff, policy.backoff * 2 ** (attempt - 1))
                 await self.sleep(wait * (0.5 + random.random() / 2))
         return PostResult(Outcome.RETRY_LATER, error=last_error, attempts=policy.attempts,
                           rate_limited=rate_limited)
+
+    async def find_posted(
+        self, channel: str, key: str, since: datetime, token: str | None = None
+    ) -> HistoryCheck:
+        """Whether digest `key` is in `channel` since `since` (see `bot.digest_history`);
+        429s wait for Retry-After and 5xx back off, as posts do."""
+        return await find_posted(self.client, channel, key, since, policy=self.policy,
+                                 sleep=self.sleep, token=token)
 
     async def notify(
         self, user_id: str | None, channel: str, message: Message, token: str | None = None
@@ -313,6 +334,8 @@ class RunReport:
     retry_later: int = 0
     failed: int = 0
     rate_limited: int = 0
+    found_in_history: int = 0  # an earlier attempt's post was found: recorded, not reposted
+    history_unreadable: int = 0  # could not look: posted again, maybe a duplicate
     outcomes: dict[tuple[int, date], str] = field(default_factory=dict)
 
     @property
@@ -343,6 +366,40 @@ def _settle(write: Awaitable[T]) -> Awaitable[T]:
     return asyncio.shield(write)
 
 
+async def _found_earlier_post(
+    services: Services,
+    claim: Claim,
+    key: str,
+    poster: SlackPoster,
+    report: RunReport,
+    token: str | None,
+) -> bool:
+    """An earlier attempt on this date began posting (and its process stopped, or its answer
+    was lost): True when the channel's history shows that post, now recorded as sent. False
+    when it is not there, or when the history cannot be read (then the caller posts: at
+    least once, with one line in the log)."""
+    assert claim.posting_since is not None
+    sub = claim.subscription
+    check = await poster.find_posted(sub.channel_id, key, claim.posting_since, token)
+    report.rate_limited += check.rate_limited
+    if check.ts:
+        await _settle(services.store.finish_digest(claim, LogStatus.SENT, message_ts=check.ts))
+        log.info("digest %s for %s was already in %s (ts %s) from an earlier attempt;"
+                 " recorded as sent, not posted again", sub.id, claim.due.local_date,
+                 sub.channel_id, check.ts)
+        report.sent += 1
+        report.found_in_history += 1
+        report.outcomes[claim.key] = "found_in_history"
+        return True
+    if check.error:
+        log.warning("digest %s: could not read the history of %s to see whether an earlier"
+                    " attempt posted it (%s); posting again, which may duplicate it (needs"
+                    " channels:history / groups:history and the bot in the channel)",
+                    sub.id, sub.channel_id, check.error)
+        report.history_unreadable += 1
+    return False
+
+
 async def _deliver(
     services: Services,
     claim: Claim,
@@ -366,6 +423,11 @@ async def _deliver(
             report.paused += 1
             report.outcomes[claim.key] = "paused"
             return
+    key = digest_key(sub.id, claim.due.local_date)
+    if claim.posting_since is not None and await _found_earlier_post(
+        services, claim, key, poster, report, token
+    ):
+        return
     try:
         digest = await builder.build(sub, claim.due.local_date, claim.window_start,
                                      claim.window_end)
@@ -384,9 +446,14 @@ async def _deliver(
         report.outcomes[claim.key] = "empty"
         return
     message = render_digest(digest)
+    since = claim.posting_since or services.clock()
+
+    def recheck() -> Awaitable[HistoryCheck]:
+        return poster.find_posted(sub.channel_id, key, since, token)
+
     result = await poster.post(
         sub.channel_id, message, heartbeat=lambda: _settle(store.mark_posting(claim)),
-        token=token,
+        token=token, metadata=digest_metadata(key), recheck=recheck,
     )
     report.rate_limited += result.rate_limited
     report.outcomes[claim.key] = str(result.outcome)

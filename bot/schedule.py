@@ -14,12 +14,18 @@ Rules
 - A paused subscription (Slack refused to post) is never due until it is resumed.
 - Log row states and what makes a row due again the same local date:
   `claimed`  decided, nothing posted yet: due again once its lease has expired (the process
-             holding it died); nothing can have reached Slack, so this never duplicates.
-  `posting`  the post was in flight: after the lease, retried once (`recovered`), accepting
-             one possible duplicate over a silently lost digest; then left alone.
+             holding it died).
+  `posting`  the post was in flight: after the lease, retried once (`recovered`); then left
+             alone.
   `failed`   Slack was unreachable (5xx, 429, network) after the in-run retries: due again at
              `next_attempt_at` while `attempts < MAX_ATTEMPTS`.
   `sent`, `empty`, `dropped`: final for that date.
+- Whether an earlier attempt may have reached Slack is the row's `posting_since` (set by the
+  first post attempt of the date), not its state: a claim with it first looks for the digest
+  in the channel's history (`bot.digest_history`) and records it as sent when it is there, so
+  a process stopped between Slack's answer and the store's write does not duplicate it. When
+  the history cannot be read (scope, membership, rate limit), it is posted again: at least
+  once rather than lost.
 """
 
 from __future__ import annotations

@@ -34,8 +34,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # What the bot needs in each workspace: the slash command, posting cards and digests (also
-# in public channels it was not invited to), and uploading the matrix picture and exports.
-BOT_SCOPES = ("commands", "chat:write", "chat:write.public", "files:write")
+# in public channels it was not invited to), uploading the matrix picture and exports, and
+# reading a channel's recent history before re-sending a digest an earlier try may have posted.
+BOT_SCOPES = (
+    "commands", "chat:write", "chat:write.public", "files:write", "channels:history",
+    "groups:history",
+)
 STATE_TTL = timedelta(minutes=10)
 
 

@@ -187,8 +187,8 @@ async def test_restart_in_the_middle_of_a_fan_out_sends_every_digest_once(
         run = asyncio.create_task(send_due_digests(services, poster=poster))
         await asyncio.wait_for(blocking.hung.wait(), 10)
         # With two posts at a time, the third allowed one may still be recording "sent" when
-        # the fourth hangs; a stop at that very instant is the ambiguity the claim's lease
-        # exists for. This test stops the process once the three are recorded.
+        # the fourth hangs; a stop at that very instant is settled from the channel's history
+        # (tests/test_digest_once.py). This test stops the process once the three are recorded.
         for _ in range(200):
             done = [await services.store.digest_status(i, DUE.date()) for i in ids]
             if done.count("sent") >= 3:

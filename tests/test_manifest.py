@@ -6,6 +6,7 @@ from pathlib import Path
 
 import yaml
 
+from bot.workspaces import BOT_SCOPES
 from handlers.commands import COMMAND
 
 MANIFEST = Path(__file__).resolve().parent.parent / "manifest.yml"
@@ -23,6 +24,9 @@ def test_manifest_declares_what_the_bot_uses() -> None:
     assert {"commands", "chat:write", "im:write"} <= scopes
     # the matrix picture and exports are files shared in the channel
     assert "files:write" in scopes
+    # a digest re-sent after a stopped process is first looked for in the channel's history
+    assert {"channels:history", "groups:history"} <= scopes
+    assert set(BOT_SCOPES) <= scopes  # what the OAuth install asks for is in the manifest
     settings = manifest["settings"]
     assert "app_home_opened" in settings["event_subscriptions"]["bot_events"]
     assert settings["event_subscriptions"]["request_url"].endswith("/slack/events")

@@ -67,7 +67,13 @@ MIGRATIONS: list[Migration] = [
         ) WITHOUT ROWID;
         CREATE INDEX digest_log_date ON digest_log (local_date);
         """,
-    )
+    ),
+    (
+        # When this date's first post attempt left: from then on a message may be in the
+        # channel, so a later claim looks in the channel's history before posting again.
+        "subscriptions-2",
+        "ALTER TABLE digest_log ADD COLUMN posting_since TEXT;",
+    ),
 ]
 
 # Subscriptions locked and claimed per transaction on PostgreSQL.
@@ -95,6 +101,9 @@ class Claim:
     window_start: datetime  # positions added in [window_start, window_end) are new
     window_end: datetime
     attempts: int
+    # When an earlier attempt for this date began posting (None: no attempt ever reached
+    # chat.postMessage, so nothing of this digest can be in the channel).
+    posting_since: datetime | None = None
 
     @property
     def subscription(self) -> Subscription:
@@ -293,6 +302,15 @@ class SubscriptionStoreMixin(StoreBase):
             row = await cursor.fetchone()
         return row[0] if row else None
 
+    async def digest_message_ts(self, subscription_id: int, local_date: date) -> str | None:
+        """The Slack ts recorded for a sent digest (None: not sent, or not known)."""
+        async with self.db.execute(
+            "SELECT message_ts FROM digest_log WHERE subscription_id = ? AND local_date = ?",
+            (subscription_id, local_date.isoformat()),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return row[0] if row else None
+
     async def due_now(self, now: datetime) -> list[DueDigest]:
         """What is due at `now`, without claiming anything (the dry run)."""
         scheduled = await self.scheduled_subscriptions()
@@ -359,7 +377,7 @@ class SubscriptionStoreMixin(StoreBase):
                     "INSERT INTO digest_log (subscription_id, local_date, status,"
                     " claim_token, claimed_at, window_start, window_end)"
                     " VALUES (?, ?, 'claimed', ?, ?, ?, ?)"
-                    " ON CONFLICT DO NOTHING RETURNING attempts"
+                    " ON CONFLICT DO NOTHING RETURNING attempts, posting_since"
                 )
                 params: tuple[object, ...] = (
                     sub_id, day, token, now_text, to_db_time(start), now_text,
@@ -371,7 +389,8 @@ class SubscriptionStoreMixin(StoreBase):
                     " attempts = attempts + 1, recovered = max(recovered, ?),"
                     " next_attempt_at = NULL, window_start = ?, window_end = ?, error = NULL"
                     " WHERE subscription_id = ? AND local_date = ?"
-                    " AND status NOT IN ('sent', 'empty', 'dropped') RETURNING attempts"
+                    " AND status NOT IN ('sent', 'empty', 'dropped')"
+                    " RETURNING attempts, posting_since"
                 )
                 params = (
                     token, now_text, recovered, to_db_time(start), now_text, sub_id, day,
@@ -379,17 +398,22 @@ class SubscriptionStoreMixin(StoreBase):
             async with db.execute(sql, params) as cursor:
                 row = await cursor.fetchone()
             if row is not None:
-                claims.append(Claim(item, token, start, now, int(row[0])))
+                since = from_db_time(row[1]) if row[1] else None
+                claims.append(Claim(item, token, start, now, int(row[0]), since))
         return claims
 
     async def mark_posting(self, claim: Claim) -> bool:
-        """Just before the post leaves: from here on a crash may have delivered it."""
+        """Just before the post leaves: from here on a crash may have delivered it. The first
+        such moment of the date stays in `posting_since`, where a later claim starts its
+        search of the channel's history."""
+        now = to_db_time(self.clock())
         async with self.transaction() as db:
             cursor = await db.execute(
-                "UPDATE digest_log SET status = 'posting', claimed_at = ?"
+                "UPDATE digest_log SET status = 'posting', claimed_at = ?,"
+                " posting_since = ifnull(posting_since, ?)"
                 " WHERE subscription_id = ? AND local_date = ? AND claim_token = ?"
                 " AND status IN ('claimed', 'posting')",
-                (to_db_time(self.clock()), *self._key(claim), claim.token),
+                (now, now, *self._key(claim), claim.token),
             )
             return cursor.rowcount > 0
 

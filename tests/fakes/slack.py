@@ -4,8 +4,18 @@ It serves:
 - the Web API methods the bot calls, under `base_url` (`http://127.0.0.1:PORT/api/`):
   `auth.test`, `chat.postMessage`, `chat.postEphemeral`, `views.open`, `views.publish`,
   `apps.connections.open`, `conversations.info`, `conversations.members`,
-  `files.getUploadURLExternal` and `files.completeUploadExternal` (any other method answers
-  `unknown_method`);
+  `conversations.history`, `files.getUploadURLExternal` and `files.completeUploadExternal`
+  (any other method answers `unknown_method`);
+- channel timelines: every accepted `chat.postMessage` is kept as a message of its channel
+  (`ts` from `clock`, a Unix time, strictly increasing; `bot_id`, `app_id`; `metadata` when
+  it came with valid message metadata, else `invalid_metadata_format`), and `add_message()`
+  adds other people's. `conversations.history` reads them as Slack does: newest first,
+  `oldest` / `latest` exclusive unless `inclusive`, `limit` (default 100, at most 999) with
+  `has_more` and a `next_cursor`, metadata only with `include_all_metadata`; it needs the
+  token's `channels:history` (C...), `groups:history` (G...), `im:history` (D...) or
+  `mpim:history` scope (`missing_scope` with `needed` and `provided` otherwise; take one away
+  with `without_scopes`) and the bot in the channel (`not_in_channel`, also for a channel
+  marked `not_member`, which takes posts through `chat:write.public`);
 - upload URLs (`/upload/<file id>`): the second step of the upload flow; a file is `shared`
   only when all three steps happened in order with the announced length;
 - response URLs (`/response/<id>`), handed out by `new_response_url()`; five uses each;
@@ -40,6 +50,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import WSMsgType, web
+
+from tests.fakes.slack_timelines import DEFAULT_SCOPES, ChannelTimelines, valid_metadata
 
 RESPONSE_PATH = "response"  # the pseudo-method name for posts to response URLs in fail_next
 RESPONSE_URL_USES = 5
@@ -368,12 +380,22 @@ _ids = itertools.count(1)
 # --- the server ----------------------------------------------------------------------------
 
 
-class FakeSlack:
+class FakeSlack(ChannelTimelines):
     """Slack's Web API, response URLs and Socket Mode on 127.0.0.1 and a free port."""
 
-    def __init__(self, *, bot_token: str = "xoxb-test", app_token: str = "xapp-test") -> None:
+    def __init__(
+        self,
+        *,
+        bot_token: str = "xoxb-test",
+        app_token: str = "xapp-test",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.bot_token = bot_token
         self.app_token = app_token
+        self.clock = clock  # Unix time of message ts values
+        self.scopes: set[str] = set(DEFAULT_SCOPES)
+        self.messages: dict[str, list[dict[str, Any]]] = {}  # channel -> oldest first
+        self._last_ts = 0.0
         self.received: list[Call] = []
         self.acks: dict[str, list[dict[str, Any]]] = {}
         self.first_ack_at: dict[str, float] = {}  # envelope id -> time.monotonic() of its ack
@@ -385,6 +407,7 @@ class FakeSlack:
         self._per_channel_methods: tuple[str, ...] = ("chat.postMessage",)
         self._last_post: dict[tuple[str, str], float] = {}
         self._not_in_channel: set[str] = set()
+        self._not_member: set[str] = set()
         self._response_uses: dict[str, int] = {}
         self._sockets: list[tuple[web.WebSocketResponse, web.BaseRequest]] = []
         self._changed = asyncio.Condition()
@@ -480,6 +503,11 @@ class FakeSlack:
         """chat.postMessage to `channel` answers `not_in_channel`."""
         self._not_in_channel.add(channel)
 
+    def not_member(self, channel: str) -> None:
+        """The bot posts to public `channel` through `chat:write.public` without being a
+        member: posts are taken, `conversations.history` answers `not_in_channel`."""
+        self._not_member.add(channel)
+
     # records -----------------------------------------------------------------------------
 
     def calls(self, method: str | None = None) -> list[Call]:
@@ -574,12 +602,23 @@ class FakeSlack:
             error = check_message(payload)
             if error:
                 return _api_error(call, error)
+            metadata = payload.get("metadata")
+            if metadata is not None and not valid_metadata(metadata):
+                return _api_error(call, "invalid_metadata_format")
             if method in self._per_channel_methods:
                 self._last_post[(method, str(payload["channel"]))] = time.monotonic()
-            ts = f"1700000000.{next(self._ts):06d}"
+            ts = self._new_ts()
             if method == "chat.postEphemeral":
                 return web.json_response({"ok": True, "message_ts": ts})
+            if method == "chat.postMessage":
+                self._keep(str(payload["channel"]), {
+                    "type": "message", "ts": ts, "text": payload.get("text", ""),
+                    "user": "U0BOT", "bot_id": "B0BOT", "app_id": "A0APP",
+                    "blocks": payload.get("blocks") or [], "metadata": metadata,
+                })
             return web.json_response({"ok": True, "channel": payload["channel"], "ts": ts})
+        if method == "conversations.history":
+            return self._history(payload, call)
         if method in VIEW_METHODS:
             if method == "views.open" and not payload.get("trigger_id"):
                 return _api_error(call, "invalid_trigger_id")
@@ -640,7 +679,7 @@ class FakeSlack:
                 "ok": True,
                 "access_token": token,
                 "token_type": "bot",
-                "scope": "commands,chat:write,chat:write.public,files:write",
+                "scope": ",".join(sorted(DEFAULT_SCOPES - {"im:write"})),
                 "bot_user_id": f"U0BOT{team}",
                 "app_id": "A0APP",
                 "team": {"id": team, "name": f"Workspace {team}"},
@@ -844,7 +883,7 @@ async def _read_payload(request: web.Request) -> dict[str, Any]:
         data = json.loads(raw)
         return data if isinstance(data, dict) else {"_": data}
     fields = dict(urllib.parse.parse_qsl(raw.decode(), keep_blank_values=True))
-    for key in ("blocks", "view", "attachments"):
+    for key in ("blocks", "view", "attachments", "metadata"):
         if isinstance(fields.get(key), str):
             with contextlib.suppress(ValueError):
                 fields[key] = json.loads(fields[key])

@@ -1,0 +1,164 @@
+"""Was this digest already posted? The channel's history answers, so a retry never duplicates.
+
+Every digest is posted with Slack message metadata naming its stable key, the digest log's
+(subscription, local date):
+
+    {"event_type": "guarantees_digest", "event_payload": {"digest": "<subscription>:<date>"}}
+
+A claim whose date already had a post attempt (`Claim.posting_since`: a process stopped
+between Slack's answer and the store's record, or a post whose answer never came) first reads
+the channel with `conversations.history` (`oldest` = that first attempt, a minute earlier for
+clock skew; `include_all_metadata`) and looks for a bot message carrying the key. Found: the
+digest is recorded as sent with that message's ts and not posted again. Not found: it is
+posted. The history cannot be read (no `channels:history` / `groups:history` scope, the bot
+not a member of the channel, still rate limited after waiting `Retry-After`, Slack down):
+`HistoryCheck.error` says why, and the caller posts anyway (at least once rather than never)
+and logs it. A first attempt has nothing to look for and reads nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+if TYPE_CHECKING:
+    from bot.digest import RetryPolicy
+
+EVENT_TYPE = "guarantees_digest"
+# Messages a page; more pages are read while Slack says there are more.
+PAGE_SIZE = 100
+MAX_PAGES = 10
+# Our clock and Slack's may differ a little: the search starts this much earlier.
+CLOCK_MARGIN = timedelta(minutes=1)
+
+# Errors Slack sends with HTTP 200 that are worth another try.
+TRANSIENT_ERRORS = frozenset({
+    "ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout",
+})
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def digest_key(subscription_id: int, local_date: date) -> str:
+    """The stable key of one digest: the same for every attempt on that local date."""
+    return f"{subscription_id}:{local_date.isoformat()}"
+
+
+def digest_metadata(key: str) -> dict[str, Any]:
+    """The message metadata a digest is posted with."""
+    return {"event_type": EVENT_TYPE, "event_payload": {"digest": key}}
+
+
+def carries_key(message: Mapping[str, Any], key: str) -> bool:
+    """Whether a message from `conversations.history` is a bot's post of digest `key`."""
+    metadata = message.get("metadata")
+    if not message.get("bot_id") or not isinstance(metadata, Mapping):
+        return False
+    payload = metadata.get("event_payload")
+    return (
+        metadata.get("event_type") == EVENT_TYPE
+        and isinstance(payload, Mapping)
+        and payload.get("digest") == key
+    )
+
+
+def retry_after(error: SlackApiError) -> float | None:
+    """Seconds of a 429's Retry-After header (None: absent or unreadable)."""
+    headers = getattr(error.response, "headers", None) or {}
+    for name, value in dict(headers).items():
+        if name.lower() == "retry-after":
+            raw = value[0] if isinstance(value, list) else value
+            try:
+                return max(0.0, float(raw))
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+def error_code(error: SlackApiError) -> str:
+    data = getattr(error.response, "data", None)
+    if isinstance(data, dict) and data.get("error"):
+        return str(data["error"])
+    return f"http_{getattr(error.response, 'status_code', 'error')}"
+
+
+@dataclass(frozen=True)
+class HistoryCheck:
+    """What the channel's history said about one digest."""
+
+    ts: str | None = None  # found: the earlier post's ts
+    error: str | None = None  # the history could not be read: nobody knows
+    pages: int = 0
+    rate_limited: int = 0  # 429s seen
+
+
+async def find_posted(
+    client: AsyncWebClient,
+    channel: str,
+    key: str,
+    since: datetime,
+    *,
+    policy: RetryPolicy,
+    sleep: Sleep = asyncio.sleep,
+    token: str | None = None,
+) -> HistoryCheck:
+    """Look in `channel` from `since` on for a bot message carrying digest `key`.
+
+    A 429 waits its `Retry-After` (up to `policy.max_retry_after`) and tries again, a 5xx or
+    a network error backs off; each page gets `policy.attempts` tries in all."""
+    as_team: dict[str, Any] = {"token": token} if token else {}
+    oldest = f"{(since - CLOCK_MARGIN).timestamp():.6f}"
+    cursor: str | None = None
+    rate_limited = 0
+    for page in range(1, MAX_PAGES + 1):
+        data: Mapping[str, Any] | None = None
+        last_error = "no attempt"
+        for attempt in range(1, policy.attempts + 1):
+            try:
+                response = await client.conversations_history(
+                    channel=channel, oldest=oldest, include_all_metadata=True,
+                    limit=PAGE_SIZE, cursor=cursor, **as_team,
+                )
+                data = response.data if isinstance(response.data, dict) else {}
+                break
+            except SlackApiError as exc:
+                status = getattr(exc.response, "status_code", 0) or 0
+                code = last_error = error_code(exc)
+                if status == 429 or code == "ratelimited":
+                    rate_limited += 1
+                    wait = retry_after(exc)
+                    wait = 1.0 if wait is None else wait
+                    if wait > policy.max_retry_after or attempt == policy.attempts:
+                        break
+                    await sleep(wait)
+                    continue
+                if status < 500 and code not in TRANSIENT_ERRORS:
+                    if code == "missing_scope":
+                        needed = (exc.response.data or {}).get("needed")
+                        last_error = f"missing_scope {needed}" if needed else code
+                    return HistoryCheck(error=last_error, pages=page - 1,
+                                        rate_limited=rate_limited)
+            except (aiohttp.ClientError, TimeoutError, SlackClientError) as exc:
+                last_error = type(exc).__name__
+            if attempt < policy.attempts:
+                wait = min(policy.max_backoff, policy.backoff * 2 ** (attempt - 1))
+                await sleep(wait * (0.5 + random.random() / 2))
+        if data is None:
+            return HistoryCheck(error=last_error, pages=page - 1, rate_limited=rate_limited)
+        for message in data.get("messages") or []:
+            if isinstance(message, Mapping) and carries_key(message, key):
+                return HistoryCheck(ts=str(message.get("ts")), pages=page,
+                                    rate_limited=rate_limited)
+        cursor = (data.get("response_metadata") or {}).get("next_cursor") or None
+        if not data.get("has_more") or not cursor:
+            return HistoryCheck(pages=page, rate_limited=rate_limited)
+    return HistoryCheck(error=f"more than {MAX_PAGES * PAGE_SIZE} messages since the first try",
+                        pages=MAX_PAGES, rate_limited=rate_limited)
