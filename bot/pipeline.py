@@ -102,14 +102,20 @@ INTERCHANGEABLE = ("rules", "combined", "llm", "hybrid")
 
 async def extract_article(store: Store, extractor: Extractor, article: Article) -> int:
     version = extractor.version
+    answered = False  # a model's usable answer: the article leaves the model queue
     if isinstance(extractor, AsyncExtractor):  # a model endpoint: awaited, not a thread
         extraction = await extractor.extract_async(article)
         positions, version = extraction.positions, extraction.version
+        answered = extraction.complete
     else:
         positions = await asyncio.to_thread(extractor.extract, article)
     replaces = INTERCHANGEABLE if extractor.name in INTERCHANGEABLE else ()
     await store.save_positions(article.id, positions, extractor.name, version,
                                replaces=replaces)
+    if answered:
+        # After the write, not before: a stop in between leaves the article queued and a
+        # retry replaces the same positions, where the other order would lose the retry.
+        await store.dequeue_for_model(article.id)
     return len(positions)
 
 

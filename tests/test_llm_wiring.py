@@ -17,7 +17,7 @@ from bot.__main__ import cmd_eval_model, cmd_extract_model, main
 from bot.cards.briefing import quote_text
 from bot.cards.evidence import position_text
 from bot.extraction import AsyncExtractor
-from bot.model_retry import run_model_retries
+from bot.model_retry import retry_due, run_model_retries
 from bot.models import PositionFilter, StoredPosition
 from bot.pipeline import demo_corpus_files
 from bot.services import open_services
@@ -148,6 +148,39 @@ async def test_background_retry_replaces_the_rules_positions(
         after = await store.positions(PositionFilter(), limit=1000)
         assert after and {p.found_by for p in after} == {"llm"}
         assert {p.extractor for p in after} == {"llm"}
+
+
+async def test_a_stop_before_the_write_keeps_the_article_queued(
+    fake: FakeModel, make_settings: Callable[..., Settings], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The model answers, but the process stops before the positions are written: the
+    article must stay in the queue (a later retry brings the answer in), not leave it with
+    the rules' positions."""
+    good = fake.responder
+    fake.responder = lambda text, body: Reply("Sure! Here are the positions:")
+    clock = Clock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    settings = make_settings(extractor="llm", llm_base_url=fake.base_url,
+                             llm_model="fake-model", store_path=str(tmp_path / "s.db"))
+    async with open_services(settings, with_slack=False, clock=clock) as services:
+        store = services.store
+        queued = {q.article.id for q in await store.queued_for_model()}
+        assert len(queued) == 9
+        fake.responder = good
+        clock.now += timedelta(hours=1)
+
+        async def stopped(*args: Any, **kwargs: Any) -> None:
+            raise asyncio.CancelledError  # what a stop delivers to the running task
+
+        monkeypatch.setattr(store, "save_positions", stopped)
+        with pytest.raises(asyncio.CancelledError):
+            await retry_due(store, services.extractor, clock())
+        assert {q.article.id for q in await store.queued_for_model()} == queued
+        monkeypatch.undo()
+        await retry_due(store, services.extractor, clock(), limit=100)
+        assert await store.queued_for_model() == []
+        after = await store.positions(PositionFilter(), limit=1000)
+        assert after and {p.found_by for p in after} == {"llm"}
 
 
 def _stored(**changes: Any) -> StoredPosition:

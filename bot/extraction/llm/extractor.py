@@ -234,8 +234,7 @@ class LLMExtractor:
             assert reason is not None
             return await self._failed(article, reason)
         positions = await self._grounded(article, items)
-        if self.queue_fallbacks:
-            await self.store.dequeue_for_model(article.id)
+        # the article leaves the model queue once its positions are stored (the pipeline)
         return ModelResult(positions)
 
     def _read(self, completion: Completion) -> tuple[list[object] | None, str | None]:
