@@ -40,16 +40,20 @@ def sentence_marks(doc: Doc) -> Doc:
     """Start a sentence after every line break; never split inside a short quotation."""
     inside = False
     opened = -1
+    # the previous token's text, trailing space and whether it is a space token ("" for none)
+    prev_text, prev_ws, prev_space = "", "", False
     for token in doc:
-        if token.i > 0 and "\n" in doc[token.i - 1].text_with_ws and not token.is_space:
+        text, ws, space = token.text, token.whitespace_, token.is_space
+        after_break = "\n" in prev_text or "\n" in prev_ws
+        if token.i > 0 and after_break and not space:
             token.is_sent_start = True
             inside = False
+            prev_text, prev_ws, prev_space = text, ws, space
             continue
-        if token.i > 0 and doc[token.i - 1].is_space:
+        if token.i > 0 and prev_space:
             token.is_sent_start = False
-        text = token.text
         opens = text in QUOTES_OPEN or (text == '"' and not inside)
-        if opens and token.i > 0 and doc[token.i - 1].text in (".", "!", "?"):
+        if opens and token.i > 0 and prev_text in (".", "!", "?"):
             token.is_sent_start = True
         if text == '"':
             inside = not inside
@@ -60,6 +64,7 @@ def sentence_marks(doc: Doc) -> Doc:
             inside = False
         elif inside and token.i - opened < MAX_QUOTE_TOKENS and token.i > 0:
             token.is_sent_start = False
+        prev_text, prev_ws, prev_space = text, ws, space
     return doc
 
 

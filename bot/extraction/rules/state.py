@@ -49,12 +49,19 @@ def read_article(doc: Doc, hits: list[Hit]) -> ArticleState:
     words, memberships, references, copulas), cues outside guarantees and names."""
     beneficiary = beneficiary_of(hits)
     cues_lex = cue_lexicon()
+    words: list[str] = []
+    lower: list[str] = []
+    title_case: list[bool] = []
+    for t in doc:  # one pass: each step over a Doc builds a Python object per token
+        words.append(t.text)
+        lower.append(t.lower_)
+        title_case.append(t.is_title)
     st = ArticleState(
         text=doc.text,
         doc=doc,
-        words=[t.text for t in doc],
-        lower=[t.lower_ for t in doc],
-        title_case=[t.is_title for t in doc],
+        words=words,
+        lower=lower,
+        title_case=title_case,
         hits=list(hits),
         names=longest([h for h in hits if h.kind in ("A", "P", "J", "T")]),
         beneficiary=beneficiary,
