@@ -15,8 +15,6 @@ from bot.store import Store, open_store
 from bot.store.corrections import CorrectionError, CorrectionKind
 from bot.vocabulary import Guarantee, Stance
 
-
-
 SENTENCE = "Hungary's prime minister said Budapest would back peacekeepers."
 ARTICLE = Article(
     id="a-1",
@@ -155,7 +153,7 @@ async def _visible(store: Store, team: str) -> list[tuple[Any, ...]]:
 def _expected_cells(rows: list[tuple[Any, ...]], topic: str) -> dict[tuple[str, str, str], Cell]:
     grouped: dict[tuple[str, str, str], list[tuple[Any, ...]]] = {}
     for row in rows:
-        pid, party, guarantor, beneficiary, guarantee, stance, *_ = row
+        _id, party, guarantor, beneficiary, guarantee, stance, *_ = row
         if topic == "*" or topic in (party, guarantor, beneficiary):
             grouped.setdefault((guarantee, stance, party), []).append(row)
     return {

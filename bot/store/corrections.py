@@ -152,8 +152,8 @@ def _teams_migration(dialect: Dialect) -> str:
         CREATE INDEX team_withheld_article ON team_withheld (article_id);
         -- The corrections applied to the shared corpus so far move into team ''s overlay,
         -- and the shared positions and summaries are back as extracted.
-        INSERT INTO team_positions (team_id, correction_id, {_ROW_COLUMNS}, found_by)
-        SELECT '', correction_id, {_ROW_COLUMNS}, found_by FROM positions
+        INSERT INTO team_positions (team_id, correction_id, {_ROW_COLUMNS})
+        SELECT '', correction_id, {_ROW_COLUMNS} FROM positions
         WHERE correction_id IS NOT NULL;
         DELETE FROM positions WHERE correction_id IS NOT NULL;
         INSERT INTO positions (id, {_ROW_COLUMNS})
@@ -168,6 +168,15 @@ def _teams_migration(dialect: Dialect) -> str:
 
 # After the replicas' migrations (they create PostgreSQL's `bump_store_version`).
 TEAM_MIGRATIONS: list[Migration] = [("corrections-2-teams", _teams_migration)]
+
+
+def correction_team(oauth: bool, team_id: str | None) -> str:
+    """The team a workspace's corrections are kept under: `""` for the single workspace
+    (whatever team id its requests carry, and the command line); with OAuth, the workspace
+    itself (`"-"`, a team that matches nothing, when a request names none)."""
+    if not oauth:
+        return ""
+    return team_id or "-"
 
 
 class CorrectionKind(StrEnum):
