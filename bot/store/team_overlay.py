@@ -356,10 +356,16 @@ class TeamOverlayMixin(PositionQueryMixin):
     # --- the reads -------------------------------------------------------------------------
 
     async def cells(self, filter_: PositionFilter, top_actors: int = 0) -> list[StanceCell]:
-        cells = await super().cells(filter_, top_actors)
         if filter_.team is None:
-            return cells
-        return await self._overlay_cells(cells, filter_, None, top_actors=top_actors)
+            return await super().cells(filter_, top_actors)
+
+        async def overlaid() -> list[StanceCell]:
+            cells = await super(TeamOverlayMixin, self).cells(filter_, top_actors)
+            return await self._overlay_cells(cells, filter_, None, top_actors=top_actors)
+
+        # A card reads its cells twice (cells, then stats): the overlay is added once per
+        # store version.
+        return list(await self.memo(("team-cells", filter_, top_actors), overlaid))
 
     async def window_cells(
         self, filter_: PositionFilter, window: DateWindow, *, per_actor: bool = False
@@ -524,23 +530,17 @@ class TeamOverlayMixin(PositionQueryMixin):
         guarantee: one seek of `positions_party_stance` (and the team's rows)."""
         key = "p.party = ? AND p.guarantee = ? AND p.stance = ? AND p.published > ?"
         args: list[object] = [party, str(guarantee), str(stance), after]
-        sqls = [(f"SELECT min(p.published) FROM positions AS p WHERE {key}", args)]
-        if team is not None:
-            sqls = [
-                (f"{sqls[0][0]} AND {_NOT_WITHHELD}", [*args, team]),
-                (
-                    f"SELECT min(p.published) FROM team_positions AS p"
-                    f" WHERE p.team_id = ? AND {key}",
-                    [team, *args],
-                ),
-            ]
-        found: list[str] = []
-        for sql, params in sqls:
-            async with self.db.execute(sql, params) as cursor:
-                row = await cursor.fetchone()
-            if row and row[0]:
-                found.append(row[0])
-        return min(found, default=None)
+        sql = f"SELECT min(p.published) FROM positions AS p WHERE {key}"
+        if team is not None:  # one round trip: the shared rows it sees, and its own
+            sql = (
+                "SELECT min(found) FROM (SELECT min(p.published) AS found FROM positions AS p"
+                f" WHERE {key} AND {_NOT_WITHHELD} UNION ALL SELECT min(p.published)"
+                f" FROM team_positions AS p WHERE p.team_id = ? AND {key}) AS firsts"
+            )
+            args = [*args, team, team, *args]
+        async with self.db.execute(sql, args) as cursor:
+            row = await cursor.fetchone()
+        return row[0] if row and row[0] else None
 
     async def stance_changes(
         self, party: str, guarantee: Guarantee | None, limit: int, *, team: str | None = None
