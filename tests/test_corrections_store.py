@@ -1,5 +1,5 @@
-"""Corrections in the store: applied through the summary triggers, kept across re-extraction,
-undone back to what the extractor said."""
+"""Corrections in the store: laid over the shared corpus for their team (the single
+workspace's is `""`), kept across re-extraction, undone back to what the extractor said."""
 
 from __future__ import annotations
 
