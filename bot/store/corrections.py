@@ -38,7 +38,7 @@ import aiosqlite
 from bot.store.base import Migration, from_db_time, to_db_time
 from bot.store.dialect import Dialect
 from bot.store.positions import PositionStoreMixin
-from bot.store.team_overlay import TeamOverlayMixin
+from bot.store.team_positions import TeamPositionsMixin
 from bot.vocabulary import Guarantee, Stance
 
 MIGRATIONS: list[Migration] = [
@@ -503,5 +503,5 @@ def _correction_from_row(row: aiosqlite.Row) -> Correction:
     )
 
 
-class AnalystViewsMixin(CorrectionStoreMixin, TeamOverlayMixin):
+class AnalystViewsMixin(CorrectionStoreMixin, TeamPositionsMixin):
     """Corrections written, and every position read with a team's corrections."""
