@@ -202,6 +202,9 @@ class TeamOverlayMixin(PositionQueryMixin):
             touched[row.key(by_actor)][0].append(row)
         for row in overlay.added:
             touched[row.key(by_actor)][1].append(row)
+        counts: dict[Key, int] | None = None
+        if window is None and not by_actor:
+            counts = await self._actor_counts(filter_.topic, overlay)
         patched: dict[Key, _Patched | None] = {}
         for key, (gone, new) in touched.items():
             positions, actors, mark = shared.get(key, (0, 0, ("", 0)))
@@ -216,6 +219,12 @@ class TeamOverlayMixin(PositionQueryMixin):
                     r.actor_id == actor for r in gone
                 )
                 if by_actor:
+                    continue
+                if counts is not None:  # the summary's count of the actor in the cell
+                    shared_rows = counts.get((*cell, actor), 0)
+                    before = shared_rows > 0
+                    after = shared_rows + deltas[actor] > 0
+                    actors += int(after) - int(before)
                     continue
                 before = any(r.actor_id == actor for r in gone) or await self._has_actor(
                     filter_, window, cell, actor, team=None
@@ -241,6 +250,25 @@ class TeamOverlayMixin(PositionQueryMixin):
             latest = max(candidates, key=lambda c: c[0])[1]
             patched[key] = _Patched(positions, 1 if by_actor else actors, latest, deltas)
         return patched
+
+    async def _actor_counts(self, topic: str, overlay: _Overlay) -> dict[Key, int]:
+        """The shared positions of each actor in each cell the overlay touches, from
+        `topic_summary`: a filter narrows only by what the cell and actor fix (party,
+        actor, guarantee, stance), so the topic's count is the filter's."""
+        keys = sorted({row.key(True) for row in (*overlay.withheld, *overlay.added)})
+        found: dict[Key, int] = {}
+        for start in range(0, len(keys), 100):
+            part = keys[start : start + 100]
+            terms = " OR ".join(
+                "(guarantee = ? AND stance = ? AND party = ? AND actor_id = ?)" for _ in part
+            )
+            async with self.db.execute(
+                "SELECT guarantee, stance, party, actor_id, positions FROM topic_summary"
+                f" WHERE topic = ? AND ({terms})",
+                [topic, *(value for key in part for value in key)],
+            ) as cursor:
+                found.update({tuple(row[:4]): int(row[4]) async for row in cursor})
+        return found
 
     async def _actor_ids(self, slugs: Iterable[str]) -> dict[str, int]:
         wanted = sorted(set(slugs))

@@ -38,22 +38,31 @@ class TeamPositionsMixin(TeamOverlayMixin):
         added_before: datetime | None = None,
         window: DateWindow | None = None,
     ) -> list[StoredPosition]:
-        if filter_.team is None:
+        # The team's overlay under the filter: none (most filters of most teams) is the
+        # shared query as it is; else the few withheld ids are left out by value.
+        overlay = await self._overlay(filter_, window)
+        if not overlay:
             return await super().positions(
                 filter_, limit=limit, added_since=added_since, added_before=added_before,
                 window=window,
             )
         where, params, order = _positions_where(filter_, added_since, added_before, window)
         tail = f" ORDER BY {order} DESC, p.id DESC LIMIT ?"
+        withheld = sorted({row.id for row in overlay.withheld})
+        if withheld:
+            where_shared = f"{where} AND p.id NOT IN ({','.join('?' * len(withheld))})"
+        else:
+            where_shared = where
         shared = await self._read_positions(
-            f"SELECT {_POSITION_COLUMNS} {_POSITION_JOINS} WHERE {where} AND {_NOT_WITHHELD}"
-            + tail,
-            [*params, filter_.team, limit],
+            f"SELECT {_POSITION_COLUMNS} {_POSITION_JOINS} WHERE {where_shared}" + tail,
+            [*params, *withheld, limit],
         )
-        own = await self._read_positions(
-            f"SELECT {_TEAM_COLUMNS} {_TEAM_JOINS} WHERE p.team_id = ? AND {where}" + tail,
-            [filter_.team, *params, limit],
-        )
+        own: list[StoredPosition] = []
+        if overlay.added:
+            own = await self._read_positions(
+                f"SELECT {_TEAM_COLUMNS} {_TEAM_JOINS} WHERE p.team_id = ? AND {where}" + tail,
+                [filter_.team, *params, limit],
+            )
         return sorted((*shared, *own), key=_position_mark, reverse=True)[:limit]
 
     async def positions_by_ids(
