@@ -107,6 +107,39 @@ async def test_a_correction_is_its_workspace_s_only(store_url: str) -> None:
         assert {g for _, g, _ in await _cells(store, B)} == {"nato_membership"}
 
 
+async def test_gold_export_is_per_workspace_or_names_each(store_url: str) -> None:
+    import io
+
+    from bot.corrections import write_gold
+
+    async with open_store(store_url) as store:
+        await store.add_article(ARTICLE)
+        await store.save_positions(ARTICLE.id, [EXTRACTED, OTHER], "rules", "1")
+        first, second = await store.positions(PositionFilter(), limit=2)
+        await store.correct_position(
+            first.id, CorrectionKind.NOT_POSITION, user_id=USER_A, team=A
+        )
+        await store.correct_position(
+            second.id, CorrectionKind.STANCE, user_id=USER_B, team=B, new_stance=Stance.OPPOSES
+        )
+
+        async def gold(team: str | None) -> list[dict[str, Any]]:
+            out = io.StringIO()
+            await write_gold(store, out, team)
+            return [json.loads(line) for line in out.getvalue().splitlines()]
+
+        [mine] = await gold(A)
+        assert mine["team"] == A and mine["positions"] == []
+        assert [r["checked_by"] for r in mine["rejected"]] == [USER_A]
+        [theirs] = await gold(B)
+        assert theirs["team"] == B and theirs["rejected"] == []
+        assert [(p["stance"], p["checked_by"]) for p in theirs["positions"]] == [
+            ("opposes", USER_B)
+        ]
+        assert await gold("") == []  # the single workspace made none
+        assert sorted(r["team"] for r in await gold(None)) == [A, B]
+
+
 async def test_existing_corrections_move_to_the_single_workspace(store_url: str) -> None:
     """A store corrected before corrections were per workspace (the corrected row in
     `positions`, the extracted one in `withheld_positions`): after the migration the shared
