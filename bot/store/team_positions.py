@@ -223,7 +223,7 @@ class TeamPositionsMixin(TeamOverlayMixin):
             where, params = _filter_sql(filter_, "p")
             own = await self._read_positions(
                 f"SELECT {_TEAM_COLUMNS} {_TEAM_JOINS} WHERE p.team_id = ? AND {where}"
-                " ORDER BY p.id DESC",
+                " ORDER BY p.id",
                 [filter_.team, *params],
             )
             for start in range(0, len(own), batch):
