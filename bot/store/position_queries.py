@@ -120,7 +120,8 @@ def _positions_where(
     return where, params, order
 
 
-# A shared position (alias p) the team bound after it has not withheld (bot.store.corrections).
+# A shared position (alias p) that the team bound to its `?` has not withheld (corrections
+# per workspace: `bot.store.team_overlay`).
 _NOT_WITHHELD = (
     "NOT EXISTS (SELECT 1 FROM team_withheld AS w WHERE w.team_id = ? AND w.position_id = p.id)"
 )
