@@ -10,7 +10,7 @@ Reuses (or creates) the synthetic store of `bench_store.py` (`benchmarks/out/`).
 - the CSV and JSONL export of a topic: 'ukraine' (every synthetic position names Ukraine as
   beneficiary, so all of them) and 'hungary' (the positions one party is involved in);
 - `history usa` (the window query over one party's positions);
-- one correction and its undo (both go through the summary triggers).
+- one correction and its undo (the single workspace's overlay rows; issue 10).
 """
 
 from __future__ import annotations

@@ -276,6 +276,7 @@ async def cmd_serve(settings: Settings, mode: str) -> int:
 
 async def cmd_matrix(settings: Settings, topic_words: Sequence[str], out: str) -> int:
     from bot.analysts import matrix_png
+    from bot.corrections import reading_team
     from bot.query import UserError
     from bot.services import open_services
     from bot.topics import resolve_topic
@@ -286,6 +287,7 @@ async def cmd_matrix(settings: Settings, topic_words: Sequence[str], out: str) -
         except UserError as exc:
             print(exc.message, file=sys.stderr)
             return 2
+        topic = topic.for_team(await reading_team(services, None))
         png, caption = await matrix_png(services, topic)
     Path(out).write_bytes(png)
     print(f"{out}: {caption}")
@@ -294,9 +296,12 @@ async def cmd_matrix(settings: Settings, topic_words: Sequence[str], out: str) -
 
 async def cmd_export(
     settings: Settings, topic_words: Sequence[str], fmt: str, out: str | None,
-    corrections: str | None,
+    corrections: str | None, team: str | None = None,
 ) -> int:
-    from bot.corrections import write_gold
+    """`team`: the workspace whose corrections apply (with OAuth; a single workspace's apply
+    without it). With OAuth and no team, positions are exported as extracted and
+    `--corrections` writes every workspace's, each record naming its team."""
+    from bot.corrections import reading_team, write_gold
     from bot.export import write_export
     from bot.query import UserError
     from bot.services import open_services
@@ -305,8 +310,10 @@ async def cmd_export(
     async with open_services(settings, with_slack=False) as services:
         if corrections is not None:
             with open(corrections, "w", encoding="utf-8") as file:
-                count = await write_gold(services.store, file)
-            print(f"{corrections}: {count} article(s) with analysts' corrections")
+                whose = team if team is not None else (None if settings.oauth else "")
+                count = await write_gold(services.store, file, whose)
+            print(f"{corrections}: {count} article(s) with analysts' corrections"
+                  + (f" of team {whose or '(single workspace)'}" if whose is not None else ""))
             return 0
         if not topic_words:
             print("name a topic (python -m bot export ukraine) or --corrections FILE",
@@ -317,6 +324,7 @@ async def cmd_export(
         except UserError as exc:
             print(exc.message, file=sys.stderr)
             return 2
+        topic = topic.for_team(await reading_team(services, team))
         if out is None:
             count = await write_export(services.store, topic.filter, sys.stdout, fmt)
         else:
@@ -375,6 +383,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--corrections", metavar="FILE", help="write corrections in the gold format instead"
     )
+    export.add_argument(
+        "--team", metavar="TEAM_ID",
+        help="with OAuth: the workspace whose corrections apply (default: none; --corrections"
+        " then writes every workspace's, each record naming its team)",
+    )
     return parser
 
 
@@ -424,7 +437,7 @@ def _run_command(args: argparse.Namespace, settings: Settings, model_tier: bool)
         return asyncio.run(cmd_matrix(settings, args.topic, args.out))
     if args.command == "export":
         return asyncio.run(
-            cmd_export(settings, args.topic, args.format, args.out, args.corrections)
+            cmd_export(settings, args.topic, args.format, args.out, args.corrections, args.team)
         )
     if args.command == "serve":
         try:

@@ -226,10 +226,11 @@ async def build_briefing(
     else:
         folded = fold_cells(cells)
     latest_ids = _freshest(cells)
-    latest = {p.id: p for p in await store.positions_by_ids(latest_ids.values())}
+    team = topic.filter.team
+    latest = {p.id: p for p in await store.positions_by_ids(latest_ids.values(), team=team)}
     current = latest_stances(cells)
     folded = _latest_first(folded, current)
-    shifts = await find_shifts(store, cells, current)
+    shifts = await find_shifts(store, cells, current, team=team)
     sections: list[GuaranteeBriefing] = []
     for guarantee in sorted(GUARANTEE_ORDER, key=lambda g: not GUARANTEES[g].hard):
         stances = folded.get(guarantee)
@@ -322,6 +323,8 @@ async def find_shifts(
     store: Store,
     cells: list[StanceCell],
     current: dict[tuple[Guarantee, str], tuple[Stance, Mark]],
+    *,
+    team: str | None = None,
 ) -> dict[Guarantee, list[StanceShift]]:
     """Parties whose latest stance differs from an earlier one, with the date since which
     they hold it ("backs since 7 Jan, opposed before"): one index seek per shifted party."""
@@ -338,7 +341,9 @@ async def find_shifts(
         stance, mark = current[(guarantee, party)]
         if mark[0] <= before_mark[0]:
             continue  # held on the same day: hesitation, not a change
-        since = await store.first_published(party, guarantee, stance, before_mark[0].isoformat())
+        since = await store.first_published(
+            party, guarantee, stance, before_mark[0].isoformat(), team=team
+        )
         found[guarantee].append(
             StanceShift(
                 party, party_label(party), stance,
@@ -383,9 +388,14 @@ async def build_evidence(
     return Evidence(topic, guarantee, GUARANTEES[guarantee].label, tuple(positions), total)
 
 
-async def latest_positions(store: Store, limit: int = 8) -> list[StoredPosition]:
-    """The freshest positions in the store, read through the summary rows (no scan)."""
-    cells = await store.cells(PositionFilter())
+async def latest_positions(
+    store: Store, limit: int = 8, *, team: str | None = None
+) -> list[StoredPosition]:
+    """The freshest positions in the store (with `team`'s corrections), read through the
+    summary rows (no scan)."""
+    cells = await store.cells(PositionFilter(team=team))
     cells.sort(key=lambda c: (c.latest_published or date.min, c.latest_position_id), reverse=True)
-    found = await store.positions_by_ids(cell.latest_position_id for cell in cells[:limit])
+    found = await store.positions_by_ids(
+        (cell.latest_position_id for cell in cells[:limit]), team=team
+    )
     return sorted(found, key=lambda p: (p.published or date.min, p.id), reverse=True)

@@ -19,6 +19,7 @@ from bot.cards.evidence import evidence_message, evidence_modal
 from bot.cards.home import home_tab
 from bot.cards.messages import error_message, help_message, ingest_message, notice_message
 from bot.compare import build_comparison
+from bot.corrections import reading_team
 from bot.digest import find_changes
 from bot.models import DateWindow, PositionFilter
 from bot.query import (
@@ -37,6 +38,7 @@ from bot.query import (
     Topic,
     UnsubscribeRequest,
     UserError,
+    for_team,
     local_today,
     parse_command,
 )
@@ -55,9 +57,9 @@ MAX_NEAREST_TRIED = 8
 
 
 async def answer(services: Services, text: str, ctx: CommandContext) -> Reply:
-    """The reply to `/guarantees TEXT` from this caller."""
+    """The reply to `/guarantees TEXT` from this caller, with its workspace's corrections."""
     try:
-        request = await parsed(services, text)
+        request = for_team(await parsed(services, text), await reading_team(services, ctx.team_id))
         log.info("command %s from %s", type(request).__name__, ctx.user_id or "terminal")
         return await dispatch(services, request, ctx)
     except UserError as error:
@@ -223,20 +225,26 @@ async def _resolve(
     return index.resolve(words[:MAX_TOPIC_WORDS]), wanted, None
 
 
-async def evidence_reply(services: Services, topic_words: str, guarantee: str) -> Message:
+async def evidence_reply(
+    services: Services, topic_words: str, guarantee: str, team_id: str | None = None
+) -> Message:
     """All evidence for one guarantee under a topic, as a message to send privately.
 
     Raises `UserError` when the words or the guarantee no longer resolve."""
     topic, wanted, window = await _resolve(services, topic_words, guarantee)
+    topic = topic.for_team(await reading_team(services, team_id))
     evidence = await build_evidence(services.store, topic, wanted, window=window)
     return evidence_message(evidence)
 
 
-async def evidence_view(services: Services, topic_words: str, guarantee: str) -> dict[str, Any]:
+async def evidence_view(
+    services: Services, topic_words: str, guarantee: str, team_id: str | None = None
+) -> dict[str, Any]:
     """The same evidence as a modal view dict for `views.open` (callback_id `evidence_view`).
 
     Raises `UserError` when the words or the guarantee no longer resolve."""
     topic, wanted, window = await _resolve(services, topic_words, guarantee)
+    topic = topic.for_team(await reading_team(services, team_id))
     evidence = await build_evidence(services.store, topic, wanted, window=window)
     return evidence_modal(evidence)
 
@@ -250,6 +258,7 @@ async def home_view(
     store = services.store
     ctx = CommandContext(user_id=user_id, team_id=team_id)
     subscriptions = await store.list_subscriptions(team_id=team_scope(services, ctx))
-    latest = await latest_positions(store)
-    stats = await store.stats(PositionFilter())
+    team = await reading_team(services, team_id)
+    latest = await latest_positions(store, team=team)
+    stats = await store.stats(PositionFilter(team=team))
     return home_tab(subscriptions, latest, stats.positions, stats.sources, stats.latest_published)

@@ -79,6 +79,7 @@ async def build_comparison(store: Store, request: CompareRequest) -> Comparison:
         held_by=frozenset(request.parties),
         guarantees=request.guarantees,
         stances=request.stances,
+        team=request.team,
     )
     if request.window is None:
         cells = await store.cells(filter_)
@@ -86,8 +87,9 @@ async def build_comparison(store: Store, request: CompareRequest) -> Comparison:
         cells = await store.window_cells(filter_, request.window)
     latest = _latest(cells)
     quotes = {
-        p.id: p for p in await store.positions_by_ids(c.latest_position_id for c, _ in
-                                                      latest.values())
+        p.id: p for p in await store.positions_by_ids(
+            (c.latest_position_id for c, _ in latest.values()), team=request.team
+        )
     }
     rows: list[CompareRow] = []
     for guarantee in sorted(GUARANTEE_ORDER, key=lambda g: not GUARANTEES[g].hard):

@@ -1,9 +1,11 @@
 """Analysts correct positions from Slack; corrections become gold for the extractor.
 
 Who may correct is `CORRECTORS`: `members` (anyone who can click the card) or `admins`
-(`ADMIN_USER_IDS`). The store keys each correction to the extracted tuple (article, evidence
-sentence, party, stance, guarantee), so it holds across re-ingesting and re-extraction; see
-`bot.store.corrections`.
+(`ADMIN_USER_IDS`). The store keys each correction to the workspace and the extracted tuple
+(article, evidence sentence, party, stance, guarantee), so it holds across re-ingesting and
+re-extraction and is seen by its own workspace only; see `bot.store.corrections`. The team is
+the one the request was authorised for (`correction_team`): with OAuth, a user can neither
+see, make nor undo another workspace's corrections.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from bot.cards.corrections import (
     parse_choice,
 )
 from bot.query import UserError
-from bot.store.corrections import Correction, CorrectionError, CorrectionKind
+from bot.store.corrections import Correction, CorrectionError, CorrectionKind, correction_team
 from bot.topics import party_label
 from bot.vocabulary import Stance, parties
 
@@ -49,6 +51,17 @@ def may_correct(settings: Settings, user_id: str | None) -> bool:
     return user_id in settings.admin_user_ids
 
 
+def team_of(services: Services, team_id: str | None) -> str:
+    """The team a request's corrections are kept under."""
+    return correction_team(services.settings.oauth, team_id)
+
+
+async def reading_team(services: Services, team_id: str | None) -> str | None:
+    """`PositionFilter.team` for a request from this workspace: the workspace when it has
+    corrections, else None (the shared corpus and its shared cached cards)."""
+    return await services.store.overlay_team(team_of(services, team_id))
+
+
 def choice_of(value: str) -> CorrectionChoice:
     try:
         return parse_choice(value)
@@ -57,11 +70,15 @@ def choice_of(value: str) -> CorrectionChoice:
 
 
 async def correction_form(
-    services: Services, choice: CorrectionChoice, metadata: dict[str, Any]
+    services: Services, choice: CorrectionChoice, metadata: dict[str, Any],
+    team_id: str | None = None,
 ) -> dict[str, Any]:
-    """The modal for a correction of one stored position. Raises `UserError` when the
-    position is gone (an extractor or another analyst replaced it meanwhile)."""
-    found = await services.store.positions_by_ids([choice.position_id])
+    """The modal for a correction of one position as the workspace sees it. Raises
+    `UserError` when the position is gone (an extractor or another analyst replaced it
+    meanwhile) or is not this workspace's."""
+    found = await services.store.positions_by_ids(
+        [choice.position_id], team=team_of(services, team_id)
+    )
     if not found:
         raise UserError("That position has changed since the card was drawn: ask again.")
     position = found[0]
@@ -77,6 +94,7 @@ async def submit_correction(
     choice: CorrectionChoice,
     value: str | None,
     note: str | None,
+    team_id: str | None = None,
 ) -> str:
     """Store a correction; returns the line to tell the analyst. Raises `UserError`."""
     if not may_correct(services.settings, user_id):
@@ -98,8 +116,8 @@ async def submit_correction(
         new_party = value
     try:
         result = await services.store.correct_position(
-            choice.position_id, kind, user_id=user_id, new_stance=new_stance,
-            new_party=new_party, note=note,
+            choice.position_id, kind, user_id=user_id, team=team_of(services, team_id),
+            new_stance=new_stance, new_party=new_party, note=note,
         )
     except CorrectionError as exc:
         raise UserError(str(exc)) from None
@@ -107,11 +125,15 @@ async def submit_correction(
     return describe(result.correction, done=result.positions > 0)
 
 
-async def undo(services: Services, user_id: str | None, position_id: int) -> str:
+async def undo(
+    services: Services, user_id: str | None, position_id: int, team_id: str | None = None
+) -> str:
     if not may_correct(services.settings, user_id):
         raise UserError(REFUSAL)
     assert user_id is not None
-    correction = await services.store.undo_correction(position_id, user_id=user_id)
+    correction = await services.store.undo_correction(
+        position_id, user_id=user_id, team=team_of(services, team_id)
+    )
     if correction is None:
         raise UserError("That position carries no correction to undo.")
     log.info("correction %s undone by %s", correction.id, user_id)
@@ -131,19 +153,20 @@ def describe(correction: Correction, *, done: bool = True) -> str:
     return f"Saved: {was} → *{now}*. It is marked “checked by an analyst”."
 
 
-async def write_gold(store: Store, out: IO[str]) -> int:
-    """Active corrections in the gold format of vocabulary.md, one article a line; returns
-    how many articles were written.
+async def write_gold(store: Store, out: IO[str], team: str | None = "") -> int:
+    """A workspace's active corrections (`team`: `""` the single workspace, None every
+    workspace's, each record saying whose) in the gold format of vocabulary.md, one article a
+    line per workspace; returns how many records were written.
 
     `positions` holds the corrected positions (what analysts say the sentence holds);
     `rejected` the tuples they marked "not a position". Only checked positions are listed,
     so a file is partial gold: score an extractor on these tuples, not on whole articles.
     """
-    by_article: dict[str, list[Correction]] = defaultdict(list)
-    for correction in await store.corrections():
-        by_article[correction.article_key].append(correction)
+    by_article: dict[tuple[str, str], list[Correction]] = defaultdict(list)
+    for correction in await store.corrections(team=team):
+        by_article[(correction.team, correction.article_key)].append(correction)
     written = 0
-    for key, corrections in by_article.items():
+    for (team_id, key), corrections in by_article.items():
         article = await store.get_article(key)
         if article is None:
             continue
@@ -151,7 +174,7 @@ async def write_gold(store: Store, out: IO[str]) -> int:
         rejected: list[dict[str, Any]] = []
         for correction in corrections:
             ids = await store.corrected_positions(correction.id)
-            stored = await store.positions_by_ids(ids)
+            stored = await store.positions_by_ids(ids, team=team_id)
             if correction.kind is CorrectionKind.NOT_POSITION or not stored:
                 rejected.append(
                     {
@@ -187,6 +210,7 @@ async def write_gold(store: Store, out: IO[str]) -> int:
             "text": article.text,
             "positions": positions,
             "rejected": rejected,
+            "team": team_id,
         }
         out.write(json.dumps(record, ensure_ascii=False) + "\n")
         written += 1

@@ -499,7 +499,7 @@ async def send_due_digests(
     if not claims:
         return report
     poster = poster or SlackPoster(digest_client(services))
-    builder = builder or DigestBuilder(store)
+    builder = builder or DigestBuilder(store, oauth=services.settings.oauth)
 
     async def one(claim: Claim) -> None:
         try:
@@ -534,7 +534,7 @@ async def run_due_digests(services: Services, *, dry_run: bool = False) -> int:
         from bot.cards.digest import digest_as_text
 
         now = services.clock()
-        builder = DigestBuilder(services.store)
+        builder = DigestBuilder(services.store, oauth=services.settings.oauth)
         due = await services.store.due_now(now)
         for item in due:
             since = await services.store.window_start(item.subscription.id, now)
@@ -582,7 +582,9 @@ async def run_scheduler(
     while True:
         try:
             await send_due_digests(
-                services, poster=poster, builder=DigestBuilder(services.store, resolve)
+                services, poster=poster, builder=DigestBuilder(
+                    services.store, resolve, oauth=services.settings.oauth
+                )
             )
             delay = await seconds_until_next(services)
         except asyncio.CancelledError:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from bot.models import DateWindow, PositionFilter, StoredPosition, Subscription
 from bot.query import Topic
+from bot.store.corrections import correction_team
 from bot.store.subscriptions import topic_key
 from bot.vocabulary import GUARANTEE_ORDER, Guarantee, Stance
 
@@ -261,11 +262,14 @@ async def default_resolve_topic(store: Store, words: Sequence[str]) -> Topic:
 class DigestBuilder:
     """Builds digests for one run; channels on the same topic and window share one build."""
 
-    def __init__(self, store: Store, resolve: TopicResolver = default_resolve_topic) -> None:
+    def __init__(
+        self, store: Store, resolve: TopicResolver = default_resolve_topic, *, oauth: bool = False
+    ) -> None:
         self.store = store
         self.resolve = resolve
+        self.oauth = oauth  # many workspaces: each subscription reads its own's corrections
         self._topics: dict[str, asyncio.Task[Topic]] = {}
-        self._built: dict[tuple[str, datetime, datetime], asyncio.Task[Digest]] = {}
+        self._built: dict[tuple[str, str | None, datetime, datetime], asyncio.Task[Digest]] = {}
 
     async def topic(self, words: Sequence[str]) -> Topic:
         key = topic_key(words)
@@ -275,15 +279,18 @@ class DigestBuilder:
 
     async def build(self, subscription: Subscription, day: date, since: datetime,
                     until: datetime) -> Digest:
-        key = (topic_key(subscription.topic_words), since, until)
+        team = await self.store.overlay_team(correction_team(self.oauth, subscription.team_id))
+        key = (topic_key(subscription.topic_words), team, since, until)
         if key not in self._built:
-            self._built[key] = asyncio.ensure_future(self._build(subscription, day, since, until))
+            self._built[key] = asyncio.ensure_future(
+                self._build(subscription, team, day, since, until)
+            )
         digest = await self._built[key]
         return replace(digest, subscription=subscription, local_date=day)
 
-    async def _build(self, subscription: Subscription, day: date, since: datetime,
-                     until: datetime) -> Digest:
-        topic = await self.topic(subscription.topic_words)
+    async def _build(self, subscription: Subscription, team: str | None, day: date,
+                     since: datetime, until: datetime) -> Digest:
+        topic = (await self.topic(subscription.topic_words)).for_team(team)
         return await build_digest(
             self.store, subscription, topic, local_date=day, since=since, until=until
         )

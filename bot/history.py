@@ -49,8 +49,11 @@ class History:
 async def build_history(store: Store, topic: Topic, limit: int = HISTORY_LIMIT) -> History:
     party = topic.filter.parties[0]
     guarantee = next(iter(topic.filter.guarantees), None)
-    found, total = await store.stance_changes(party, guarantee, limit)
-    positions = {p.id: p for p in await store.positions_by_ids(i for i, _ in found)}
+    team = topic.filter.team
+    found, total = await store.stance_changes(party, guarantee, limit, team=team)
+    positions = {
+        p.id: p for p in await store.positions_by_ids((i for i, _ in found), team=team)
+    }
     changes = tuple(
         Change(positions[i], before) for i, before in found if i in positions
     )

@@ -85,6 +85,9 @@ class PositionFilter:
     held_by: frozenset[str] = frozenset()
     # Narrow to these stances (`/guarantees who opposes peacekeepers`); empty: every stance.
     stances: frozenset[Stance] = frozenset()
+    # Whose corrections apply (a workspace with active corrections, `bot.store.team_overlay`);
+    # None: the corpus as extracted.
+    team: str | None = None
 
     def __post_init__(self) -> None:
         if len(self.parties) > 1:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from functools import cache
 from typing import TYPE_CHECKING
@@ -40,6 +40,10 @@ class Topic:
     label: str
     filter: PositionFilter = field(default_factory=PositionFilter)
 
+    def for_team(self, team: str | None) -> Topic:
+        """The same topic read with a workspace's corrections (`PositionFilter.team`)."""
+        return Topic(self.words, self.label, replace(self.filter, team=team))
+
 
 @dataclass(frozen=True)
 class HelpRequest:
@@ -69,6 +73,7 @@ class CompareRequest:
     guarantees: frozenset[Guarantee] = frozenset()  # empty: every guarantee
     stances: frozenset[Stance] = frozenset()
     window: DateWindow | None = None
+    team: str | None = None  # whose corrections apply (`PositionFilter.team`)
 
 
 @dataclass(frozen=True)
@@ -122,6 +127,25 @@ class ExportRequest:
 
     topic: Topic
     format: str = "csv"  # "csv" or "jsonl"
+
+
+def for_team(request: Request, team: str | None) -> Request:
+    """The request with every topic it reads scoped to a workspace's corrections (`team`:
+    the workspace, when it has corrections; None: the shared corpus)."""
+    if team is None:
+        return request
+    if isinstance(request, BriefingRequest):
+        return replace(
+            request,
+            topic=request.topic.for_team(team),
+            alternatives=tuple(t.for_team(team) for t in request.alternatives),
+            nearby=tuple(t.for_team(team) for t in request.nearby),
+        )
+    if isinstance(request, CompareRequest):
+        return replace(request, team=team)
+    if isinstance(request, ChangesRequest | HistoryRequest | MatrixRequest | ExportRequest):
+        return replace(request, topic=request.topic.for_team(team))
+    return request
 
 
 Request = (

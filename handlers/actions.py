@@ -37,7 +37,9 @@ async def on_show_evidence(
             await _tell(body, responder, UserError("That button is out of date."))
             return
         try:
-            view = await evidence_view(services, value.topic, value.guarantee or "")
+            view = await evidence_view(
+                services, value.topic, value.guarantee or "", click_context(body).team_id
+            )
         except UserError as exc:
             await _tell(body, responder, exc)
             return

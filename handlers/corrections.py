@@ -39,6 +39,7 @@ async def on_correct(
     """An option of the ⋯ menu: open the correction modal, or undo at once."""
     await ack()
     user = (body.get("user") or {}).get("id")
+    team = (body.get("team") or {}).get("id")
     in_view = (body.get("container") or {}).get("type") == "view"
     with services.in_flight.track():
         try:
@@ -46,10 +47,12 @@ async def on_correct(
             if not may_correct(services.settings, user):
                 raise UserError(REFUSAL)
             if choice.op == "undo":
-                text = await undo_correction(services, user, choice.position_id)
+                text = await undo_correction(services, user, choice.position_id, team)
                 await _tell(body, client, responder, text, error=False)
                 return
-            view = await correction_form(services, choice, {"r": body.get("response_url") or ""})
+            view = await correction_form(
+                services, choice, {"r": body.get("response_url") or ""}, team
+            )
         except UserError as exc:
             await _tell(body, client, responder, exc.message, error=True)
             return
@@ -65,10 +68,11 @@ async def on_correction_submit(
 ) -> None:
     """The modal's Save: store the correction, then say so in the modal and privately."""
     user = (body.get("user") or {}).get("id")
+    team = (body.get("team") or {}).get("id")
     try:
         submission = read_submission(view)
         text = await submit_correction(
-            services, user, submission.choice, submission.value, submission.note
+            services, user, submission.choice, submission.value, submission.note, team
         )
     except (ValueError, UserError) as exc:
         message = exc.message if isinstance(exc, UserError) else "That form is out of date."

@@ -92,7 +92,10 @@ async def test_export_shows_corrections_and_gold_file_holds_them(store: Store) -
                                  new_stance=Stance.DOUBTS, note="hedged")
     await store.correct_position(second.id, CorrectionKind.NOT_POSITION, user_id="U2")
     out = io.StringIO()
-    await write_export(store, PositionFilter(held_by=frozenset({"usa"})), out, "jsonl")
+    # The single workspace's corrections (team "") apply to its reads; the corpus is shared.
+    await write_export(
+        store, PositionFilter(held_by=frozenset({"usa"}), team=""), out, "jsonl"
+    )
     records = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [r["corrected_by"] for r in records if r["corrected_by"]] == ["U1"]
     tuples = {(r["evidence"], r["stance"], r["guarantee"]) for r in records}

@@ -65,7 +65,8 @@ def section(payload: dict[str, Any], guarantee: str) -> str:
 
 async def stored(bot: Bot, position_id: int) -> StoredPosition:
     async with open_store(bot.settings.store_path) as store:
-        return (await store.positions_by_ids([position_id]))[0]
+        # the single workspace's corrections are team "" (negative ids: its corrected rows)
+        return (await store.positions_by_ids([position_id], team=""))[0]
 
 
 async def submit(bot: Bot, payload: dict[str, Any]) -> dict[str, Any]:

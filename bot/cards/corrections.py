@@ -70,8 +70,8 @@ def correction_overflow(position: StoredPosition) -> OverflowMenuElement:
 
 def parse_choice(value: str) -> CorrectionChoice:
     """The inverse of an overflow option value; ValueError on anything else."""
-    op, _, number = value.partition(":")
-    if op not in OPS or not number.isdigit():
+    op, _, number = value.partition(":")  # a workspace's corrected rows have negative ids
+    if op not in OPS or not number.removeprefix("-").isdigit():
         raise ValueError("not a correction option")
     return CorrectionChoice(op, int(number))
 

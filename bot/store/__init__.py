@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 
 from bot.store.base import Clock, Migration, StoreBase, utc_now
 from bot.store.corrections import MIGRATIONS as CORRECTION_MIGRATIONS
-from bot.store.corrections import AnalystViewsMixin
+from bot.store.corrections import TEAM_MIGRATIONS, AnalystViewsMixin
 from bot.store.extractions import ExtractionStoreMixin
 from bot.store.feeds import MIGRATIONS as FEED_MIGRATIONS
 from bot.store.feeds import FeedStoreMixin
@@ -36,6 +36,7 @@ MIGRATIONS: list[Migration] = [
     *CORRECTION_MIGRATIONS,
     *REPLICA_MIGRATIONS,
     *WORKSPACE_MIGRATIONS,
+    *TEAM_MIGRATIONS,
 ]
 
 

@@ -97,6 +97,36 @@ def _window_sql(window: DateWindow, alias: str = "p") -> tuple[str, list[object]
     return " AND ".join(clauses), params
 
 
+def _positions_where(
+    filter_: PositionFilter,
+    added_since: datetime | None,
+    added_before: datetime | None,
+    window: DateWindow | None,
+) -> tuple[str, list[object], str]:
+    """The WHERE clause (alias p) and ordering column of `positions`."""
+    where, params = _filter_sql(filter_, "p")
+    if window is not None:
+        dates, more = _window_sql(window)
+        where += f" AND {dates}"
+        params += more
+    if added_since is not None:
+        where += " AND p.added_at >= ?"
+        params.append(to_db_time(added_since))
+    if added_before is not None:
+        where += " AND p.added_at < ?"
+        params.append(to_db_time(added_before))
+    # Inside a window every position is dated, so the order can follow an index.
+    order = "p.published" if window is not None else "ifnull(p.published, '')"
+    return where, params, order
+
+
+# A shared position (alias p) that the team bound to its `?` has not withheld (corrections
+# per workspace: `bot.store.team_overlay`).
+_NOT_WITHHELD = (
+    "NOT EXISTS (SELECT 1 FROM team_withheld AS w WHERE w.team_id = ? AND w.position_id = p.id)"
+)
+
+
 class PositionQueryMixin(StoreBase):
     """Summaries, counts and evidence out of the position tables."""
 
@@ -285,8 +315,11 @@ class PositionQueryMixin(StoreBase):
                 self._slug_cache.update({int(r[0]): r[1] async for r in cursor})
         return {i: self._slug_cache[i] for i in ids}
 
-    async def positions_by_ids(self, ids: Iterable[int]) -> list[StoredPosition]:
-        wanted = sorted(set(ids))
+    async def positions_by_ids(
+        self, ids: Iterable[int], *, team: str | None = None
+    ) -> list[StoredPosition]:
+        """Shared positions by id (`bot.store.team_overlay` adds a team's own rows)."""
+        wanted = sorted(i for i in set(ids) if i > 0)
         if not wanted:
             return []
         marks = ",".join("?" * len(wanted))
@@ -304,19 +337,7 @@ class PositionQueryMixin(StoreBase):
     ) -> list[StoredPosition]:
         """Positions matching the filter, freshest first (by publication date, then id);
         `window` keeps those published inside it."""
-        where, params = _filter_sql(filter_, "p")
-        if window is not None:
-            dates, more = _window_sql(window)
-            where += f" AND {dates}"
-            params += more
-        if added_since is not None:
-            where += " AND p.added_at >= ?"
-            params.append(to_db_time(added_since))
-        if added_before is not None:
-            where += " AND p.added_at < ?"
-            params.append(to_db_time(added_before))
-        # Inside a window every position is dated, so the order can follow an index.
-        order = "p.published" if window is not None else "ifnull(p.published, '')"
+        where, params, order = _positions_where(filter_, added_since, added_before, window)
         sql = (
             f"SELECT {_POSITION_COLUMNS} {_POSITION_JOINS} WHERE {where}"
             f" ORDER BY {order} DESC, p.id DESC LIMIT ?"
@@ -337,6 +358,9 @@ class PositionQueryMixin(StoreBase):
         # still applies; the stances are walked one by one below.
         base = replace(filter_, actors=frozenset(), guarantees=frozenset(), stances=frozenset())
         where, params = _filter_sql(base, "p")
+        if filter_.team is not None:  # what the team's corrections withheld is not found
+            where += f" AND {_NOT_WITHHELD}"
+            params.append(filter_.team)
         stances = sorted(str(s) for s in (filter_.stances or set(Stance)))
         slugs = sorted({who for kind, who, _ in keys if kind == "actor"})
         ids: dict[str, int] = {}
@@ -386,7 +410,9 @@ class PositionQueryMixin(StoreBase):
             if rows:
                 best = max(rows, key=lambda row: (row[1], row[0]))
                 found[(kind, who, guarantee)] = int(best[0])
-        positions = {p.id: p for p in await self.positions_by_ids(found.values())}
+        positions = {
+            p.id: p for p in await self.positions_by_ids(found.values(), team=filter_.team)
+        }
         return {key: positions[i] for key, i in found.items() if i in positions}
 
     async def _read_positions(self, sql: str, params: Sequence[object]) -> list[StoredPosition]:

@@ -17,7 +17,8 @@ from datetime import datetime, timedelta
 from bot.store.base import StoreBase, to_db_time
 from bot.store.dialect import Dialect, Migration
 
-# Tables whose writes change what cards show (issue 9's corrections belong here too).
+# Tables whose writes change what cards show. Corrections' tables get the same trigger from
+# their own migration (`bot.store.corrections.OVERLAY_TABLES`), which runs after this one.
 CONTENT_TABLES = ("articles", "positions", "actors")
 
 

@@ -310,11 +310,13 @@ def overflow_action(
     in_view: str | None = None,
     user_id: str = "U0USER",
     channel_id: str = "C0CHAN",
+    team_id: str = "T0TEAM",
 ) -> dict[str, Any]:
     """A `block_actions` payload for an option chosen in an overflow menu, on a message (with a
     response_url) or inside a modal (`in_view`: its view id; no response_url)."""
     payload = block_action(
-        action_id, "", response_url=response_url or "", user_id=user_id, channel_id=channel_id
+        action_id, "", response_url=response_url or "", user_id=user_id, channel_id=channel_id,
+        team_id=team_id,
     )
     payload["actions"] = [
         {
@@ -334,14 +336,18 @@ def overflow_action(
 
 
 def view_submission(
-    view: dict[str, Any], values: dict[str, dict[str, Any]], *, user_id: str = "U0USER"
+    view: dict[str, Any],
+    values: dict[str, dict[str, Any]],
+    *,
+    user_id: str = "U0USER",
+    team_id: str = "T0TEAM",
 ) -> dict[str, Any]:
     """A `view_submission` payload for a modal the bot opened, with its input `values`
     (`{block_id: {action_id: {...}}}`) as Slack fills `view.state.values`."""
     return {
         "type": "view_submission",
-        "team": {"id": "T0TEAM", "domain": "example"},
-        "user": {"id": user_id, "username": "someone", "name": "someone", "team_id": "T0TEAM"},
+        "team": {"id": team_id, "domain": "example"},
+        "user": {"id": user_id, "username": "someone", "name": "someone", "team_id": team_id},
         "api_app_id": "A0APP",
         "token": "legacy-verification-token",
         "trigger_id": f"trigger-{next(_ids)}",
