@@ -32,15 +32,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from bot.clustering import cluster_article, cluster_pending, find_same_article, fingerprint
-from bot.fetch import (
-    FEED_TYPES,
-    BadContent,
-    Fetched,
-    FetchError,
-    FetchTimeout,
-    HTTPStatusError,
-    SafeFetcher,
-)
+from bot.fetch import SafeFetcher
+from bot.fetch_content import FEED_TYPES, Fetched
+from bot.fetch_errors import BadContent, FetchError, FetchTimeout, HTTPStatusError
 from bot.ingest import (
     MIN_ARTICLE_CHARS,
     IngestProblem,
