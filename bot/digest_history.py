@@ -30,7 +30,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 if TYPE_CHECKING:
-    from bot.digest import RetryPolicy
+    from bot.digest_post import RetryPolicy
 
 EVENT_TYPE = "guarantees_digest"
 # Messages a page; more pages are read while Slack says there are more.

@@ -30,18 +30,32 @@ robots.txt first, unless the caller passes `obey_robots=False` (an admin's expli
 from __future__ import annotations
 
 import asyncio
-import codecs
-import ipaddress
 import logging
-import re
-import socket
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.abc import AbstractResolver
 from yarl import URL
+
+from bot.fetch_address import (
+    ForbiddenResolution,
+    SafeResolver,
+    check_peer,
+    check_target,
+    check_url,
+)
+from bot.fetch_content import ALLOWED_TYPES, Fetched, split_content_type
+from bot.fetch_errors import (
+    BadContent,
+    FetchError,
+    FetchTimeout,
+    ForbiddenAddress,
+    ForbiddenURL,
+    HTTPStatusError,
+    TooLarge,
+    TooManyRedirects,
+)
 
 if TYPE_CHECKING:
     from bot.robots import RobotsDisallowed, RobotsPolicy
@@ -49,339 +63,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
 MAX_REDIRECTS = 5
 USER_AGENT = "guarantees-bot/0.1 (news reader)"
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-
-# Media types we read. Anything else (images, PDFs, archives, JSON) is refused.
-FEED_TYPES = frozenset(
-    {
-        "application/rss+xml",
-        "application/atom+xml",
-        "application/rdf+xml",
-        "application/x-rss+xml",
-        "application/xml",
-        "text/xml",
-    }
-)
-HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
-TEXT_TYPES = frozenset({"text/plain"})
-ALLOWED_TYPES = FEED_TYPES | HTML_TYPES | TEXT_TYPES
-
-# Cloud metadata and similar host-only services. Most sit in ranges refused anyway
-# (link-local, unique-local, shared); they are named so the refusal says what they are.
-METADATA_ADDRESSES = frozenset(
-    ipaddress.ip_address(a)
-    for a in (
-        "169.254.169.254",  # AWS, GCP, Azure, OpenStack, Oracle instance metadata
-        "169.254.170.2",  # AWS ECS task metadata
-        "169.254.169.123",  # AWS time sync
-        "169.254.169.253",  # AWS DNS
-        "fd00:ec2::254",  # AWS instance metadata over IPv6
-        "fd00:ec2::253",  # AWS DNS over IPv6
-        "100.100.100.200",  # Alibaba Cloud metadata
-        "168.63.129.16",  # Azure wire server (a public address, reachable only from Azure)
-    )
-)
-NAT64_NETWORKS = (
-    ipaddress.ip_network("64:ff9b::/96"),
-    ipaddress.ip_network("64:ff9b:1::/48"),
-)
-
-
-# --- errors ------------------------------------------------------------------------------
-
-
-class FetchError(Exception):
-    """A URL could not be fetched; `reason` is one short line for a report or a log."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class ForbiddenURL(FetchError):
-    """The URL itself is refused: scheme, credentials, no host."""
-
-
-class ForbiddenAddress(FetchError):
-    """The host is, or resolves to, an address that is not public."""
-
-
-class TooLarge(FetchError):
-    """The body passed the size cap (announced or while streaming)."""
-
-
-class FetchTimeout(FetchError):
-    """No answer, or no complete answer, in time."""
-
-
-class BadContent(FetchError):
-    """The body is not a type we read, not text, or not decodable."""
-
-
-class HTTPStatusError(FetchError):
-    """The server answered with an error status."""
-
-    def __init__(self, status: int) -> None:
-        super().__init__(f"HTTP {status}")
-        self.status = status
-
-
-class TooManyRedirects(FetchError):
-    """More than `MAX_REDIRECTS` hops."""
-
-
-class _ForbiddenResolution(OSError):
-    """Raised inside aiohttp's connector (which only passes OSError on, wrapped); unwrapped
-    back into `ForbiddenAddress` by the fetcher."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-# --- address and URL checks ---------------------------------------------------------------
-
-
-def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 address stands for (mapped, 6to4, NAT64), if any."""
-    if ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    if ip.sixtofour is not None:
-        return ip.sixtofour
-    if any(ip in net for net in NAT64_NETWORKS):
-        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-    return None
-
-
-def address_problem(address: str | IPAddress, *, allow_loopback: bool = False) -> str | None:
-    """Why this address must not be fetched from, or None when it is public.
-
-    `allow_loopback` (tests only) lets 127.0.0.0/8 and ::1 through; metadata, private and
-    every other non-public range stay refused.
-    """
-    try:
-        ip = ipaddress.ip_address(address) if isinstance(address, str) else address
-    except ValueError:
-        return f"not an IP address: {address!r}"
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.scope_id:
-            ip = ipaddress.IPv6Address(str(ip).split("%", 1)[0])
-        embedded = _embedded_ipv4(ip)
-        if embedded is not None:
-            return address_problem(embedded, allow_loopback=allow_loopback)
-    if ip in METADATA_ADDRESSES:
-        return f"cloud metadata address {ip}"
-    if ip.is_loopback:
-        return None if allow_loopback else f"loopback address {ip}"
-    checks = (
-        (ip.is_unspecified, "unspecified"),
-        (ip.is_link_local, "link-local"),
-        (ip.is_multicast, "multicast"),
-        (ip.is_reserved, "reserved"),
-        (ip.is_private, "private"),
-        (not ip.is_global, "non-public"),
-    )
-    for failed, kind in checks:
-        if failed:
-            return f"{kind} address {ip}"
-    return None
-
-
-def _ip_literal(host: str) -> IPAddress | None:
-    try:
-        return ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return None
-
-
-def check_url(url: str | URL, *, allow_loopback: bool = False) -> URL:
-    """The URL parsed and checked: http(s), a host, no credentials, and when the host is an
-    IP literal, a public one. Host names are checked when resolved (`SafeResolver`)."""
-    try:
-        parsed = url if isinstance(url, URL) else URL(url.strip())
-    except (ValueError, TypeError) as exc:
-        raise ForbiddenURL(f"not a valid URL ({exc})") from None
-    scheme = (parsed.scheme or "").lower()
-    if scheme not in ("http", "https"):
-        raise ForbiddenURL(f"only http and https URLs are fetched, not {scheme or 'no scheme'}")
-    if not parsed.host:
-        raise ForbiddenURL("URL has no host")
-    if parsed.user is not None or parsed.password is not None:
-        raise ForbiddenURL("URLs with credentials are not fetched")
-    literal = _ip_literal(parsed.host)
-    if literal is not None:
-        problem = address_problem(literal, allow_loopback=allow_loopback)
-        if problem:
-            raise ForbiddenAddress(f"refused {problem}")
-    return parsed.with_fragment(None)
-
-
-class SafeResolver(AbstractResolver):
-    """A resolver that only ever returns public addresses: if any answer for a host is
-    forbidden, the whole host is refused (a mixed answer is a red flag, not a fallback)."""
-
-    def __init__(
-        self, *, allow_loopback: bool = False, inner: AbstractResolver | None = None
-    ) -> None:
-        self.allow_loopback = allow_loopback
-        self._inner = inner or aiohttp.ThreadedResolver()
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        answers = await self._inner.resolve(host, port, family)
-        if not answers:
-            raise _ForbiddenResolution(f"{host.rstrip('.')} has no address")
-        for answer in answers:
-            problem = address_problem(answer["host"], allow_loopback=self.allow_loopback)
-            if problem:
-                raise _ForbiddenResolution(f"{host.rstrip('.')} resolves to a {problem}")
-        return answers
-
-    async def close(self) -> None:
-        await self._inner.close()
-
-
-# --- decoding ---------------------------------------------------------------------------
-
-_BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?\bencoding\s*=\s*["']([A-Za-z0-9._:-]+)["']""")
-_META_CHARSET = re.compile(
-    rb"""<meta[^>]+?charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE
-)
-# Share of replacement characters tolerated in a body whose declared charset is slightly off.
-MAX_BAD_CHAR_SHARE = 0.005
-
-
-def _codec(name: str | None) -> str | None:
-    if not name:
-        return None
-    try:
-        return codecs.lookup(name.strip().strip("\"'")).name
-    except LookupError:
-        return None
-
-
-def sniff_charset(body: bytes, declared: str | None) -> str | None:
-    """The charset to decode with: BOM, then HTTP header, then XML declaration or HTML
-    meta; None when nothing says."""
-    for bom, name in _BOMS:
-        if body.startswith(bom):
-            return name
-    header = _codec(declared)
-    if header:
-        return header
-    head = body[:4096]
-    match = _XML_ENCODING.match(head) or _META_CHARSET.search(head)
-    return _codec(match.group(1).decode("ascii")) if match else None
-
-
-def decode_body(body: bytes, declared: str | None) -> str:
-    """Text of a body, or `BadContent` when it is binary or cannot be read as text."""
-    charset = sniff_charset(body, declared)
-    wide = charset is not None and charset.startswith(("utf-16", "utf-32"))
-    if not wide and b"\x00" in body[:8192]:
-        raise BadContent("binary content, not text")
-    if charset:
-        try:
-            return body.decode(charset)
-        except UnicodeDecodeError:
-            text = body.decode(charset, errors="replace")
-            if text.count("\ufffd") > max(1, len(text) * MAX_BAD_CHAR_SHARE):
-                raise BadContent(f"not valid {charset} text") from None
-            return text
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    from charset_normalizer import from_bytes  # a dependency of trafilatura
-
-    best = from_bytes(body[:200_000]).best()
-    if best is None or not best.encoding:
-        raise BadContent("undeclared charset and not UTF-8 text")
-    try:
-        return body.decode(best.encoding)
-    except (UnicodeDecodeError, LookupError):
-        raise BadContent("undeclared charset and not UTF-8 text") from None
-
-
-# --- documents --------------------------------------------------------------------------
-
-DocumentKind = Literal["feed", "html", "text"]
-
-_PROLOG = re.compile(r"^(?:\s+|<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>\[]*(?:\[.*?\])?\s*>)", re.S | re.I)
-_ROOT = re.compile(r"<\s*(?:[\w.-]+:)?([\w.-]+)")
-
-
-def root_element(text: str) -> str | None:
-    """The local name of a markup document's first element, lower-cased."""
-    rest = text.lstrip("\ufeff")[:65536]
-    while True:
-        match = _PROLOG.match(rest)
-        if not match or not match.group(0):
-            break
-        rest = rest[match.end() :]
-    root = _ROOT.match(rest)
-    return root.group(1).lower() if root else None
-
-
-@dataclass(frozen=True)
-class Fetched:
-    """A fetched resource: the final URL (after redirects) and the body, capped."""
-
-    url: str
-    requested_url: str
-    status: int
-    media_type: str  # lower-case, "" when the server sent none
-    charset: str | None
-    body: bytes
-    etag: str | None = None
-    last_modified: str | None = None
-
-    @property
-    def not_modified(self) -> bool:
-        return self.status == 304
-
-    def text(self) -> str:
-        return decode_body(self.body, self.charset)
-
-    def kind(self, text: str) -> DocumentKind:
-        """Feed, HTML page or plain text: by content type, confirmed by the root element."""
-        root = root_element(text)
-        if root in ("rss", "feed", "rdf"):
-            return "feed"
-        if self.media_type in TEXT_TYPES or (
-            not self.media_type and not text.lstrip().startswith("<")
-        ):
-            return "text"
-        if self.media_type in FEED_TYPES and root not in ("html", None):
-            raise BadContent(f"XML document <{root}> is not an RSS or Atom feed")
-        return "html"
-
-
-# --- the fetcher --------------------------------------------------------------------------
-
-
-def _media_type(header: str | None) -> tuple[str, str | None]:
-    if not header:
-        return "", None
-    parts = [p.strip() for p in header.split(";")]
-    charset = None
-    for param in parts[1:]:
-        name, _, value = param.partition("=")
-        if name.strip().lower() == "charset":
-            charset = value.strip().strip("\"'") or None
-    return parts[0].lower(), charset
 
 
 class SafeFetcher:
@@ -435,7 +119,7 @@ class SafeFetcher:
 
     async def __aenter__(self) -> SafeFetcher:
         # Through a proxy the pool only ever connects to the proxy, which is trusted; targets
-        # are checked by `_check_target` instead.
+        # are checked by `check_target` instead.
         resolver: AbstractResolver = (
             self._inner_resolver or aiohttp.ThreadedResolver()
             if self.proxy
@@ -498,7 +182,7 @@ class SafeFetcher:
             raise FetchTimeout(f"no complete answer within {self.deadline:g}s") from None
         except aiohttp.ClientConnectorDNSError as exc:
             cause = exc.os_error
-            if isinstance(cause, _ForbiddenResolution):
+            if isinstance(cause, ForbiddenResolution):
                 raise ForbiddenAddress(f"refused: {cause.reason}") from None
             raise FetchError("host name does not resolve") from None
         except aiohttp.ClientConnectorError as exc:
@@ -538,7 +222,9 @@ class SafeFetcher:
             headers["If-Modified-Since"] = last_modified
         for _hop in range(self.max_redirects + 1):
             if self.proxy:
-                await self._check_target(current)
+                await check_target(
+                    current, allow_loopback=self.allow_loopback, inner=self._inner_resolver
+                )
             if obey_robots and self.robots is not None:
                 refused = await self.robots.verdict(self, current)
                 if refused is not None:
@@ -548,7 +234,7 @@ class SafeFetcher:
             ) as resp:
                 try:
                     if not self.proxy:
-                        self._check_peer(resp)
+                        check_peer(resp, allow_loopback=self.allow_loopback)
                     if resp.status in REDIRECT_STATUSES:
                         current = self._next_hop(current, resp)
                         resp.close()
@@ -558,33 +244,6 @@ class SafeFetcher:
                     resp.close()  # never drain an unwanted body to reuse the connection
                     raise
         raise TooManyRedirects(f"more than {self.max_redirects} redirects")
-
-    async def _check_target(self, url: URL) -> None:
-        """Behind a proxy: resolve the target host ourselves and refuse it when any address
-        is not public, before the proxy is asked for it."""
-        host = url.host or ""
-        if _ip_literal(host) is not None:
-            return  # checked by check_url
-        checker = SafeResolver(allow_loopback=self.allow_loopback, inner=self._inner_resolver)
-        try:
-            await checker.resolve(host, url.port or 0, socket.AF_UNSPEC)
-        except _ForbiddenResolution as refused:
-            raise ForbiddenAddress(f"refused: {refused.reason}") from None
-        except OSError:
-            raise FetchError("host name does not resolve") from None
-        finally:
-            if self._inner_resolver is None:
-                await checker.close()
-
-    def _check_peer(self, resp: aiohttp.ClientResponse) -> None:
-        """The address actually connected to must pass the same check as the resolved one."""
-        connection = resp.connection
-        transport = connection.transport if connection is not None else None
-        peer = transport.get_extra_info("peername") if transport is not None else None
-        if peer:
-            problem = address_problem(peer[0], allow_loopback=self.allow_loopback)
-            if problem:
-                raise ForbiddenAddress(f"refused: connected to a {problem}")
 
     def _next_hop(self, current: URL, resp: aiohttp.ClientResponse) -> URL:
         location = resp.headers.get("Location")
@@ -608,7 +267,7 @@ class SafeFetcher:
             return Fetched(media_type="", charset=None, body=b"", **base)  # type: ignore[arg-type]
         if not 200 <= resp.status < 300:
             raise HTTPStatusError(resp.status)
-        media_type, charset = _media_type(resp.headers.get("Content-Type"))
+        media_type, charset = split_content_type(resp.headers.get("Content-Type"))
         if media_type and media_type not in ALLOWED_TYPES:
             raise BadContent(f"unsupported content type {media_type[:60]}")
         announced = resp.content_length

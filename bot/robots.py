@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 from protego import Protego
 from yarl import URL
 
-from bot.fetch import FetchError, FetchTimeout, ForbiddenAddress, HTTPStatusError
+from bot.fetch_errors import FetchError, FetchTimeout, ForbiddenAddress, HTTPStatusError
 
 if TYPE_CHECKING:
     from bot.fetch import SafeFetcher

@@ -16,15 +16,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.digest import (
-    ChannelPacer,
-    RetryPolicy,
-    SlackPoster,
-    digest_client,
-    run_due_digests,
-    run_scheduler,
-    send_due_digests,
-)
+from bot.digest import run_due_digests, run_scheduler, send_due_digests
+from bot.digest_post import ChannelPacer, RetryPolicy, SlackPoster, digest_client
 from bot.schedule import CLAIM_LEASE
 from bot.services import Services, build_slack_client
 from bot.settings import Settings

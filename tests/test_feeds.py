@@ -15,8 +15,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from bot.feed_parse import normalise_url, parse_feed
 from bot.feeds import ingest_urls as ingest_urls_
-from bot.feeds import normalise_url, parse_feed, poll_feeds, poll_once
+from bot.feeds import poll_feeds, poll_once
 from bot.models import PositionFilter
 from bot.pipeline import IngestReport
 from bot.services import Services

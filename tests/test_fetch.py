@@ -13,21 +13,19 @@ import pytest
 from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-import bot.fetch
-from bot.fetch import (
+import bot.fetch_address
+from bot.fetch import SafeFetcher
+from bot.fetch_address import SafeResolver, address_problem, check_peer, check_url
+from bot.fetch_content import decode_body, root_element
+from bot.fetch_errors import (
     BadContent,
+    FetchError,
     FetchTimeout,
     ForbiddenAddress,
     ForbiddenURL,
     HTTPStatusError,
-    SafeFetcher,
-    SafeResolver,
     TooLarge,
     TooManyRedirects,
-    address_problem,
-    check_url,
-    decode_body,
-    root_element,
 )
 from tests.fixtures.feeds.localsite import LocalSite
 
@@ -240,7 +238,7 @@ def test_peer_address_is_checked_after_connecting() -> None:
     transport = SimpleNamespace(get_extra_info=lambda name: ("10.0.0.3", 80))
     response = SimpleNamespace(connection=SimpleNamespace(transport=transport))
     with pytest.raises(ForbiddenAddress, match="connected to a private"):
-        SafeFetcher(allow_loopback=True)._check_peer(response)  # type: ignore[arg-type]
+        check_peer(response, allow_loopback=True)  # type: ignore[arg-type]
 
 
 # --- live fetches on loopback -------------------------------------------------------------
@@ -266,14 +264,14 @@ async def test_redirect_to_loopback_is_refused_when_loopback_is_not_allowed(
 ) -> None:
     # The first site stands for a public one: 127.0.0.2 is let through by the test, and
     # only it; the redirect then points at 127.0.0.1, which the policy must refuse.
-    real = bot.fetch.address_problem
+    real = bot.fetch_address.address_problem
 
     def policy(address: object, *, allow_loopback: bool = False) -> str | None:
         if str(address) == "127.0.0.2":
             return None
         return real(address, allow_loopback=allow_loopback)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(bot.fetch, "address_problem", policy)
+    monkeypatch.setattr(bot.fetch_address, "address_problem", policy)
     async with LocalSite(host="127.0.0.2") as public, LocalSite() as inside:
         inside.serve("/admin", "<p>secret</p>")
         public.redirect("/go", inside.url("/admin"))
@@ -441,7 +439,7 @@ async def test_closed_port_is_a_fetch_error_not_a_crash() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     async with fetcher() as f:
-        with pytest.raises(bot.fetch.FetchError, match="cannot connect"):
+        with pytest.raises(FetchError, match="cannot connect"):
             await asyncio.wait_for(f.fetch(f"http://127.0.0.1:{port}/"), BOUND)
 
 

@@ -17,7 +17,8 @@ from aiohttp import web
 from bot.__main__ import main
 from bot.commands import answer
 from bot.feeds import ingest_urls, poll_once
-from bot.fetch import ForbiddenAddress, SafeFetcher
+from bot.fetch import SafeFetcher
+from bot.fetch_errors import ForbiddenAddress
 from bot.replies import CommandContext
 from bot.robots import RobotsDisallowed, RobotsPolicy
 from bot.services import Services
