@@ -377,20 +377,27 @@ class SubscriptionStoreMixin(StoreBase):
                     "INSERT INTO digest_log (subscription_id, local_date, status,"
                     " claim_token, claimed_at, window_start, window_end)"
                     " VALUES (?, ?, 'claimed', ?, ?, ?, ?)"
-                    " ON CONFLICT DO NOTHING RETURNING attempts, posting_since"
+                    " ON CONFLICT DO NOTHING"
+                    " RETURNING attempts, posting_since, window_start, window_end"
                 )
                 params: tuple[object, ...] = (
                     sub_id, day, token, now_text, to_db_time(start), now_text,
                 )
             else:
+                # A date that had a post attempt keeps that attempt's window: the message in
+                # the channel (if any) covers it, so what is recorded, found or posted again
+                # is the same digest; later positions go to the next day's.
                 recovered = int(item.reason is DueReason.RECOVER)
                 sql = (
                     "UPDATE digest_log SET status = 'claimed', claim_token = ?, claimed_at = ?,"
                     " attempts = attempts + 1, recovered = max(recovered, ?),"
-                    " next_attempt_at = NULL, window_start = ?, window_end = ?, error = NULL"
+                    " next_attempt_at = NULL, error = NULL,"
+                    " window_start = CASE WHEN posting_since IS NULL THEN ?"
+                    " ELSE window_start END,"
+                    " window_end = CASE WHEN posting_since IS NULL THEN ? ELSE window_end END"
                     " WHERE subscription_id = ? AND local_date = ?"
                     " AND status NOT IN ('sent', 'empty', 'dropped')"
-                    " RETURNING attempts, posting_since"
+                    " RETURNING attempts, posting_since, window_start, window_end"
                 )
                 params = (
                     token, now_text, recovered, to_db_time(start), now_text, sub_id, day,
@@ -399,7 +406,8 @@ class SubscriptionStoreMixin(StoreBase):
                 row = await cursor.fetchone()
             if row is not None:
                 since = from_db_time(row[1]) if row[1] else None
-                claims.append(Claim(item, token, start, now, int(row[0]), since))
+                claims.append(Claim(item, token, from_db_time(row[2]), from_db_time(row[3]),
+                                    int(row[0]), since))
         return claims
 
     async def mark_posting(self, claim: Claim) -> bool:

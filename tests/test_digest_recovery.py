@@ -1,0 +1,74 @@
+"""Recovery of a digest whose earlier attempt may have posted it: what is recorded matches
+what is in the channel, only our own bot's posts of this store's digests count, and the
+history search keeps its claim alive and stops in time.
+
+Real HTTP on loopback against the fake Slack and a real store (SQLite, then PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.digest import send_due_digests
+from bot.models import Article, Position
+from bot.schedule import CLAIM_LEASE
+from bot.vocabulary import Guarantee, Stance
+from tests.fakes.slack import FakeSlack
+from tests.test_digest import DUE, Clock, Waits, add_subscriptions, digest_services, poster_for
+from tests.test_digest_once import clock, db, fake, stop_while_posting
+
+__all__ = ["clock", "db", "fake"]  # fixtures shared with test_digest_once
+
+LATE_QUOTE = "Italy said it will provide security guarantees to Ukraine after a ceasefire."
+
+
+async def add_late_position(services: object, clock: Clock) -> None:
+    store = services.store  # type: ignore[attr-defined]
+    await store.add_article(Article(
+        id="late", title="Late report", text=LATE_QUOTE, url="https://news.example/late",
+        outlet="Example News", published=clock().date(),
+    ))
+    await store.save_positions("late", [Position(
+        actor="italy", party="italy", stance=Stance.BACKS,
+        guarantee=Guarantee.SECURITY_GUARANTEE, guarantor="italy", beneficiary="ukr",
+        evidence=LATE_QUOTE,
+    )], "hand", "1")
+
+
+async def test_positions_added_between_a_crash_and_the_found_post_go_to_the_next_digest(
+    db: str, clock: Clock, fake: FakeSlack
+) -> None:
+    async with digest_services(db, clock, fake) as services:
+        await add_subscriptions(services, ["C1"])
+        await stop_while_posting(services, after_accept=True)  # covers up to DUE
+        clock.advance(minutes=5)
+        await add_late_position(services, clock)  # after the post Slack took: not in it
+    clock.advance(seconds=CLAIM_LEASE.total_seconds() + 60)
+    async with digest_services(db, clock, fake) as services:
+        report = await send_due_digests(services, poster=poster_for(services, Waits()))
+        assert report.found_in_history == 1
+        (first,) = fake.messages["C1"]
+        assert LATE_QUOTE not in str(first)
+        clock.now = DUE + timedelta(days=1)
+        report = await send_due_digests(services, poster=poster_for(services, Waits()))
+        assert report.sent == 1
+    _first, second = fake.messages["C1"]
+    assert LATE_QUOTE in str(second)
+
+
+async def test_a_reclaim_after_a_post_attempt_keeps_the_first_window(
+    db: str, clock: Clock, fake: FakeSlack
+) -> None:
+    async with digest_services(db, clock, fake) as services:
+        store = services.store
+        await add_subscriptions(services, ["C1", "C2"])
+        first = {c.subscription.channel_id: c for c in
+                 await store.claim_due_digests(clock(), "first")}
+        assert await store.mark_posting(first["C1"])  # C2: claimed, never posted
+        clock.advance(seconds=CLAIM_LEASE.total_seconds() + 60)
+        again = {c.subscription.channel_id: c for c in
+                 await store.claim_due_digests(clock(), "second")}
+    c1, c2 = first["C1"], first["C2"]
+    assert (again["C1"].window_start, again["C1"].window_end) == (c1.window_start, c1.window_end)
+    # Nothing of C2 can be in the channel: its digest is built up to the new claim.
+    assert again["C2"].window_end == clock() != c2.window_end
