@@ -162,7 +162,7 @@ async def _deliver(
             report.paused += 1
             report.outcomes[claim.key] = "paused"
             return
-    key = digest_key(sub.id, claim.due.local_date)
+    key = digest_key(await store.install_id(), sub.id, claim.due.local_date)
     if claim.posting_since is not None and await _found_earlier_post(
         services, claim, key, poster, report, token
     ):

@@ -3,12 +3,17 @@
 Every digest is posted with Slack message metadata naming its stable key, the digest log's
 (subscription, local date):
 
-    {"event_type": "guarantees_digest", "event_payload": {"digest": "<subscription>:<date>"}}
+    {"event_type": "guarantees_digest",
+     "event_payload": {"digest": "<install id>:<subscription>:<date>"}}
+
+The install id is this store's own (random, made once): another deployment of the bot in the
+same channel, with its own store and the same small subscription ids, has other keys.
 
 A claim whose date already had a post attempt (`Claim.posting_since`: a process stopped
 between Slack's answer and the store's record, or a post whose answer never came) first reads
 the channel with `conversations.history` (`oldest` = that first attempt, a minute earlier for
-clock skew; `include_all_metadata`) and looks for a bot message carrying the key. Found: the
+clock skew; `include_all_metadata`) and looks for a message of our own bot (its `bot_id`, from
+`auth.test`, asked once per token) carrying the key. Found: the
 digest is recorded as sent with that message's ts and not posted again. Not found: it is
 posted. The history cannot be read (no `channels:history` / `groups:history` scope, the bot
 not a member of the channel, still rate limited after waiting `Retry-After`, Slack down):
@@ -47,9 +52,10 @@ TRANSIENT_ERRORS = frozenset({
 Sleep = Callable[[float], Awaitable[None]]
 
 
-def digest_key(subscription_id: int, local_date: date) -> str:
-    """The stable key of one digest: the same for every attempt on that local date."""
-    return f"{subscription_id}:{local_date.isoformat()}"
+def digest_key(install_id: str, subscription_id: int, local_date: date) -> str:
+    """The stable key of one digest: the same for every attempt on that local date, and
+    unique to this store (`install_id`)."""
+    return f"{install_id}:{subscription_id}:{local_date.isoformat()}"
 
 
 def digest_metadata(key: str) -> dict[str, Any]:
@@ -57,10 +63,11 @@ def digest_metadata(key: str) -> dict[str, Any]:
     return {"event_type": EVENT_TYPE, "event_payload": {"digest": key}}
 
 
-def carries_key(message: Mapping[str, Any], key: str) -> bool:
-    """Whether a message from `conversations.history` is a bot's post of digest `key`."""
+def carries_key(message: Mapping[str, Any], key: str, bot_id: str) -> bool:
+    """Whether a message from `conversations.history` is our bot's (`bot_id`) post of digest
+    `key`: another app's, or a person's, with the same metadata is not."""
     metadata = message.get("metadata")
-    if not message.get("bot_id") or not isinstance(metadata, Mapping):
+    if not bot_id or message.get("bot_id") != bot_id or not isinstance(metadata, Mapping):
         return False
     payload = metadata.get("event_payload")
     return (
@@ -106,11 +113,13 @@ async def find_posted(
     key: str,
     since: datetime,
     *,
+    bot_id: str,
     policy: RetryPolicy,
     sleep: Sleep = asyncio.sleep,
     token: str | None = None,
 ) -> HistoryCheck:
-    """Look in `channel` from `since` on for a bot message carrying digest `key`.
+    """Look in `channel` from `since` on for a message of our bot (`bot_id`) carrying digest
+    `key`.
 
     A 429 waits its `Retry-After` (up to `policy.max_retry_after`) and tries again, a 5xx or
     a network error backs off; each page gets `policy.attempts` tries in all."""
@@ -154,7 +163,7 @@ async def find_posted(
         if data is None:
             return HistoryCheck(error=last_error, pages=page - 1, rate_limited=rate_limited)
         for message in data.get("messages") or []:
-            if isinstance(message, Mapping) and carries_key(message, key):
+            if isinstance(message, Mapping) and carries_key(message, key, bot_id):
                 return HistoryCheck(ts=str(message.get("ts")), pages=page,
                                     rate_limited=rate_limited)
         cursor = (data.get("response_metadata") or {}).get("next_cursor") or None

@@ -141,6 +141,8 @@ class SlackPoster:
         # Bounds requests in flight, not waiting digests: a channel waiting for its next
         # second does not hold up the others.
         self.gate = asyncio.Semaphore(concurrency)
+        self._bot_ids: dict[str, str] = {}  # token -> its bot's id, from auth.test
+        self._bot_id_lock = asyncio.Lock()  # channels recovering at once ask only once
 
     async def post(
         self,
@@ -232,9 +234,32 @@ class SlackPoster:
         self, channel: str, key: str, since: datetime, token: str | None = None
     ) -> HistoryCheck:
         """Whether digest `key` is in `channel` since `since` (see `bot.digest_history`);
-        429s wait for Retry-After and 5xx back off, as posts do."""
-        return await find_posted(self.client, channel, key, since, policy=self.policy,
-                                 sleep=self.sleep, token=token)
+        429s wait for Retry-After and 5xx back off, as posts do. Only our own bot's messages
+        count: its id is asked of `auth.test` once per token."""
+        bot_id = await self.own_bot_id(token)
+        if bot_id is None:
+            return HistoryCheck(error="auth.test did not give our bot_id")
+        return await find_posted(self.client, channel, key, since, bot_id=bot_id,
+                                 policy=self.policy, sleep=self.sleep, token=token)
+
+    async def own_bot_id(self, token: str | None = None) -> str | None:
+        """The `bot_id` of the bot posting with `token` (None: the client's), cached; None
+        when `auth.test` fails (asked again next time)."""
+        key = token or self.client.token or ""
+        async with self._bot_id_lock:
+            if key not in self._bot_ids:
+                as_team: dict[str, Any] = {"token": token} if token else {}
+                try:
+                    response = await self.client.auth_test(**as_team)
+                except (SlackApiError, aiohttp.ClientError, TimeoutError,
+                        SlackClientError) as exc:
+                    log.info("auth.test failed (%s)", type(exc).__name__)
+                    return None
+                bot_id = response.get("bot_id")
+                if not bot_id:
+                    return None
+                self._bot_ids[key] = str(bot_id)
+            return self._bot_ids[key]
 
     async def notify(
         self, user_id: str | None, channel: str, message: Message, token: str | None = None

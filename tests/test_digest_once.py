@@ -109,13 +109,14 @@ async def test_first_attempt_reads_no_history_and_carries_its_key(
     async with digest_services(db, clock, fake) as services:
         (sid,) = await add_subscriptions(services, ["C1"])
         report = await send_due_digests(services, poster=poster_for(services, Waits()))
+        install = await services.store.install_id()
     assert report.sent == 1
-    assert fake.calls(HISTORY) == []
+    assert fake.calls(HISTORY) == [] and fake.calls("auth.test") == []
     (call,) = fake.calls("chat.postMessage")
     assert call.payload["metadata"] == {
-        "event_type": EVENT_TYPE, "event_payload": {"digest": f"{sid}:{DUE.date()}"},
+        "event_type": EVENT_TYPE, "event_payload": {"digest": f"{install}:{sid}:{DUE.date()}"},
     }
-    assert digest_key(sid, DUE.date()) == f"{sid}:{DUE.date().isoformat()}"
+    assert digest_key(install, sid, DUE.date()) == f"{install}:{sid}:{DUE.date().isoformat()}"
 
 
 async def test_stopped_after_slack_took_the_post_is_posted_exactly_once(
@@ -152,13 +153,16 @@ async def test_found_among_many_later_messages(
     async with digest_services(db, clock, fake) as services:
         (sid,) = await add_subscriptions(services, ["C1"])
         await stop_while_posting(services, after_accept=True)
+        install = await services.store.install_id()
     # A busy channel: 250 messages after the digest, one of them another app's with the
     # same event type for another date, and one carrying our key but posted by a person.
     for i in range(250):
         fake.add_message("C1", f"chatter {i}")
-    other = {"event_type": EVENT_TYPE, "event_payload": {"digest": f"{sid}:2025-01-14"}}
+    other = {"event_type": EVENT_TYPE,
+             "event_payload": {"digest": f"{install}:{sid}:2025-01-14"}}
     fake.add_message("C1", "yesterday", metadata=other, bot_id="B0OTHER")
-    ours = {"event_type": EVENT_TYPE, "event_payload": {"digest": f"{sid}:{DUE.date()}"}}
+    ours = {"event_type": EVENT_TYPE,
+            "event_payload": {"digest": f"{install}:{sid}:{DUE.date()}"}}
     fake.add_message("C1", "a person pasting", metadata=ours)
     clock.advance(seconds=CLAIM_LEASE.total_seconds() + 60)
     async with digest_services(db, clock, fake) as services:

@@ -7,15 +7,19 @@ Real HTTP on loopback against the fake Slack and a real store (SQLite, then Post
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
-from bot.digest import send_due_digests
+from bot.digest import RunReport, send_due_digests
+from bot.digest_history import EVENT_TYPE
 from bot.models import Article, Position
 from bot.schedule import CLAIM_LEASE
+from bot.store import open_store
 from bot.vocabulary import Guarantee, Stance
 from tests.fakes.slack import FakeSlack
 from tests.test_digest import DUE, Clock, Waits, add_subscriptions, digest_services, poster_for
-from tests.test_digest_once import clock, db, fake, stop_while_posting
+from tests.test_digest_once import HISTORY, clock, db, fake, stop_while_posting
 
 __all__ = ["clock", "db", "fake"]  # fixtures shared with test_digest_once
 
@@ -72,3 +76,75 @@ async def test_a_reclaim_after_a_post_attempt_keeps_the_first_window(
     assert (again["C1"].window_start, again["C1"].window_end) == (c1.window_start, c1.window_end)
     # Nothing of C2 can be in the channel: its digest is built up to the new claim.
     assert again["C2"].window_end == clock() != c2.window_end
+
+
+async def recover_with(
+    db: str, clock: Clock, fake: FakeSlack, digest_of: Callable[[str, int], str], bot_id: str
+) -> RunReport:
+    """A process stops before its post left; meanwhile a message with metadata `digest_of(
+    install id, subscription)` from `bot_id` appears in the channel; a new process recovers."""
+    async with digest_services(db, clock, fake) as services:
+        (sid,) = await add_subscriptions(services, ["C1"])
+        await stop_while_posting(services, after_accept=False)
+        install = await services.store.install_id()
+    metadata = {"event_type": EVENT_TYPE, "event_payload": {"digest": digest_of(install, sid)}}
+    fake.add_message("C1", "a digest", metadata=metadata, bot_id=bot_id)
+    clock.advance(seconds=CLAIM_LEASE.total_seconds() + 60)
+    async with digest_services(db, clock, fake) as services:
+        return await send_due_digests(services, poster=poster_for(services, Waits()))
+
+
+async def test_another_bots_message_with_our_key_is_not_our_post(
+    db: str, clock: Clock, fake: FakeSlack
+) -> None:
+    report = await recover_with(
+        db, clock, fake, lambda install, sid: f"{install}:{sid}:{DUE.date()}", "B0STAGING"
+    )
+    assert (report.sent, report.found_in_history) == (1, 0)
+    assert [m.get("bot_id") for m in fake.messages["C1"]] == ["B0STAGING", "B0BOT"]
+    (asked,) = fake.calls("auth.test")
+    assert asked.ok
+
+
+async def test_our_bots_message_with_another_stores_key_is_not_our_post(
+    db: str, clock: Clock, fake: FakeSlack
+) -> None:
+    # Another deployment's store: the same subscription id and date, another install id.
+    report = await recover_with(
+        db, clock, fake, lambda install, sid: f"{'0' * 16}:{sid}:{DUE.date()}", "B0BOT"
+    )
+    assert (report.sent, report.found_in_history) == (1, 0)
+    assert len(fake.messages["C1"]) == 2
+
+
+async def test_our_bots_message_with_our_key_is_found(
+    db: str, clock: Clock, fake: FakeSlack
+) -> None:
+    report = await recover_with(
+        db, clock, fake, lambda install, sid: f"{install}:{sid}:{DUE.date()}", "B0BOT"
+    )
+    assert (report.sent, report.found_in_history) == (1, 1)
+    assert len(fake.messages["C1"]) == 1
+
+
+async def test_the_install_id_is_made_once_per_store(tmp_path: Path, db: str) -> None:
+    async with open_store(db) as store:
+        first = await store.install_id()
+    async with open_store(db) as store:
+        assert await store.install_id() == first
+    async with open_store(str(tmp_path / "other.db")) as other:
+        assert await other.install_id() != first
+    assert len(first) == 16
+
+
+async def test_our_bot_id_is_asked_once_per_token(
+    db: str, clock: Clock, fake: FakeSlack
+) -> None:
+    async with digest_services(db, clock, fake) as services:
+        await add_subscriptions(services, ["C1", "C2"])
+        await stop_while_posting(services, after_accept=False)
+    clock.advance(seconds=CLAIM_LEASE.total_seconds() + 60)
+    async with digest_services(db, clock, fake) as services:
+        report = await send_due_digests(services, poster=poster_for(services, Waits()))
+    assert report.sent == 2 and len(fake.calls(HISTORY)) >= 1
+    assert len(fake.calls("auth.test")) == 1

@@ -9,6 +9,7 @@ unfinished are in `bot.schedule`.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -74,7 +75,17 @@ MIGRATIONS: list[Migration] = [
         "subscriptions-2",
         "ALTER TABLE digest_log ADD COLUMN posting_since TEXT;",
     ),
+    # This store's install id, random and made once: digest keys carry it, so a digest of
+    # another deployment (its own store, the same small subscription ids) is never ours.
+    ("subscriptions-3-install-id", lambda _dialect: _store_meta_script()),
 ]
+
+
+def _store_meta_script() -> str:
+    return f"""
+        CREATE TABLE store_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO store_meta (name, value) VALUES ('install_id', '{uuid.uuid4().hex[:16]}');
+    """
 
 # Subscriptions locked and claimed per transaction on PostgreSQL.
 CLAIM_BATCH = 50
@@ -285,6 +296,19 @@ class SubscriptionStoreMixin(StoreBase):
             ]
 
     # --- the digest log -------------------------------------------------------------------
+
+    _install_id: str | None = None
+
+    async def install_id(self) -> str:
+        """This store's random install id (made by its migration), part of every digest key."""
+        if self._install_id is None:
+            async with self.db.execute(
+                "SELECT value FROM store_meta WHERE name = 'install_id'"
+            ) as cursor:
+                row = await cursor.fetchone()
+            assert row is not None, "the install id is made by a migration"
+            self._install_id = str(row[0])
+        return self._install_id
 
     async def digest_log(self, dates: Iterable[date]) -> list[LogEntry]:
         wanted = sorted({d.isoformat() for d in dates})

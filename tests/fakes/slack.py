@@ -23,7 +23,9 @@ It serves:
   send `disconnect` or drop the connection;
 - many workspaces (issue 10): `oauth.v2.access` exchanges a code from `issue_code(team,
   user)` (checked against `client_id` / `client_secret`) for a bot token of that workspace,
-  `xoxb-<team>`; such tokens are accepted everywhere, `auth.test` answers with their team,
+  `xoxb-<team>`; such tokens are accepted everywhere, `auth.test` answers with their team
+  and bot (`bot_id_of(token)`: `B0BOT` for `bot_token`, `B<team>` for a workspace's token;
+  the bot's posts carry the same `bot_id`),
   and each call records the team of its token (`Call.team`); `revoke(team)` refuses it.
 
 Every message or view it receives is checked against Slack's Block Kit limits and refused as
@@ -435,6 +437,11 @@ class FakeSlack(ChannelTimelines):
         self._codes[code] = (team_id, user_id)
         return code
 
+    def bot_id_of(self, token: str) -> str:
+        """The `bot_id` of the bot behind `token`: in `auth.test` and on its posts."""
+        team = self.team_tokens.get(token)
+        return f"B{team}" if team is not None and token != self.bot_token else "B0BOT"
+
     def revoke(self, team_id: str) -> None:
         for token, team in list(self.team_tokens.items()):
             if team == team_id:
@@ -619,7 +626,7 @@ class FakeSlack(ChannelTimelines):
             if method == "chat.postMessage":
                 self._keep(str(payload["channel"]), {
                     "type": "message", "ts": ts, "text": payload.get("text", ""),
-                    "user": "U0BOT", "bot_id": "B0BOT", "app_id": "A0APP",
+                    "user": "U0BOT", "bot_id": self.bot_id_of(token), "app_id": "A0APP",
                     "blocks": payload.get("blocks") or [], "metadata": metadata,
                 })
             return web.json_response({"ok": True, "channel": payload["channel"], "ts": ts})
@@ -643,7 +650,7 @@ class FakeSlack(ChannelTimelines):
                     "user": "guarantees",
                     "team_id": call.team or "T0TEAM",
                     "user_id": "U0BOT",
-                    "bot_id": "B0BOT",
+                    "bot_id": self.bot_id_of(token),
                     "is_enterprise_install": False,
                 }
             )
