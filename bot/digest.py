@@ -114,13 +114,22 @@ async def _found_earlier_post(
     token: str | None,
 ) -> bool:
     """An earlier attempt on this date began posting (and its process stopped, or its answer
-    was lost): True when the channel's history shows that post, now recorded as sent. False
+    was lost): True when the channel's history shows that post, now recorded as sent, or
+    when the claim was taken over during the search (the other process goes on). False
     when it is not there, or when the history cannot be read (then the caller posts: at
     least once, with one line in the log)."""
     assert claim.posting_since is not None
     sub = claim.subscription
-    check = await poster.find_posted(sub.channel_id, key, claim.posting_since, token)
+    check = await poster.find_posted(
+        sub.channel_id, key, claim.posting_since, token,
+        heartbeat=lambda: _settle(services.store.refresh_claim(claim)),
+    )
     report.rate_limited += check.rate_limited
+    if check.lost:
+        log.warning("digest %s: claim taken over by another process during the history"
+                    " search; not posted by this one", sub.id)
+        report.outcomes[claim.key] = str(Outcome.LOST)
+        return True
     if check.ts:
         await _settle(services.store.finish_digest(claim, LogStatus.SENT, message_ts=check.ts))
         log.info("digest %s for %s was already in %s (ts %s) from an earlier attempt;"
@@ -188,7 +197,8 @@ async def _deliver(
     since = claim.posting_since or services.clock()
 
     def recheck() -> Awaitable[HistoryCheck]:
-        return poster.find_posted(sub.channel_id, key, since, token)
+        return poster.find_posted(sub.channel_id, key, since, token,
+                                  heartbeat=lambda: _settle(store.refresh_claim(claim)))
 
     result = await poster.post(
         sub.channel_id, message, heartbeat=lambda: _settle(store.mark_posting(claim)),

@@ -19,12 +19,18 @@ posted. The history cannot be read (no `channels:history` / `groups:history` sco
 not a member of the channel, still rate limited after waiting `Retry-After`, Slack down):
 `HistoryCheck.error` says why, and the caller posts anyway (at least once rather than never)
 and logs it. A first attempt has nothing to look for and reads nothing.
+
+The search holds the digest's claim: between requests it refreshes the claim (the caller's
+heartbeat; a claim taken over stops it, `HistoryCheck.lost`, and nothing is posted), and it
+gives up after `SEARCH_LIMIT` seconds (Slack allows apps outside the Marketplace one
+`conversations.history` a minute), falling back to posting like an unreadable history.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -41,6 +47,9 @@ EVENT_TYPE = "guarantees_digest"
 # Messages a page; more pages are read while Slack says there are more.
 PAGE_SIZE = 100
 MAX_PAGES = 10
+# The longest a search may take, in seconds, well under the claim's 10-minute lease (its
+# heartbeat refreshes the claim between requests; this bounds how long the digest waits).
+SEARCH_LIMIT = 240.0
 # Our clock and Slack's may differ a little: the search starts this much earlier.
 CLOCK_MARGIN = timedelta(minutes=1)
 
@@ -50,6 +59,8 @@ TRANSIENT_ERRORS = frozenset({
 })
 
 Sleep = Callable[[float], Awaitable[None]]
+Heartbeat = Callable[[], Awaitable[bool]]
+Monotonic = Callable[[], float]
 
 
 def digest_key(install_id: str, subscription_id: int, local_date: date) -> str:
@@ -105,6 +116,7 @@ class HistoryCheck:
     error: str | None = None  # the history could not be read: nobody knows
     pages: int = 0
     rate_limited: int = 0  # 429s seen
+    lost: bool = False  # our claim was taken over mid-search: nothing more is ours to do
 
 
 async def find_posted(
@@ -117,26 +129,55 @@ async def find_posted(
     policy: RetryPolicy,
     sleep: Sleep = asyncio.sleep,
     token: str | None = None,
+    heartbeat: Heartbeat | None = None,
+    clock: Monotonic = time.monotonic,
+    limit: float = SEARCH_LIMIT,
 ) -> HistoryCheck:
     """Look in `channel` from `since` on for a message of our bot (`bot_id`) carrying digest
     `key`.
 
     A 429 waits its `Retry-After` (up to `policy.max_retry_after`) and tries again, a 5xx or
-    a network error backs off; each page gets `policy.attempts` tries in all."""
+    a network error backs off; each page gets `policy.attempts` tries in all. Before every
+    request but the first, `heartbeat` refreshes our claim (False: it was taken over, the
+    search stops with `lost`); a search that would go on past `limit` seconds (of `clock`)
+    stops with an error, so the caller posts while its claim is still safely held."""
     as_team: dict[str, Any] = {"token": token} if token else {}
     oldest = f"{(since - CLOCK_MARGIN).timestamp():.6f}"
     cursor: str | None = None
     rate_limited = 0
+    started = clock()
+    requests = 0
+
+    def over(page: int, wait: float = 0.0) -> HistoryCheck | None:
+        if clock() + wait - started <= limit:
+            return None
+        return HistoryCheck(error=f"searched {limit:.0f} s (the cap) without finding it",
+                            pages=page - 1, rate_limited=rate_limited)
+
+    async def ask(page: int) -> Mapping[str, Any] | HistoryCheck:
+        """One page's request, after the heartbeat and the cap."""
+        nonlocal requests
+        requests += 1
+        if requests > 1:
+            if (stop := over(page)) is not None:
+                return stop
+            if heartbeat is not None and not await heartbeat():
+                return HistoryCheck(lost=True, pages=page - 1, rate_limited=rate_limited)
+        response = await client.conversations_history(
+            channel=channel, oldest=oldest, include_all_metadata=True,
+            limit=PAGE_SIZE, cursor=cursor, **as_team,
+        )
+        return response.data if isinstance(response.data, dict) else {}
+
     for page in range(1, MAX_PAGES + 1):
         data: Mapping[str, Any] | None = None
         last_error = "no attempt"
         for attempt in range(1, policy.attempts + 1):
             try:
-                response = await client.conversations_history(
-                    channel=channel, oldest=oldest, include_all_metadata=True,
-                    limit=PAGE_SIZE, cursor=cursor, **as_team,
-                )
-                data = response.data if isinstance(response.data, dict) else {}
+                answer = await ask(page)
+                if isinstance(answer, HistoryCheck):
+                    return answer
+                data = answer
                 break
             except SlackApiError as exc:
                 status = getattr(exc.response, "status_code", 0) or 0
@@ -147,6 +188,8 @@ async def find_posted(
                     wait = 1.0 if wait is None else wait
                     if wait > policy.max_retry_after or attempt == policy.attempts:
                         break
+                    if (stop := over(page, wait)) is not None:
+                        return stop
                     await sleep(wait)
                     continue
                 if status < 500 and code not in TRANSIENT_ERRORS:
@@ -159,7 +202,10 @@ async def find_posted(
                 last_error = type(exc).__name__
             if attempt < policy.attempts:
                 wait = min(policy.max_backoff, policy.backoff * 2 ** (attempt - 1))
-                await sleep(wait * (0.5 + random.random() / 2))
+                wait *= 0.5 + random.random() / 2
+                if (stop := over(page, wait)) is not None:
+                    return stop
+                await sleep(wait)
         if data is None:
             return HistoryCheck(error=last_error, pages=page - 1, rate_limited=rate_limited)
         for message in data.get("messages") or []:

@@ -171,6 +171,9 @@ class SlackPoster:
             if uncertain and recheck is not None:
                 check = await recheck()
                 rate_limited += check.rate_limited
+                if check.lost:
+                    return PostResult(Outcome.LOST, error="claim_lost", attempts=attempt - 1,
+                                      rate_limited=rate_limited)
                 if check.ts:
                     log.info("%s: the post whose answer was lost is in the channel (ts %s)",
                              channel, check.ts)
@@ -231,16 +234,23 @@ class SlackPoster:
                           rate_limited=rate_limited)
 
     async def find_posted(
-        self, channel: str, key: str, since: datetime, token: str | None = None
+        self,
+        channel: str,
+        key: str,
+        since: datetime,
+        token: str | None = None,
+        heartbeat: Callable[[], Awaitable[bool]] | None = None,
     ) -> HistoryCheck:
         """Whether digest `key` is in `channel` since `since` (see `bot.digest_history`);
         429s wait for Retry-After and 5xx back off, as posts do. Only our own bot's messages
-        count: its id is asked of `auth.test` once per token."""
+        count: its id is asked of `auth.test` once per token. `heartbeat` refreshes the
+        claim between requests; False stops the search (`HistoryCheck.lost`)."""
         bot_id = await self.own_bot_id(token)
         if bot_id is None:
             return HistoryCheck(error="auth.test did not give our bot_id")
         return await find_posted(self.client, channel, key, since, bot_id=bot_id,
-                                 policy=self.policy, sleep=self.sleep, token=token)
+                                 policy=self.policy, sleep=self.sleep, token=token,
+                                 heartbeat=heartbeat, clock=self.pacer.clock)
 
     async def own_bot_id(self, token: str | None = None) -> str | None:
         """The `bot_id` of the bot posting with `token` (None: the client's), cached; None

@@ -7,18 +7,31 @@ Real HTTP on loopback against the fake Slack and a real store (SQLite, then Post
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from bot.digest import RunReport, send_due_digests
-from bot.digest_history import EVENT_TYPE
+from bot.digest_history import EVENT_TYPE, SEARCH_LIMIT
 from bot.models import Article, Position
 from bot.schedule import CLAIM_LEASE
+from bot.services import Services
 from bot.store import open_store
 from bot.vocabulary import Guarantee, Stance
 from tests.fakes.slack import FakeSlack
-from tests.test_digest import DUE, Clock, Waits, add_subscriptions, digest_services, poster_for
+from tests.test_digest import (
+    DUE,
+    Clock,
+    Waits,
+    add_subscriptions,
+    digest_services,
+    poster_for,
+    posts,
+)
 from tests.test_digest_once import HISTORY, clock, db, fake, stop_while_posting
 
 __all__ = ["clock", "db", "fake"]  # fixtures shared with test_digest_once
@@ -148,3 +161,81 @@ async def test_our_bot_id_is_asked_once_per_token(
         report = await send_due_digests(services, poster=poster_for(services, Waits()))
     assert report.sent == 2 and len(fake.calls(HISTORY)) >= 1
     assert len(fake.calls("auth.test")) == 1
+
+
+async def test_the_history_search_refreshes_the_claim_between_pages(
+    db: str, clock: Clock, fake: FakeSlack
+) -> None:
+    since = clock()
+    for i in range(250):  # three pages of 100, none of them the digest
+        fake.add_message("C1", f"chatter {i}")
+    beats: list[int] = []
+
+    async def heartbeat() -> bool:
+        beats.append(len(fake.calls(HISTORY)))  # how many pages were read by then
+        return True
+
+    async with digest_services(db, clock, fake) as services:
+        poster = poster_for(services, Waits())
+        check = await poster.find_posted("C1", "k:1:2025-01-15", since, heartbeat=heartbeat)
+    assert (check.ts, check.error, check.pages) == (None, None, 3)
+    assert beats == [1, 2]
+
+
+class TakenOverAfterFirstPage:
+    """Wraps the digest client: after the first history page, another process takes the
+    claim over (its token replaces ours in the log)."""
+
+    def __init__(self, inner: Any, services: Services) -> None:
+        self.inner = inner
+        self.services = services
+
+    async def conversations_history(self, **kw: Any) -> Any:
+        response = await self.inner.conversations_history(**kw)
+        async with self.services.store.transaction() as db:
+            await db.execute("UPDATE digest_log SET claim_token = 'another-process'")
+        return response
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+async def test_a_claim_lost_during_the_history_search_stops_it_without_posting(
+    db: str, clock: Clock, fake: FakeSlack
+) -> None:
+    async with digest_services(db, clock, fake) as services:
+        (sid,) = await add_subscriptions(services, ["C1"])
+        await stop_while_posting(services, after_accept=False)
+    for i in range(250):
+        fake.add_message("C1", f"chatter {i}")
+    clock.advance(seconds=CLAIM_LEASE.total_seconds() + 60)
+    async with digest_services(db, clock, fake) as services:
+        poster = poster_for(services, Waits())
+        poster.client = TakenOverAfterFirstPage(poster.client, services)  # type: ignore[assignment]
+        report = await send_due_digests(services, poster=poster)
+        status = await services.store.digest_status(sid, DUE.date())
+    assert len(fake.calls(HISTORY)) == 1
+    assert fake.calls("chat.postMessage") == []
+    assert report.outcomes[(sid, DUE.date())] == "lost" and report.sent == 0
+    assert status == "claimed"  # the other process's, left to it
+
+
+async def test_a_history_search_past_its_cap_falls_back_to_posting_with_one_log_line(
+    db: str, clock: Clock, fake: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Slack's one request a minute, here 100 s a 429: the third wait would pass the cap.
+    fake.fail_next(HISTORY, 429, times=5, retry_after=100)
+    caplog.set_level(logging.INFO, logger="bot.digest")
+    waits = Waits()
+    async with digest_services(db, clock, fake) as services:
+        await add_subscriptions(services, ["C1"])
+        await stop_while_posting(services, after_accept=True)
+    clock.advance(seconds=CLAIM_LEASE.total_seconds() + 60)
+    async with digest_services(db, clock, fake) as services:
+        report = await send_due_digests(services, poster=poster_for(services, waits))
+    assert [c.status for c in fake.calls(HISTORY)] == [429, 429, 429]
+    assert [s for s in waits.slept if s == 100] == [100, 100]
+    assert 2 * 100 <= SEARCH_LIMIT < 3 * 100
+    assert report.history_unreadable == 1 and posts(fake) == ["C1", "C1"]
+    lines = [r for r in caplog.records if "could not read the history" in r.getMessage()]
+    assert len(lines) == 1 and "the cap" in lines[0].getMessage()

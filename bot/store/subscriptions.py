@@ -449,6 +449,18 @@ class SubscriptionStoreMixin(StoreBase):
             )
             return cursor.rowcount > 0
 
+    async def refresh_claim(self, claim: Claim) -> bool:
+        """Renew the lease of a claim still ours (during a history search), leaving its
+        status as it is; False when another process has taken it over."""
+        async with self.transaction() as db:
+            cursor = await db.execute(
+                "UPDATE digest_log SET claimed_at = ?"
+                " WHERE subscription_id = ? AND local_date = ? AND claim_token = ?"
+                " AND status IN ('claimed', 'posting')",
+                (to_db_time(self.clock()), *self._key(claim), claim.token),
+            )
+            return cursor.rowcount > 0
+
     async def finish_digest(
         self,
         claim: Claim,
