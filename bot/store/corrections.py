@@ -242,7 +242,8 @@ class CorrectionStoreMixin(PositionStoreMixin):
         undone)."""
         now = to_db_time(self.clock())
         async with self.transaction() as db:
-            key = await self._key_of(db, position_id, team)
+            await self._lock_article(db, article_id=await self._article_of(db, position_id))
+            key = await self._key_of(db, position_id, team)  # read again under the lock
             if key is None:
                 raise CorrectionError("That position is no longer in the store.")
             article_key, sentence_hash, party, stance, guarantee, earlier = key
@@ -286,6 +287,7 @@ class CorrectionStoreMixin(PositionStoreMixin):
         if position_id >= 0:
             return None
         async with self.transaction() as db:
+            await self._lock_article(db, article_id=await self._article_of(db, position_id))
             async with db.execute(
                 "SELECT correction_id FROM team_positions WHERE id = ? AND team_id = ?",
                 (-position_id, team),
@@ -308,6 +310,13 @@ class CorrectionStoreMixin(PositionStoreMixin):
         click)."""
         now = to_db_time(self.clock())
         async with self.transaction() as db:
+            async with db.execute(
+                "SELECT article_key FROM corrections WHERE id = ?", (correction_id,)
+            ) as cursor:
+                found = await cursor.fetchone()
+            if found is None:
+                return False
+            await self._lock_article(db, found[0])
             async with db.execute(
                 "SELECT 1 FROM corrections WHERE id = ? AND team_id = ? AND undone_at IS NULL",
                 (correction_id, team),
@@ -379,6 +388,18 @@ class CorrectionStoreMixin(PositionStoreMixin):
             await self._apply(db, correction)
 
     # --- internals -------------------------------------------------------------------------
+
+    async def _article_of(self, db: aiosqlite.Connection, position_id: int) -> int | None:
+        """The article (id) of a shared position or of a team's row (a negative id), read
+        before locking it; None when there is no such row."""
+        sql = (
+            "SELECT article_id FROM positions WHERE id = ?"
+            if position_id >= 0
+            else "SELECT article_id FROM team_positions WHERE id = ?"
+        )
+        async with db.execute(sql, (abs(position_id),)) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else None
 
     async def _key_of(
         self, db: aiosqlite.Connection, position_id: int, team: str
