@@ -4,7 +4,8 @@ On PostgreSQL (READ COMMITTED) a correction and a re-extraction of one article l
 article row first, so one waits for the other and then reads what it committed: neither
 leaves the other's rows uncorrected. Each test holds one transaction open at a known point,
 sees the other writer wait for the lock (`pg_stat_activity`), then lets the first commit.
-SQLite runs one writer at a time (BEGIN IMMEDIATE): nothing to race there.
+SQLite runs one writer at a time (BEGIN IMMEDIATE): nothing to race there. The unique index
+of active corrections is the last guard on both; its refusal is a `CorrectionError`.
 
 Before the lock, an undo or a re-correction that started while a re-extraction was open read
 the rows of before it (READ COMMITTED): the undo left the re-applied rows of the correction it
@@ -24,7 +25,8 @@ import pytest
 
 from bot.models import Article, Position, PositionFilter
 from bot.store import Store, open_store
-from bot.store.corrections import CorrectionError, CorrectionKind
+from bot.store.corrections import GONE, CorrectionError, CorrectionKind
+from bot.store.positions import _sentence_hash
 from bot.vocabulary import Guarantee, Stance
 
 T = TypeVar("T")
@@ -186,3 +188,49 @@ async def test_a_re_extraction_waits_for_an_undo_then_leaves_it_undone(
         assert await store.corrections(team=TEAM) == []
         async with store.db.execute("SELECT count(*) FROM team_withheld") as cursor:
             assert (await cursor.fetchone())[0] == 0  # type: ignore[index]
+
+
+async def test_two_analysts_correcting_one_position_at_once(postgres_url: str) -> None:
+    """Two corrections of one position by one team at once: one holds, the other is told the
+    position is gone (as when it comes second), never a database error."""
+    async with open_store(postgres_url) as store:
+        old = await _filled(store)
+        results = await asyncio.gather(
+            store.correct_position(
+                old, CorrectionKind.STANCE, user_id="U1", team=TEAM, new_stance=Stance.OPPOSES
+            ),
+            store.correct_position(old, CorrectionKind.NOT_POSITION, user_id="U2", team=TEAM),
+            return_exceptions=True,
+        )
+        errors = [r for r in results if isinstance(r, BaseException)]
+        assert len(errors) == 1 and isinstance(errors[0], CorrectionError), errors
+        assert str(errors[0]) == GONE
+        assert len(await store.corrections(team=TEAM)) == 1
+
+
+async def test_a_correction_refused_by_the_active_index_is_a_correction_error(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The read that looks for an active correction of the tuple ran before a colleague's
+    committed (READ COMMITTED; forced here, so on SQLite too): the unique index
+    `corrections_active` refuses the second, and the analyst is told as in the sequential
+    case."""
+    async with open_store(store_url) as store:
+        old = await _filled(store)
+        first = await store.correct_position(
+            old, CorrectionKind.STANCE, user_id="U1", team=TEAM, new_stance=Stance.OPPOSES
+        )
+        before = await _team_view(store)
+
+        async def stale(db: object, position_id: int, team: str) -> tuple[object, ...]:
+            return (ARTICLE.id, _sentence_hash(SENTENCE), "hun", "backs",
+                    "peacekeeping_force", None)
+
+        monkeypatch.setattr(store, "_key_of", stale)
+        with pytest.raises(CorrectionError) as refused:
+            await store.correct_position(
+                old, CorrectionKind.NOT_POSITION, user_id="U2", team=TEAM
+            )
+        assert str(refused.value) == GONE
+        assert [c.id for c in await store.corrections(team=TEAM)] == [first.correction.id]
+        assert await _team_view(store) == before
