@@ -62,6 +62,22 @@ async def reading_team(services: Services, team_id: str | None) -> str | None:
     return await services.store.overlay_team(team_of(services, team_id))
 
 
+async def warn_unread_corrections(settings: Settings, store: Store) -> int:
+    """With OAuth, corrections made before they were kept per workspace (team `""`) are read
+    by no request: say so once at start, with how to take them out. Returns how many."""
+    if not settings.oauth:
+        return 0
+    count = len(await store.corrections(team=""))
+    if count:
+        log.warning(
+            "%d active correction(s) from before per-workspace corrections sit under the"
+            " single workspace (team \"\"), which no OAuth workspace reads; export them with"
+            " `python -m bot export --corrections FILE --team ''`",
+            count,
+        )
+    return count
+
+
 def choice_of(value: str) -> CorrectionChoice:
     try:
         return parse_choice(value)

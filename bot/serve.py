@@ -31,6 +31,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import build_app
+from bot.corrections import warn_unread_corrections
 from bot.extraction import Extractor
 from bot.services import Services, open_services
 from bot.settings import Settings
@@ -82,6 +83,7 @@ async def serve(
     try:
         async with open_services(settings, extractor=extractor) as services:
             app = build_app(settings, services)
+            await warn_unread_corrections(settings, services.store)
             if not settings.oauth:  # with OAuth each workspace brings its own token
                 await check_token(app.client)
             async with background_tasks(services):

@@ -1,5 +1,7 @@
-"""Questions answered from a real SQLite store of hand-made positions: windows, stance words,
-readings of ambiguous words, `what changed` and `compare`.
+"""Questions answered from a real store of hand-made positions: windows, stance words,
+readings of ambiguous words, `what changed`, `compare` and the matrix. The store-backed tests
+run on SQLite and on PostgreSQL (`store_url`): the windowed queries are SQLite-first SQL that
+`bot.store.dialect` translates.
 
 The store holds the briefing fixtures (published 2025-02-01 .. 2025-05-01) and three more
 articles; the bot's clock says Wednesday 2025-06-04.
@@ -12,7 +14,6 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,11 +22,13 @@ from bot.briefing import build_briefing
 from bot.cards.common import Message, parse_button_value
 from bot.commands import answer, evidence_reply
 from bot.digest import find_changes
+from bot.matrix import build_matrix
 from bot.models import Article, DateWindow, Position, PositionFilter
 from bot.replies import CommandContext
 from bot.services import Services
 from bot.settings import Settings
 from bot.store import Store, open_store
+from bot.store.corrections import CorrectionKind
 from bot.topics import load_topic_index
 from bot.vocabulary import Guarantee, Stance
 from tests.briefing_fixtures import fill
@@ -65,9 +68,9 @@ MORE = [
 
 
 @pytest.fixture
-async def services(tmp_path: Path) -> AsyncIterator[Services]:
-    settings = Settings(_env_file=None, store_path=str(tmp_path / "q.db"))  # type: ignore[call-arg]
-    async with open_store(settings.store_path) as store:
+async def services(store_url: str) -> AsyncIterator[Services]:
+    settings = Settings(_env_file=None, store_url=store_url)  # type: ignore[call-arg]
+    async with open_store(settings.store_location) as store:
         await fill(store)
         for article, positions in MORE:
             await store.add_article(article)
@@ -364,3 +367,30 @@ async def test_terminal_hides_stances_nobody_holds(services: Services) -> None:
                 console)
     out = console.export_text()
     assert "Side by side · Ukraine · Russia" in out and "Ukraine" in out and "Opposes" in out
+
+
+async def test_matrix_and_a_team_s_windowed_reads(services: Services) -> None:
+    """The matrix's first date, and a workspace's windowed reads over its corrections (the
+    team's rows and withheld ones: `bot.store.team_positions`, `bot.store.team_overlay`)."""
+    store = services.store
+    topic = (await load_topic_index(store)).resolve(["ukraine"])
+    matrix = await build_matrix(store, topic)
+    assert matrix.first == date(2025, 2, 1) and matrix.last == date(2025, 6, 2)
+    february = DateWindow(date(2025, 2, 1), date(2025, 3, 1), "february")
+    shared = await store.positions(topic.filter, window=february, limit=100)
+    assert len(shared) == 3
+    for position in shared:  # T1 says none of February's rows is a position
+        await store.correct_position(
+            position.id, CorrectionKind.NOT_POSITION, user_id="U1", team="T1"
+        )
+    mine = topic.for_team(await store.overlay_team("T1"))
+    assert mine.filter.team == "T1"
+    assert (await build_matrix(store, mine)).first == date(2025, 3, 1)
+    assert await store.earliest_published(mine.filter) == date(2025, 3, 1)
+    assert await store.window_cells(mine.filter, february) == []
+    assert (await store.window_stats(mine.filter, february)).positions == 0
+    trump = [("actor", "donald-trump", G.SECURITY_GUARANTEE)]
+    assert trump[0] in await store.latest_before(topic.filter, trump, date(2025, 5, 15))
+    assert await store.latest_before(mine.filter, trump, date(2025, 5, 15)) == {}
+    changes = await find_changes(store, mine.filter, window=february)
+    assert changes.new_count == 0 and not changes.shifts

@@ -415,3 +415,20 @@ async def test_the_documented_migration_runs_on_both_backends(store_url: str) ->
         assert counts == [("T1", 2), ("T2", 1)]
     finally:
         await store.close()
+
+
+def test_postgres_reads_sqlite_index_hints_as_plain_tables() -> None:
+    """`INDEXED BY` is SQLite's alone: PostgreSQL's spelling drops it (and only it)."""
+    from bot.store.dialect import POSTGRES, SQLITE
+
+    sql = (
+        "SELECT p.id FROM positions AS p INDEXED BY positions_key WHERE p.actor_id = ?"
+        " AND p.evidence != 'is INDEXED BY x?' UNION ALL SELECT a.id FROM articles AS a\n"
+        "  indexed  by  articles_published WHERE a.published < ?"
+    )
+    assert SQLITE.query(sql) == sql
+    assert POSTGRES.query(sql) == (
+        "SELECT p.id FROM positions AS p WHERE p.actor_id = $1"
+        " AND p.evidence != 'is INDEXED BY x?' UNION ALL SELECT a.id FROM articles AS a"
+        " WHERE a.published < $2"
+    )

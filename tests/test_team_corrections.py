@@ -343,3 +343,43 @@ async def test_each_workspace_s_digest_carries_its_own_corrections(
     }
     assert CHECKED_MARK in posted[CHANNEL_A]
     assert CHECKED_MARK not in posted[CHANNEL_B]
+
+
+async def test_oauth_start_warns_of_the_single_workspace_s_corrections(
+    store_url: str, make_settings: Any, fake_slack: Any, gold_extractor: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Corrections kept under team "" (from before per-workspace corrections) are read by no
+    OAuth request: starting with OAuth says how many, and how to export them, in one line."""
+    import logging
+
+    from tests.fakes.running import serving
+
+    async with open_store(store_url) as store:
+        await store.add_article(ARTICLE)
+        await store.save_positions(ARTICLE.id, [EXTRACTED, OTHER], "rules", "1")
+        for position in await store.positions(HUN):
+            await store.correct_position(position.id, CorrectionKind.NOT_POSITION, user_id="U1")
+        await store.correct_position(  # a workspace's own is read by that workspace: not told
+            (await store.positions(HUN))[0].id, CorrectionKind.NOT_POSITION, user_id="U1",
+            team=A,
+        )
+    oauth = make_settings(
+        store_url=store_url, slack_bot_token=None, slack_client_id=fake_slack.client_id,
+        slack_client_secret=fake_slack.client_secret, slack_state_secret="state-secret",
+    )
+    caplog.set_level(logging.WARNING, logger="bot.corrections")
+    async with serving(oauth, socket_mode=False, extractor=gold_extractor):
+        pass
+    lines = [r.getMessage() for r in caplog.records if r.name == "bot.corrections"]
+    assert lines == [
+        "2 active correction(s) from before per-workspace corrections sit under the single"
+        " workspace (team \"\"), which no OAuth workspace reads; export them with"
+        " `python -m bot export --corrections FILE --team ''`"
+    ]
+    # A single workspace reads them: nothing to say.
+    caplog.clear()
+    single = make_settings(store_url=store_url)
+    async with serving(single, socket_mode=False, extractor=gold_extractor):
+        pass
+    assert not [r for r in caplog.records if r.name == "bot.corrections"]

@@ -29,11 +29,13 @@ get `""`.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
 import aiosqlite
+import asyncpg
 
 from bot.store.base import Migration, from_db_time, to_db_time
 from bot.store.dialect import Dialect
@@ -222,6 +224,21 @@ class CorrectionError(Exception):
     """The position to correct is gone, or the correction changes nothing."""
 
 
+# What an analyst is told when the position was corrected (or replaced) since the card showed
+# it: by a colleague a moment ago, or by a re-extraction.
+GONE = "That position is no longer in the store."
+
+
+def _is_active_duplicate(error: Exception) -> bool:
+    """The `corrections_active` index refused a second active correction of one tuple."""
+    if isinstance(error, asyncpg.UniqueViolationError):
+        return error.constraint_name == "corrections_active"
+    text = str(error)
+    return isinstance(error, sqlite3.IntegrityError) and "UNIQUE" in text and (
+        "corrections." in text
+    )
+
+
 class CorrectionStoreMixin(PositionStoreMixin):
     """Corrections in, applied to their team's overlay (also after re-extraction), undone,
     listed. `team` is the workspace (`""`: the single workspace)."""
@@ -242,9 +259,10 @@ class CorrectionStoreMixin(PositionStoreMixin):
         undone)."""
         now = to_db_time(self.clock())
         async with self.transaction() as db:
-            key = await self._key_of(db, position_id, team)
+            await self._lock_article(db, article_id=await self._article_of(db, position_id))
+            key = await self._key_of(db, position_id, team)  # read again under the lock
             if key is None:
-                raise CorrectionError("That position is no longer in the store.")
+                raise CorrectionError(GONE)
             article_key, sentence_hash, party, stance, guarantee, earlier = key
             if earlier is not None:
                 await self._restore(db, earlier)
@@ -260,18 +278,25 @@ class CorrectionStoreMixin(PositionStoreMixin):
                 # Correcting back to what the extractor said is an undo.
                 correction = await self._correction(db, earlier)
                 return CorrectionResult(correction, 0)
-            async with db.execute(
-                "INSERT INTO corrections (team_id, article_key, sentence_hash, party, stance,"
-                " guarantee, kind, new_party, new_stance, note, user_id, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                (
-                    team, article_key, sentence_hash, party, stance, guarantee, str(kind),
-                    new_party if kind is CorrectionKind.PARTY else None,
-                    str(new_stance) if kind is CorrectionKind.STANCE and new_stance else None,
-                    (note or "").strip()[:1000] or None, user_id, now,
-                ),
-            ) as cursor:
-                row = await cursor.fetchone()
+            try:
+                async with db.execute(
+                    "INSERT INTO corrections (team_id, article_key, sentence_hash, party,"
+                    " stance, guarantee, kind, new_party, new_stance, note, user_id,"
+                    " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    (
+                        team, article_key, sentence_hash, party, stance, guarantee, str(kind),
+                        new_party if kind is CorrectionKind.PARTY else None,
+                        str(new_stance) if kind is CorrectionKind.STANCE and new_stance else None,
+                        (note or "").strip()[:1000] or None, user_id, now,
+                    ),
+                ) as cursor:
+                    row = await cursor.fetchone()
+            except (asyncpg.UniqueViolationError, sqlite3.IntegrityError) as error:
+                # A colleague's correction of the same tuple committed first: as if this one
+                # had come after it (its position is withheld now). Nothing is kept.
+                if _is_active_duplicate(error):
+                    raise CorrectionError(GONE) from None
+                raise
             assert row is not None
             correction = await self._correction(db, int(row[0]))
             changed = await self._apply(db, correction)
@@ -286,6 +311,7 @@ class CorrectionStoreMixin(PositionStoreMixin):
         if position_id >= 0:
             return None
         async with self.transaction() as db:
+            await self._lock_article(db, article_id=await self._article_of(db, position_id))
             async with db.execute(
                 "SELECT correction_id FROM team_positions WHERE id = ? AND team_id = ?",
                 (-position_id, team),
@@ -308,6 +334,13 @@ class CorrectionStoreMixin(PositionStoreMixin):
         click)."""
         now = to_db_time(self.clock())
         async with self.transaction() as db:
+            async with db.execute(
+                "SELECT article_key FROM corrections WHERE id = ?", (correction_id,)
+            ) as cursor:
+                found = await cursor.fetchone()
+            if found is None:
+                return False
+            await self._lock_article(db, found[0])
             async with db.execute(
                 "SELECT 1 FROM corrections WHERE id = ? AND team_id = ? AND undone_at IS NULL",
                 (correction_id, team),
@@ -379,6 +412,18 @@ class CorrectionStoreMixin(PositionStoreMixin):
             await self._apply(db, correction)
 
     # --- internals -------------------------------------------------------------------------
+
+    async def _article_of(self, db: aiosqlite.Connection, position_id: int) -> int | None:
+        """The article (id) of a shared position or of a team's row (a negative id), read
+        before locking it; None when there is no such row."""
+        sql = (
+            "SELECT article_id FROM positions WHERE id = ?"
+            if position_id >= 0
+            else "SELECT article_id FROM team_positions WHERE id = ?"
+        )
+        async with db.execute(sql, (abs(position_id),)) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else None
 
     async def _key_of(
         self, db: aiosqlite.Connection, position_id: int, team: str

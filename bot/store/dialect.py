@@ -4,6 +4,7 @@ Migrations and queries are written once, in the SQL both databases share, with S
 spelling where the two differ only in spelling. `PostgresDialect` rewrites that spelling:
 
 - placeholders: `?` becomes `$1, $2, ...` (outside string literals);
+- SQLite's index hint `INDEXED BY name` goes (PostgreSQL's planner picks the index);
 - `ifnull(a, b)` becomes `coalesce(a, b)`; the scalar `max(a, b)` / `min(a, b)` (two plain
   arguments) become `greatest` / `least`;
 - DDL types: `INTEGER PRIMARY KEY` becomes an identity column, `INTEGER` `BIGINT`, `BLOB`
@@ -36,8 +37,8 @@ in order, by both backends):
         END;
     '''),
 
-Queries follow the same rules; `cells` in positions.py shows the one place where a query
-branches on `self.dialect.postgres` (SQLite's bare columns beside max()). PostgreSQL runs row
+Queries follow the same rules; `cells` and `window_cells` in position_queries.py show where a
+query branches on `self.dialect.postgres` (SQLite's bare columns beside max()). PostgreSQL runs row
 triggers once the whole statement is done, not row by row: a trigger that looks up sibling
 rows must not assume they are still there (see the EXISTS guard in positions-1). Tables whose
 writes change what cards show also belong in `bot.store.replicas.CONTENT_TABLES` (PostgreSQL
@@ -110,7 +111,8 @@ _TRIGGER = re.compile(
 )
 _SCALAR = re.compile(r"\b(max|min)\(\s*([^(),]+?)\s*,\s*([^(),]+?)\s*\)", re.IGNORECASE)
 _IFNULL = re.compile(r"\bifnull\(", re.IGNORECASE)
-_LITERAL_OR_MARK = re.compile(r"'(?:[^']|'')*'|\?")
+# A string literal (kept as is), a placeholder, or SQLite's index hint (dropped).
+_LITERAL_OR_MARK = re.compile(r"'(?:[^']|'')*'|\?|\s+INDEXED\s+BY\s+\w+", re.IGNORECASE)
 
 
 def _pg_functions(sql: str) -> str:
@@ -126,8 +128,10 @@ def _pg_query(sql: str) -> str:
 
     def mark(match: re.Match[str]) -> str:
         nonlocal counter
-        if match[0] != "?":
+        if match[0].startswith("'"):
             return match[0]
+        if match[0] != "?":
+            return ""
         counter += 1
         return f"${counter}"
 

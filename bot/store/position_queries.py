@@ -214,10 +214,18 @@ class PositionQueryMixin(StoreBase):
         dates, more = _window_sql(window)
         by_actor = ", p.actor_id" if per_actor else ""
         distinct = "1" if per_actor else "count(DISTINCT p.actor_id)"
-        # SQLite returns the bare columns (position id, actor) of the row holding max().
+        if self.dialect.postgres:
+            newest = "p.published DESC, p.id DESC"
+            latest = (
+                f"(array_agg(p.id ORDER BY {newest}))[1],"
+                f" (array_agg(p.actor_id ORDER BY {newest}))[1]"
+            )
+        else:
+            # SQLite returns the bare columns (position id, actor) of the row holding max().
+            latest = "p.id, p.actor_id"
         sql = (
             f"SELECT p.guarantee, p.stance, p.party, count(*), {distinct}, max(p.published),"
-            " p.id, p.actor_id FROM positions AS p INDEXED BY positions_published_window"
+            f" {latest} FROM positions AS p INDEXED BY positions_published_window"
             f" WHERE {dates} AND {where} GROUP BY p.guarantee, p.stance, p.party{by_actor}"
         )
         async with self.db.execute(sql, [*more, *params]) as cursor:
@@ -373,7 +381,7 @@ class PositionQueryMixin(StoreBase):
         one = (
             "SELECT * FROM (SELECT p.id, p.published FROM positions AS p INDEXED BY {index}"
             " WHERE {key} AND p.published < ? AND {where}"
-            " ORDER BY p.published DESC, p.id DESC LIMIT 1)"
+            " ORDER BY p.published DESC, p.id DESC LIMIT 1) AS latest"
         )
         found: dict[tuple[str, str, Guarantee], int] = {}
         for kind, who, guarantee in keys:

@@ -160,6 +160,9 @@ class PositionStoreMixin(StoreBase):
         other, so switching EXTRACTOR never shows an article's positions twice.
         """
         async with self.transaction() as db:
+            # The article first, as corrections do: a correction of it waits for this
+            # replacement (or this for it), so neither misses the other's rows.
+            await self._lock_article(db, article_key)
             async with db.execute(
                 "SELECT a.id, a.published, e.version FROM articles AS a LEFT JOIN extractions"
                 " AS e ON e.article_id = a.id AND e.extractor = ? WHERE a.key = ?",
@@ -225,6 +228,18 @@ class PositionStoreMixin(StoreBase):
             )
             await self._positions_replaced(db, article_pk, article_key, extractor)
         return True
+
+    async def _lock_article(
+        self, db: Any, key: str | None = None, *, article_id: int | None = None
+    ) -> None:
+        """Hold an article (by key or id) until the transaction ends, before reading or
+        writing its positions and corrections. PostgreSQL locks the row (READ COMMITTED lets
+        two writers of one article interleave otherwise); SQLite's BEGIN IMMEDIATE already
+        runs one writer at a time."""
+        if not self.dialect.postgres or (key is None and article_id is None):
+            return
+        column, value = ("key", key) if article_id is None else ("id", article_id)
+        await db.execute(f"SELECT 1 FROM articles WHERE {column} = ? FOR UPDATE", (value,))
 
     async def _positions_replaced(
         self, db: Any, article_pk: int, article_key: str, extractor: str
