@@ -7,7 +7,8 @@ The stores are those of `bench_postgres_store.py`: the synthetic SQLite store of
 `bench_store.py` (filled once, reused) and the same rows copied into a PostgreSQL database
 made for this run (triggers off, summaries built in SQL; dropped afterwards unless --keep;
 `--reuse NAME` measures a database an earlier `--keep` left). The synthetic positions are
-published evenly over 2024-01-01 .. 2025-12-31, so "today" here is 2026-01-01.
+published evenly over 2024-01-01 .. 2025-12-30; "today" here is Sunday 2025-12-28, so "this
+week" is a whole week of data and `since 2025-01-01` about half the positions.
 
 Each question is parsed as `/guarantees` parses it (`parse_command`, the store's topic
 index), then answered through what `bot.commands.dispatch` calls, without the card cache:
@@ -47,7 +48,7 @@ from bot.query import BriefingRequest, ChangesRequest, CompareRequest, parse_com
 from bot.store import Store, open_store
 from bot.topics import load_topic_index
 
-NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)  # the day after the synthetic store's last
+NOW = datetime(2025, 12, 28, 12, tzinfo=UTC)  # a Sunday: "this week" is a whole week of data
 QUESTIONS = {
     "card: ukraine since 2025-01-01": "ukraine since 2025-01-01",
     "what changed this week": "what changed this week",
@@ -100,7 +101,8 @@ async def measure(sqlite_path: str, url: str, runs: int, positions: int) -> None
         assert asked["SQLite"] == asked["PostgreSQL"], "the two backends parse differently"
         for label, request in asked["SQLite"].items():
             window = getattr(request, "window", None)
-            print(f"{label}: {type(request).__name__}, {window}")
+            inside = (await lite.window_stats(PositionFilter(), window)).positions
+            print(f"{label}: {type(request).__name__}, {window}, {inside:,} positions inside")
             same = await digest(lite, request) == await digest(pg, request)
             assert same, f"the backends disagree: {label}"
         for round_ in range(2):  # alternate, so neither backend gets the quieter minute
