@@ -97,6 +97,36 @@ def _window_sql(window: DateWindow, alias: str = "p") -> tuple[str, list[object]
     return " AND ".join(clauses), params
 
 
+def _pg_window_cells_sql(where: str, dates: str, per_actor: bool) -> str:
+    """`window_cells` on PostgreSQL (parameters: the window's, then the filter's twice).
+
+    Per-cell sorted `array_agg`s over half a large table cost most of a windowed card, so the
+    positions of the window are counted in one hashed pass per (cell, actor), folded per cell,
+    and each cell's freshest position (latest date, then highest id) is then one step of
+    `positions_published_window` at that date: a few rows per cell, whatever the window."""
+    keys = "p.guarantee, p.stance, p.party, p.actor_id"
+    counted = f"SELECT {keys}, count(*) AS n, max(p.published) AS latest FROM positions AS p"
+    counted += f" WHERE {dates} AND {where} GROUP BY {keys}"
+    if per_actor:
+        cells = (
+            "SELECT guarantee, stance, party, actor_id, n, 1 AS actors, latest"
+            f" FROM ({counted}) AS g"
+        )
+        same_actor = " AND p.actor_id = c.actor_id"
+    else:
+        cells = (
+            "SELECT guarantee, stance, party, sum(n) AS n, count(*) AS actors, max(latest)"
+            f" AS latest FROM ({counted}) AS g GROUP BY guarantee, stance, party"
+        )
+        same_actor = ""
+    return (
+        "SELECT c.guarantee, c.stance, c.party, c.n, c.actors, c.latest, f.id, f.actor_id"
+        f" FROM ({cells}) AS c CROSS JOIN LATERAL (SELECT p.id, p.actor_id FROM positions AS p"
+        " WHERE p.published = c.latest AND p.guarantee = c.guarantee AND p.stance = c.stance"
+        f" AND p.party = c.party{same_actor} AND {where} ORDER BY p.id DESC LIMIT 1) AS f"
+    )
+
+
 def _positions_where(
     filter_: PositionFilter,
     added_since: datetime | None,
@@ -212,20 +242,17 @@ class PositionQueryMixin(StoreBase):
         `per_actor` gives one cell per actor (positions and freshest position of each)."""
         where, params = _filter_sql(filter_, "p")
         dates, more = _window_sql(window)
+        if self.dialect.postgres:
+            sql = _pg_window_cells_sql(where, dates, per_actor)
+            async with self.db.execute(sql, [*more, *params, *params]) as cursor:
+                rows = await cursor.fetchall()
+            return await self._make_cells(rows, [[] for _ in rows])
         by_actor = ", p.actor_id" if per_actor else ""
         distinct = "1" if per_actor else "count(DISTINCT p.actor_id)"
-        if self.dialect.postgres:
-            newest = "p.published DESC, p.id DESC"
-            latest = (
-                f"(array_agg(p.id ORDER BY {newest}))[1],"
-                f" (array_agg(p.actor_id ORDER BY {newest}))[1]"
-            )
-        else:
-            # SQLite returns the bare columns (position id, actor) of the row holding max().
-            latest = "p.id, p.actor_id"
+        # SQLite returns the bare columns (position id, actor) of the row holding max().
         sql = (
             f"SELECT p.guarantee, p.stance, p.party, count(*), {distinct}, max(p.published),"
-            f" {latest} FROM positions AS p INDEXED BY positions_published_window"
+            f" p.id, p.actor_id FROM positions AS p INDEXED BY positions_published_window"
             f" WHERE {dates} AND {where} GROUP BY p.guarantee, p.stance, p.party{by_actor}"
         )
         async with self.db.execute(sql, [*more, *params]) as cursor:
