@@ -101,7 +101,7 @@ def _pg_window_cells_sql(where: str, dates: str, per_actor: bool) -> str:
     """`window_cells` on PostgreSQL (parameters: the window's, then the filter's twice).
 
     Per-cell sorted `array_agg`s over half a large table cost most of a windowed card, so the
-    positions of the window are counted in one hashed pass per (cell, actor), folded per cell,
+    positions of the window are counted in one grouped pass per (cell, actor), folded per cell,
     and each cell's freshest position (latest date, then highest id) is then one step of
     `positions_published_window` at that date: a few rows per cell, whatever the window."""
     keys = "p.guarantee, p.stance, p.party, p.actor_id"
