@@ -19,14 +19,13 @@ import argparse
 import asyncio
 import io
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import percentile, timed
+from benchmarks.common import print_timings, timed
 from benchmarks.synthetic import synthetic_store
 from bot.briefing import build_briefing
 from bot.cards.matrix import render_matrix_png
@@ -127,12 +126,7 @@ async def measure(path: str, runs: int) -> None:
              await timed(1, export(ukraine.filter, "jsonl", "ukraine jsonl"), warm_up=0)),
         ]
         png = render_matrix_png(matrix)
-    print(f"{'step':40s} {'p50 ms':>10s} {'p99 ms':>10s} {'mean ms':>10s} {'runs':>5s}")
-    for label, samples in rows:
-        print(
-            f"{label:40s} {percentile(samples, 0.5):10.2f} {percentile(samples, 0.99):10.2f}"
-            f" {statistics.fmean(samples):10.2f} {len(samples):5d}"
-        )
+    print_timings(rows, width=40)
     for label, (count, chars) in sizes.items():
         print(f"export {label}: {count:,} rows, {chars / 1e6:.1f} M characters")
     print(

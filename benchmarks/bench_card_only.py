@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import sys
 from pathlib import Path
 from typing import Any
 
 
 async def measure(path: str, runs: int) -> None:
-    from benchmarks.common import percentile, timed
+    from benchmarks.common import print_timings, timed
     from bot.briefing import build_briefing, build_evidence
     from bot.store import open_store
     from bot.topics import load_topic_index
@@ -44,12 +43,7 @@ async def measure(path: str, runs: int) -> None:
                 runs, lambda: after_write(build_evidence, ukraine, Guarantee.PEACEKEEPING_FORCE)
             )),
         ]
-    print(f"{'step':48s} {'p50 ms':>10s} {'p99 ms':>10s} {'mean ms':>10s} {'runs':>5s}")
-    for label, samples in rows:
-        print(
-            f"{label:48s} {percentile(samples, 0.5):10.2f} {percentile(samples, 0.99):10.2f}"
-            f" {statistics.fmean(samples):10.2f} {len(samples):5d}"
-        )
+    print_timings(rows)
 
 
 def main() -> None:

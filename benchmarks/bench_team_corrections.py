@@ -23,14 +23,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import percentile, timed
+from benchmarks.common import print_timings, timed
 from benchmarks.synthetic import synthetic_store
 from bot.briefing import build_briefing, build_evidence
 from bot.store import open_store
@@ -123,12 +122,7 @@ async def measure(path: str, runs: int, corrections: int) -> None:
         finally:
             for correction_id in made:
                 await store.undo_correction_by_id(correction_id, user_id="UBENCH", team=TEAM)
-    print(f"{'step':48s} {'p50 ms':>10s} {'p99 ms':>10s} {'mean ms':>10s} {'runs':>5s}")
-    for label, samples in rows:
-        print(
-            f"{label:48s} {percentile(samples, 0.5):10.2f} {percentile(samples, 0.99):10.2f}"
-            f" {statistics.fmean(samples):10.2f} {len(samples):5d}"
-        )
+    print_timings(rows)
 
 
 def main() -> None:

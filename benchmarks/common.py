@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 import time
 from collections.abc import Awaitable, Callable
 
@@ -27,3 +28,13 @@ async def timed(
         await call()
         samples.append((time.perf_counter() - start) * 1000)
     return samples
+
+
+def print_timings(rows: list[tuple[str, list[float]]], width: int = 48) -> None:
+    """A table of p50, p99 and mean milliseconds, one row per (label, samples)."""
+    print(f"{'step':{width}s} {'p50 ms':>10s} {'p99 ms':>10s} {'mean ms':>10s} {'runs':>5s}")
+    for label, samples in rows:
+        print(
+            f"{label:{width}s} {percentile(samples, 0.5):10.2f} {percentile(samples, 0.99):10.2f}"
+            f" {statistics.fmean(samples):10.2f} {len(samples):5d}"
+        )
