@@ -46,7 +46,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import percentile  # noqa: E402
-from tests.fakes.slack import FakeSlack, sign, slash_command  # noqa: E402
+from tests.fakes.slack import FakeSlack  # noqa: E402
+from tests.fakes.slack_payloads import sign, slash_command  # noqa: E402
 
 SECRET = "bench-signing-secret"
 BOT_TOKEN = "xoxb-bench"

@@ -47,7 +47,8 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.bench_http import free_port, wait_healthy  # noqa: E402
 from benchmarks.bench_postgres_store import database_url  # noqa: E402
 from benchmarks.common import percentile  # noqa: E402
-from tests.fakes.slack import FakeSlack, sign, slash_command  # noqa: E402
+from tests.fakes.slack import FakeSlack  # noqa: E402
+from tests.fakes.slack_payloads import sign, slash_command  # noqa: E402
 
 SECRET = "bench-signing-secret"
 BOT_TOKEN = "xoxb-bench"

@@ -29,7 +29,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest  # noqa: E402
 from slack_sdk.signature import SignatureVerifier  # noqa: E402
 
 from bot.slack_requests import ParsedBoltRequest, read_slack_request  # noqa: E402
-from tests.fakes.slack import sign, slash_command  # noqa: E402
+from tests.fakes.slack_payloads import sign, slash_command  # noqa: E402
 
 SECRET = "bench-signing-secret"
 

@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import percentile  # noqa: E402
-from tests.fakes.slack import FakeSlack, slash_command  # noqa: E402
+from tests.fakes.slack import FakeSlack  # noqa: E402
+from tests.fakes.slack_payloads import slash_command  # noqa: E402
 
 BOT_TOKEN = "xoxb-bench"
 APP_TOKEN = "xapp-bench"

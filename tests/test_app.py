@@ -33,7 +33,9 @@ from bot.settings import Settings
 from bot.slack_requests import SslCheck, read_slack_request
 from bot.vocabulary import Guarantee, Stance
 from handlers.respond import Delivery, Responder
-from tests.fakes.slack import FakeSlack, check_message, slash_command
+from tests.fakes.slack import FakeSlack
+from tests.fakes.slack_limits import check_message
+from tests.fakes.slack_payloads import slash_command
 
 
 class RecordingResponder(Responder):

@@ -11,7 +11,7 @@ from bot.digest import Digest, DigestBuilder, Shift, ShiftKind, find_shifts, lat
 from bot.models import Article, Position, StoredPosition, Subscription
 from bot.store import open_store
 from bot.vocabulary import GUARANTEE_ORDER, Guarantee, Stance
-from tests.fakes.slack import check_message
+from tests.fakes.slack_limits import check_message
 
 KYIV = "Europe/Kyiv"
 SG = Guarantee.SECURITY_GUARANTEE

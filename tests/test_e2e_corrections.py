@@ -27,7 +27,8 @@ from bot.store import open_store
 from bot.vocabulary import Stance
 from tests.conftest import SIGNING_SECRET
 from tests.fakes.running import serving
-from tests.fakes.slack import FakeSlack, overflow_action, sign, view_submission
+from tests.fakes.slack import FakeSlack
+from tests.fakes.slack_payloads import overflow_action, sign, view_submission
 from tests.test_digest import Clock, Waits, digest_services, poster_for
 from tests.test_e2e_http import Bot, all_text
 
@@ -238,7 +239,7 @@ async def test_a_correction_changes_the_next_digest(
 
 async def test_the_evidence_modal_has_the_menu_too(bot: Bot) -> None:
     from bot.cards.common import ACTION_SHOW_EVIDENCE, button_value
-    from tests.fakes.slack import block_action
+    from tests.fakes.slack_payloads import block_action
 
     url = bot.fake.new_response_url()
     value = button_value("ukraine", "security_guarantee")
@@ -273,7 +274,7 @@ async def test_socket_mode_correction_and_matrix(
     """Over Socket Mode the modal's answer travels in the envelope's ack, and files upload the
     same way."""
     from tests.conftest import APP_TOKEN
-    from tests.fakes.slack import slash_command
+    from tests.fakes.slack_payloads import slash_command
 
     settings = make_settings(slack_app_token=APP_TOKEN, slack_signing_secret=None)
     async with serving(settings, socket_mode=True, extractor=gold_extractor, fake=fake_slack):

@@ -13,7 +13,8 @@ import pytest
 
 from bot.cards.common import ACTION_MATRIX, button_value
 from tests.fakes.running import serving
-from tests.fakes.slack import FakeSlack, block_action
+from tests.fakes.slack import FakeSlack
+from tests.fakes.slack_payloads import block_action
 from tests.test_e2e_http import Bot
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -17,7 +17,8 @@ from bot.cards.common import ACTION_SHOW_EVIDENCE, button_value
 from bot.settings import Settings
 from tests.conftest import SIGNING_SECRET
 from tests.fakes.running import serving
-from tests.fakes.slack import FakeSlack, block_action, event_callback, sign, slash_command
+from tests.fakes.slack import FakeSlack
+from tests.fakes.slack_payloads import block_action, event_callback, sign, slash_command
 
 
 @dataclass

@@ -9,7 +9,8 @@ import pytest
 
 from tests.conftest import APP_TOKEN
 from tests.fakes.running import serving
-from tests.fakes.slack import FakeSlack, event_callback, slash_command
+from tests.fakes.slack import FakeSlack
+from tests.fakes.slack_payloads import event_callback, slash_command
 
 # Short, so reconnection after a lost network is noticed within a second or two.
 PING_INTERVAL = 0.2

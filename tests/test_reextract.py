@@ -23,7 +23,8 @@ from bot.store import Store, open_store
 from tests.conftest import SIGNING_SECRET
 from tests.fakes.extractor import GoldExtractor, GoldExtractorV2
 from tests.fakes.running import serving
-from tests.fakes.slack import FakeSlack, sign, slash_command
+from tests.fakes.slack import FakeSlack
+from tests.fakes.slack_payloads import sign, slash_command
 
 
 class Upgraded(GoldExtractor):

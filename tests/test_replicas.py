@@ -18,7 +18,7 @@ import pytest
 from bot.store import open_store
 from tests.conftest import SIGNING_SECRET
 from tests.fakes.running import serving
-from tests.fakes.slack import sign, slash_command
+from tests.fakes.slack_payloads import sign, slash_command
 
 NOW = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 

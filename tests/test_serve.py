@@ -172,7 +172,7 @@ async def test_shutdown_lets_an_acked_command_get_its_answer(
     import urllib.parse
 
     import handlers.commands
-    from tests.fakes.slack import sign, slash_command
+    from tests.fakes.slack_payloads import sign, slash_command
 
     started = asyncio.Event()
     real_answer = handlers.commands.answer

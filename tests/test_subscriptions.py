@@ -23,7 +23,8 @@ from bot.settings import Settings
 from bot.store import open_store
 from bot.subscriptions import first_digest_at
 from handlers.respond import Delivery, Responder
-from tests.fakes.slack import FakeSlack, block_action
+from tests.fakes.slack import FakeSlack
+from tests.fakes.slack_payloads import block_action
 
 NOW = datetime(2025, 1, 15, 9, tzinfo=UTC)  # 11:00 in Kyiv
 CTX = CommandContext(user_id="U1", channel_id="C1", team_id="T1")

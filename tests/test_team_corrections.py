@@ -23,7 +23,7 @@ from bot.store.corrections import TEAM_MIGRATIONS, CorrectionError, CorrectionKi
 from bot.store.positions import _sentence_hash
 from bot.vocabulary import Guarantee, Stance
 from tests.conftest import SIGNING_SECRET
-from tests.fakes.slack import overflow_action, sign, view_submission
+from tests.fakes.slack_payloads import overflow_action, sign, view_submission
 from tests.test_e2e_corrections import chosen, menus
 from tests.test_workspaces import (  # noqa: F401 (the fixture)
     CHANNEL_A,

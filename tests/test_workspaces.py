@@ -26,7 +26,8 @@ from bot.settings import Settings
 from bot.store import open_store
 from tests.conftest import SIGNING_SECRET
 from tests.fakes.running import serving
-from tests.fakes.slack import FakeSlack, block_action, event_callback, sign, slash_command
+from tests.fakes.slack import FakeSlack
+from tests.fakes.slack_payloads import block_action, event_callback, sign, slash_command
 
 A, B = "TAAAA", "TBBBB"
 CHANNEL_A, CHANNEL_B = "CAAAA", "CBBBB"

@@ -29,7 +29,9 @@ It serves:
   and each call records the team of its token (`Call.team`); `revoke(team)` refuses it.
 
 Every message or view it receives is checked against Slack's Block Kit limits and refused as
-Slack would (`invalid_blocks`, `msg_blocks_too_long`, `missing_text`). Failures can be
+Slack would (`invalid_blocks`, `msg_blocks_too_long`, `missing_text`; `slack_limits.py`).
+Channel timelines live in `slack_timelines.py`, the Socket Mode server in `slack_socket.py`,
+and the signed payloads tests send to the bot in `slack_payloads.py`. Failures can be
 scripted: `fail_next(method, status, times)`, `rate_limit_per_channel(seconds)`,
 `not_in_channel(channel)`. Everything received is recorded: `calls(method)`, `responses()`,
 `acks`. Use it as an async context manager or `await start()` / `await close()`.
@@ -40,8 +42,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import hashlib
-import hmac
 import itertools
 import json
 import math
@@ -51,28 +51,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
+from tests.fakes.slack_limits import check_message, check_view
+from tests.fakes.slack_socket import Envelope, SocketModeServer
 from tests.fakes.slack_timelines import DEFAULT_SCOPES, ChannelTimelines, valid_metadata
 
 RESPONSE_PATH = "response"  # the pseudo-method name for posts to response URLs in fail_next
 RESPONSE_URL_USES = 5
-
-# Block Kit limits (Slack's documented ones; see docs/slack-notes in the spec).
-MAX_MESSAGE_BLOCKS = 50
-MAX_SURFACE_BLOCKS = 100
-MAX_SECTION_TEXT = 3000
-MAX_HEADER_TEXT = 150
-MAX_FIELDS = 10
-MAX_FIELD_TEXT = 2000
-MAX_CONTEXT_ELEMENTS = 10
-MAX_BUTTON_TEXT = 75
-MAX_BUTTON_VALUE = 2000
-MAX_ID = 255
-MAX_TOTAL_TEXT = 12_000
-MAX_OVERFLOW_OPTIONS = 5
-MAX_OPTION_TEXT = 75
-MAX_OPTION_VALUE = 150
 
 MESSAGE_METHODS = ("chat.postMessage", "chat.postEphemeral", "chat.update", "chat.scheduleMessage")
 VIEW_METHODS = ("views.open", "views.publish", "views.update", "views.push")
@@ -119,276 +105,10 @@ class _Failure:
     retry_after: int
 
 
-@dataclass
-class Envelope:
-    envelope_id: str
-    type: str
-    payload: dict[str, Any]
-
-
-# --- Block Kit checks ----------------------------------------------------------------------
-
-
-def _text_of(obj: Any) -> str:
-    if isinstance(obj, dict):
-        return str(obj.get("text", ""))
-    return "" if obj is None else str(obj)
-
-
-def _count_text(node: Any) -> int:
-    if isinstance(node, dict):
-        return sum(
-            len(v) if k == "text" and isinstance(v, str) else _count_text(v)
-            for k, v in node.items()
-        )
-    if isinstance(node, list):
-        return sum(_count_text(item) for item in node)
-    return 0
-
-
-def check_blocks(blocks: Any, *, max_blocks: int) -> str | None:
-    """Slack's error code for these blocks, or None when Slack would accept them."""
-    if not isinstance(blocks, list):
-        return "invalid_blocks_format"
-    if len(blocks) > max_blocks:
-        return "invalid_blocks"
-    block_ids: set[str] = set()
-    for block in blocks:
-        if not isinstance(block, dict) or "type" not in block:
-            return "invalid_blocks"
-        block_id = block.get("block_id")
-        if block_id is not None:
-            if len(block_id) > MAX_ID or block_id in block_ids:
-                return "invalid_blocks"
-            block_ids.add(block_id)
-        kind = block["type"]
-        if kind == "section":
-            text = _text_of(block.get("text")) if "text" in block else None
-            fields = block.get("fields") or []
-            if text is None and not fields:
-                return "invalid_blocks"
-            if text is not None and not 1 <= len(text) <= MAX_SECTION_TEXT:
-                return "invalid_blocks"
-            if len(fields) > MAX_FIELDS:
-                return "invalid_blocks"
-            if any(len(_text_of(f)) > MAX_FIELD_TEXT for f in fields):
-                return "invalid_blocks"
-            if block.get("accessory") and _check_element(block["accessory"]):
-                return "invalid_blocks"
-        elif kind == "header":
-            if not 1 <= len(_text_of(block.get("text"))) <= MAX_HEADER_TEXT:
-                return "invalid_blocks"
-        elif kind == "context":
-            elements = block.get("elements") or []
-            if not 1 <= len(elements) <= MAX_CONTEXT_ELEMENTS:
-                return "invalid_blocks"
-        elif kind == "actions":
-            elements = block.get("elements") or []
-            if not 1 <= len(elements) <= 25 or any(_check_element(e) for e in elements):
-                return "invalid_blocks"
-    return None
-
-
-def _check_element(element: dict[str, Any]) -> bool:
-    """True when an interactive element breaks a limit."""
-    if element.get("type") == "button":
-        if not 1 <= len(_text_of(element.get("text"))) <= MAX_BUTTON_TEXT:
-            return True
-        if len(str(element.get("value", ""))) > MAX_BUTTON_VALUE:
-            return True
-    if element.get("type") == "overflow":
-        options = element.get("options") or []
-        if not 2 <= len(options) <= MAX_OVERFLOW_OPTIONS:
-            return True
-        if any(
-            len(_text_of(o.get("text"))) > MAX_OPTION_TEXT
-            or len(str(o.get("value", ""))) > MAX_OPTION_VALUE
-            for o in options
-        ):
-            return True
-    return len(str(element.get("action_id", ""))) > MAX_ID
-
-
-def check_message(payload: dict[str, Any]) -> str | None:
-    """Slack's error code for a message payload (chat.* or a response URL), or None."""
-    blocks = payload.get("blocks")
-    text = payload.get("text")
-    if blocks is None:
-        return None if text else "no_text"
-    if not text:
-        # Slack takes blocks alone but then has no notification text; the bot must send one.
-        return "missing_text"
-    error = check_blocks(blocks, max_blocks=MAX_MESSAGE_BLOCKS)
-    if error:
-        return error
-    if _count_text(blocks) > MAX_TOTAL_TEXT:
-        return "msg_blocks_too_long"
-    return None
-
-
-def check_view(view: Any) -> str | None:
-    if not isinstance(view, dict) or view.get("type") not in ("modal", "home"):
-        return "invalid_arguments"
-    if view["type"] == "modal" and len(_text_of(view.get("title"))) > 24:
-        return "invalid_arguments"
-    return check_blocks(view.get("blocks", []), max_blocks=MAX_SURFACE_BLOCKS)
-
-
-# --- payload helpers for tests -------------------------------------------------------------
-
-
-def slash_command(
-    text: str,
-    *,
-    response_url: str,
-    trigger_id: str | None = None,
-    user_id: str = "U0USER",
-    channel_id: str = "C0CHAN",
-    team_id: str = "T0TEAM",
-    command: str = "/guarantees",
-    channel_name: str = "general",
-    user_name: str = "someone",
-) -> dict[str, str]:
-    """The fields Slack sends for a slash command (form fields in HTTP mode, a dict in
-    Socket Mode)."""
-    return {
-        "token": "legacy-verification-token",
-        "team_id": team_id,
-        "team_domain": "example",
-        "channel_id": channel_id,
-        "channel_name": channel_name,
-        "user_id": user_id,
-        "user_name": user_name,
-        "command": command,
-        "text": text,
-        "api_app_id": "A0APP",
-        "is_enterprise_install": "false",
-        "response_url": response_url,
-        "trigger_id": trigger_id or f"trigger-{next(_ids)}",
-    }
-
-
-def block_action(
-    action_id: str,
-    value: str,
-    *,
-    response_url: str,
-    trigger_id: str | None = None,
-    user_id: str = "U0USER",
-    channel_id: str = "C0CHAN",
-    team_id: str = "T0TEAM",
-    message_ts: str = "1700000000.000100",
-    channel_name: str = "general",
-    user_name: str = "someone",
-) -> dict[str, Any]:
-    """A `block_actions` payload for a button click on a message."""
-    return {
-        "type": "block_actions",
-        "team": {"id": team_id, "domain": "example"},
-        "user": {"id": user_id, "username": user_name, "name": user_name, "team_id": team_id},
-        "api_app_id": "A0APP",
-        "token": "legacy-verification-token",
-        "container": {"type": "message", "message_ts": message_ts, "channel_id": channel_id},
-        "trigger_id": trigger_id or f"trigger-{next(_ids)}",
-        "channel": {"id": channel_id, "name": channel_name},
-        "response_url": response_url,
-        "actions": [
-            {
-                "type": "button",
-                "action_id": action_id,
-                "block_id": "b",
-                "value": value,
-                "action_ts": f"{time.time():.6f}",
-            }
-        ],
-    }
-
-
-def overflow_action(
-    action_id: str,
-    selected: str,
-    *,
-    response_url: str | None,
-    in_view: str | None = None,
-    user_id: str = "U0USER",
-    channel_id: str = "C0CHAN",
-    team_id: str = "T0TEAM",
-) -> dict[str, Any]:
-    """A `block_actions` payload for an option chosen in an overflow menu, on a message (with a
-    response_url) or inside a modal (`in_view`: its view id; no response_url)."""
-    payload = block_action(
-        action_id, "", response_url=response_url or "", user_id=user_id, channel_id=channel_id,
-        team_id=team_id,
-    )
-    payload["actions"] = [
-        {
-            "type": "overflow",
-            "action_id": action_id,
-            "block_id": "b",
-            "selected_option": {"text": {"type": "plain_text", "text": "x"}, "value": selected},
-            "action_ts": f"{time.time():.6f}",
-        }
-    ]
-    if in_view is not None:
-        payload["container"] = {"type": "view", "view_id": in_view}
-        payload["view"] = {"id": in_view, "type": "modal"}
-        del payload["response_url"]
-        del payload["channel"]
-    return payload
-
-
-def view_submission(
-    view: dict[str, Any],
-    values: dict[str, dict[str, Any]],
-    *,
-    user_id: str = "U0USER",
-    team_id: str = "T0TEAM",
-) -> dict[str, Any]:
-    """A `view_submission` payload for a modal the bot opened, with its input `values`
-    (`{block_id: {action_id: {...}}}`) as Slack fills `view.state.values`."""
-    return {
-        "type": "view_submission",
-        "team": {"id": team_id, "domain": "example"},
-        "user": {"id": user_id, "username": "someone", "name": "someone", "team_id": team_id},
-        "api_app_id": "A0APP",
-        "token": "legacy-verification-token",
-        "trigger_id": f"trigger-{next(_ids)}",
-        "view": {**view, "id": f"V{next(_ids)}", "state": {"values": values}},
-        "response_urls": [],
-    }
-
-
-def event_callback(
-    event: dict[str, Any], *, event_id: str | None = None, team_id: str = "T0TEAM"
-) -> dict[str, Any]:
-    return {
-        "token": "legacy-verification-token",
-        "team_id": team_id,
-        "api_app_id": "A0APP",
-        "type": "event_callback",
-        "event": event,
-        "event_id": event_id or f"Ev{next(_ids)}",
-        "event_time": int(time.time()),
-        "authorizations": [{"team_id": team_id, "user_id": "U0BOT", "is_bot": True}],
-    }
-
-
-def sign(signing_secret: str, body: bytes | str, timestamp: int | None = None) -> dict[str, str]:
-    """Slack's signature headers for a request body (as `SignatureVerifier` checks them)."""
-    raw = body.encode() if isinstance(body, str) else body
-    stamp = str(int(time.time()) if timestamp is None else timestamp)
-    base = b"v0:" + stamp.encode() + b":" + raw
-    digest = hmac.new(signing_secret.encode(), base, hashlib.sha256).hexdigest()
-    return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": f"v0={digest}"}
-
-
-_ids = itertools.count(1)
-
-
 # --- the server ----------------------------------------------------------------------------
 
 
-class FakeSlack(ChannelTimelines):
+class FakeSlack(ChannelTimelines, SocketModeServer):
     """Slack's Web API, response URLs and Socket Mode on 127.0.0.1 and a free port."""
 
     def __init__(
@@ -422,6 +142,8 @@ class FakeSlack(ChannelTimelines):
         self._runner: web.AppRunner | None = None
         self.port = 0
         self._ts = itertools.count(1)
+        self._response_ids = itertools.count(1)
+        self._ids = itertools.count(1)  # view and file ids
         # files.getUploadURLExternal -> POST upload_url -> files.completeUploadExternal
         self._pending_uploads: dict[str, tuple[str, int]] = {}  # file id -> (filename, length)
         self.uploaded: dict[str, bytes] = {}
@@ -487,7 +209,7 @@ class FakeSlack(ChannelTimelines):
         return f"{self.url}/api/"
 
     def new_response_url(self) -> str:
-        return f"{self.url}/response/r{next(_ids)}"
+        return f"{self.url}/response/r{next(self._response_ids)}"
 
     # scripting ---------------------------------------------------------------------------
 
@@ -640,7 +362,7 @@ class FakeSlack(ChannelTimelines):
             error = check_view(payload.get("view"))
             if error:
                 return _api_error(call, error)
-            return web.json_response({"ok": True, "view": {"id": f"V{next(_ids)}"}})
+            return web.json_response({"ok": True, "view": {"id": f"V{next(self._ids)}"}})
         if method == "auth.test":
             return web.json_response(
                 {
@@ -723,7 +445,7 @@ class FakeSlack(ChannelTimelines):
             length = 0
         if not filename or length <= 0:
             return _api_error(call, "invalid_arguments")
-        file_id = f"F{next(_ids):06d}"
+        file_id = f"F{next(self._ids):06d}"
         self._pending_uploads[file_id] = (filename, length)
         return web.json_response(
             {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
@@ -795,91 +517,6 @@ class FakeSlack(ChannelTimelines):
             call.status, call.error = 400, error
             return web.Response(status=400, text=error)
         return web.Response(text="ok")
-
-    # Socket Mode -------------------------------------------------------------------------
-
-    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(autoping=True)
-        await ws.prepare(request)
-        entry = (ws, request)
-        self._sockets.append(entry)
-        await ws.send_json(
-            {
-                "type": "hello",
-                "num_connections": len(self._sockets),
-                "debug_info": {"host": "fake", "approximate_connection_time": 3600},
-                "connection_info": {"app_id": "A0APP"},
-            }
-        )
-        self.hellos_sent += 1
-        await self._notify()
-        try:
-            async for message in ws:
-                if message.type == WSMsgType.TEXT:
-                    data = json.loads(message.data)
-                    envelope_id = data.get("envelope_id")
-                    if envelope_id:
-                        self.first_ack_at.setdefault(envelope_id, time.monotonic())
-                        self.acks.setdefault(envelope_id, []).append(data)
-                        await self._notify()
-        finally:
-            if entry in self._sockets:
-                self._sockets.remove(entry)
-            await self._notify()
-        return ws
-
-    @property
-    def connected(self) -> int:
-        """How many Socket Mode connections are open now."""
-        return sum(1 for ws, _ in self._sockets if not ws.closed)
-
-    async def wait_connected(self, hellos: int = 1, timeout: float = 10.0) -> None:
-        """Wait until `hellos` hellos were sent in all and a connection is open."""
-        await self.wait_for(lambda: self.hellos_sent >= hellos and self.connected, timeout)
-
-    async def push(
-        self,
-        kind: str,
-        payload: dict[str, Any],
-        *,
-        envelope_id: str | None = None,
-        retry_attempt: int | None = None,
-    ) -> str:
-        """Send an envelope (`slash_commands`, `interactive`, `events_api`) on the newest open
-        connection; returns its envelope id (reuse it to simulate a re-send)."""
-        envelope_id = envelope_id or f"env-{next(_ids)}"
-        message: dict[str, Any] = {
-            "envelope_id": envelope_id,
-            "type": kind,
-            "payload": payload,
-            "accepts_response_payload": kind != "events_api",
-        }
-        if kind == "events_api":
-            message["retry_attempt"] = retry_attempt or 0
-            message["retry_reason"] = "timeout" if retry_attempt else ""
-        ws = self._live_socket()
-        self.envelopes.append(Envelope(envelope_id, kind, payload))
-        await ws.send_json(message)
-        return envelope_id
-
-    async def send_disconnect(self, reason: str = "refresh_requested") -> None:
-        """Ask the client to reconnect, as Slack does every few hours."""
-        await self._live_socket().send_json(
-            {"type": "disconnect", "reason": reason, "debug_info": {"host": "fake"}}
-        )
-
-    async def drop_connections(self) -> None:
-        """Cut every socket without a close handshake, as a lost network would."""
-        for _ws, request in list(self._sockets):
-            transport = request.transport
-            if transport is not None:
-                transport.abort()
-
-    def _live_socket(self) -> web.WebSocketResponse:
-        for ws, _ in reversed(self._sockets):
-            if not ws.closed:
-                return ws
-        raise RuntimeError("no Socket Mode connection is open")
 
 
 def _api_error(call: Call, error: str) -> web.Response:
