@@ -14,7 +14,6 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, date, datetime
-from typing import Any
 
 import pytest
 
@@ -32,6 +31,7 @@ from bot.store.corrections import CorrectionKind
 from bot.topics import load_topic_index
 from bot.vocabulary import Guarantee, Stance
 from tests.briefing_fixtures import fill
+from tests.test_e2e_http import all_text
 
 G = Guarantee
 S = Stance
@@ -83,20 +83,7 @@ def body(message: Message) -> str:
 
 
 def texts(message: Message) -> str:
-    found: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-        elif isinstance(node, str):
-            found.append(node)
-
-    walk(message.to_dict())
-    return "\n".join(found)
+    return all_text(message.to_dict())
 
 
 # --- the store's windowed queries -----------------------------------------------------------
