@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +25,14 @@ class LinearModel:
     weights: np.ndarray  # (labels, features), float32
     bias: np.ndarray  # (labels,), float32
     meta: dict[str, object]
+    # derived for `batch_scores`: the weights feature by feature, in float64
+    _by_feature: np.ndarray = field(init=False, repr=False, compare=False)
+    _bias64: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_feature",
+                           np.ascontiguousarray(self.weights.T, dtype=np.float64))
+        object.__setattr__(self, "_bias64", self.bias.astype(np.float64))
 
     def scores(self, features: dict[str, float]) -> np.ndarray:
         """The linear score of each label."""
@@ -38,19 +46,24 @@ class LinearModel:
     def batch_scores(self, rows: list[dict[str, float]]) -> np.ndarray:
         """The linear scores of many feature sets at once, (rows, labels): one gather and one
         segmented sum instead of a numpy call per row."""
+        get = self.index.get
         cols: list[int] = []
         vals: list[float] = []
         starts: list[int] = []
         for features in rows:
             starts.append(len(cols))
             for name, value in features.items():
-                col = self.index.get(name)
+                col = get(name)
                 if col is not None:
                     cols.append(col)
                     vals.append(value)
-        out = np.tile(self.bias.astype(np.float64), (len(rows), 1))
+        out = np.tile(self._bias64, (len(rows), 1))
         if cols:
-            weighted = self.weights[:, cols].astype(np.float64) * np.array(vals)
+            # rows of the feature-major copy are contiguous: gathering them is cheap; the sums
+            # then run along contiguous memory, in the same order as a label-major layout
+            gathered = self._by_feature[cols]
+            gathered *= np.array(vals)[:, None]
+            weighted = np.ascontiguousarray(gathered.T)
             # a zero column at the end, so that trailing rows with no feature have an index
             weighted = np.concatenate([weighted, np.zeros((len(self.labels), 1))], axis=1)
             sums = np.add.reduceat(weighted, starts, axis=1).T
