@@ -26,46 +26,11 @@ from bot.extraction.lexicon import (
     guarantee_lexicons,
     reference_lexicon,
 )
+from bot.extraction.rules import sentences  # noqa: F401  (registers "guarantees_sentences")
 from bot.vocabulary import actors, parties
 
-QUOTES_OPEN = {"“", "«", "‘"}
-QUOTES_CLOSE = {"”", "»", "’"}
-MAX_QUOTE_TOKENS = 120
 # Tables of cues.toml that are word lists for rules, not cue classes.
 NOT_CUES = frozenset({"sending", "leading"})
-
-
-@Language.component("guarantees_sentence_marks")
-def sentence_marks(doc: Doc) -> Doc:
-    """Start a sentence after every line break; never split inside a short quotation."""
-    inside = False
-    opened = -1
-    # the previous token's text, trailing space and whether it is a space token ("" for none)
-    prev_text, prev_ws, prev_space = "", "", False
-    for token in doc:
-        text, ws, space = token.text, token.whitespace_, token.is_space
-        after_break = "\n" in prev_text or "\n" in prev_ws
-        if token.i > 0 and after_break and not space:
-            token.is_sent_start = True
-            inside = False
-            prev_text, prev_ws, prev_space = text, ws, space
-            continue
-        if token.i > 0 and prev_space:
-            token.is_sent_start = False
-        opens = text in QUOTES_OPEN or (text == '"' and not inside)
-        if opens and token.i > 0 and prev_text in (".", "!", "?"):
-            token.is_sent_start = True
-        if text == '"':
-            inside = not inside
-            opened = token.i
-        elif text in QUOTES_OPEN:
-            inside, opened = True, token.i
-        elif text in QUOTES_CLOSE:
-            inside = False
-        elif inside and token.i - opened < MAX_QUOTE_TOKENS and token.i > 0:
-            token.is_sent_start = False
-        prev_text, prev_ws, prev_space = text, ws, space
-    return doc
 
 
 @dataclass(frozen=True)
@@ -89,8 +54,7 @@ class Matchers:
 
     def _build(self) -> None:
         nlp = spacy.blank("en")
-        nlp.add_pipe("guarantees_sentence_marks")
-        nlp.add_pipe("sentencizer")
+        nlp.add_pipe("guarantees_sentences")
         lower = PhraseMatcher(nlp.vocab, attr="LOWER")
         orth = PhraseMatcher(nlp.vocab, attr="ORTH")
         labels: dict[int, tuple[str, str]] = {}

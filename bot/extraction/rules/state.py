@@ -15,6 +15,7 @@ from bot.extraction.lexicon import AttributionLexicon, attribution_lexicon, cue_
 from bot.extraction.rules.beneficiary import beneficiary_of, not_guarantors
 from bot.extraction.rules.guarantees import find_guarantees
 from bot.extraction.rules.pipeline import Hit, longest, longest_per_kind
+from bot.extraction.rules.sentences import token_lists
 
 # A reported future or possibility: "Macron said European allies would ...".
 MODALS = frozenset({"would", "will", "could", "can", "might", "may", "should", "'ll", "’ll"})
@@ -49,15 +50,10 @@ def read_article(doc: Doc, hits: list[Hit]) -> ArticleState:
     words, memberships, references, copulas), cues outside guarantees and names."""
     beneficiary = beneficiary_of(hits)
     cues_lex = cue_lexicon()
-    words: list[str] = []
-    lower: list[str] = []
-    title_case: list[bool] = []
-    for t in doc:  # one pass: each step over a Doc builds a Python object per token
-        words.append(t.text)
-        lower.append(t.lower_)
-        title_case.append(t.is_title)
+    tokens = token_lists(doc)  # kept by the sentence pass: no second walk over the Doc
+    words, lower, title_case = tokens.words, tokens.lower, tokens.title_case
     st = ArticleState(
-        text=doc.text,
+        text=tokens.text,
         doc=doc,
         words=words,
         lower=lower,

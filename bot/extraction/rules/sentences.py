@@ -1,0 +1,100 @@
+"""Sentence boundaries in one pass over the tokens, and the token lists later stages read.
+
+News puts a sentence after every line break (datelines, bullets, Q&A turns) and must not be
+split inside a short quotation; elsewhere a sentence ends at final punctuation, as spaCy's
+`sentencizer` decides it. Walking a `Doc` builds a Python object per token, so this one walk
+also keeps each token's text, lower case and title case, and the text, for
+`state.read_article`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import cast
+
+import numpy as np
+from spacy.attrs import SENT_START
+from spacy.language import Language
+from spacy.pipeline.sentencizer import Sentencizer
+from spacy.tokens import Doc
+from thinc.types import Ints2d
+
+QUOTES_OPEN = {"“", "«", "‘"}
+QUOTES_CLOSE = {"”", "»", "’"}
+MAX_QUOTE_TOKENS = 120
+FINAL_PUNCTUATION = frozenset(Sentencizer.default_punct_chars)
+TOKENS_KEY = "guarantees_tokens"
+
+
+@dataclass(frozen=True)
+class TokenLists:
+    """What the rules read of each token, by token index."""
+
+    words: list[str]
+    lower: list[str]
+    title_case: list[bool]
+    text: str  # the Doc's text: `Doc.text` walks every token again to rebuild it
+
+
+def token_lists(doc: Doc) -> TokenLists:
+    """The lists the sentence pass kept, or a fresh walk for a `Doc` made without it."""
+    kept = doc.user_data.get(TOKENS_KEY)
+    if isinstance(kept, TokenLists) and len(kept.words) == len(doc):
+        return kept
+    return TokenLists([t.text for t in doc], [t.lower_ for t in doc], [t.is_title for t in doc],
+                      doc.text)
+
+
+@Language.component("guarantees_sentences")
+def split_sentences(doc: Doc) -> Doc:
+    """Mark sentence starts: line breaks and quotation rules first, final punctuation (the
+    `sentencizer`'s reading) for every token they leave open."""
+    words: list[str] = []
+    lower: list[str] = []
+    title_case: list[bool] = []
+    spaces: list[str] = []
+    starts = np.zeros(len(doc), dtype=np.int64)  # 1 starts a sentence, -1 does not
+    inside = False
+    opened = -1
+    # the previous token's text, trailing space and whether it is a space token ("" for none)
+    prev_text, prev_ws, prev_space = "", "", False
+    seen_period = False
+    for token in doc:
+        i, text, ws, space = token.i, token.text, token.whitespace_, token.is_space
+        words.append(text)
+        spaces.append(ws)
+        lower.append(token.lower_)
+        title_case.append(token.is_title)
+        # the sentencizer's guess: a token after final punctuation that is no punctuation
+        final = text in FINAL_PUNCTUATION
+        guess = i == 0
+        if seen_period and not final and not token.is_punct:
+            guess, seen_period = True, False
+        elif final:
+            seen_period = True
+        mark = 0
+        after_break = "\n" in prev_text or "\n" in prev_ws
+        if i > 0 and after_break and not space:
+            mark, inside = 1, False
+        else:
+            if i > 0 and prev_space:
+                mark = -1
+            opens = text in QUOTES_OPEN or (text == '"' and not inside)
+            if opens and i > 0 and prev_text in (".", "!", "?"):
+                mark = 1
+            if text == '"':
+                inside, opened = not inside, i
+            elif text in QUOTES_OPEN:
+                inside, opened = True, i
+            elif text in QUOTES_CLOSE:
+                inside = False
+            elif inside and i - opened < MAX_QUOTE_TOKENS and i > 0:
+                mark = -1
+        starts[i] = mark or (1 if guess else -1)
+        prev_text, prev_ws, prev_space = text, ws, space
+    if len(doc):
+        # spaCy reads attribute arrays as uint64: -1 goes in as its two's complement
+        doc.from_array([SENT_START], cast(Ints2d, starts.astype(np.uint64).reshape(-1, 1)))
+    text = "".join(w + s for w, s in zip(words, spaces, strict=True))
+    doc.user_data[TOKENS_KEY] = TokenLists(words, lower, title_case, text)
+    return doc
