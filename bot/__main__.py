@@ -101,7 +101,7 @@ def cmd_extract(file: str) -> int:
 
 def _print_positions(article_id: str, positions: Sequence[Position]) -> None:
     for position in positions:
-        row = {
+        row: dict[str, str | float | None] = {
             "article_id": article_id,
             "actor": position.actor,
             "party": position.party,
@@ -113,6 +113,8 @@ def _print_positions(article_id: str, positions: Sequence[Position]) -> None:
         }
         if position.found_by:
             row["found_by"] = position.found_by
+        if position.confidence is not None:
+            row["confidence"] = position.confidence
         print(json.dumps(row, ensure_ascii=False))
 
 

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.confidence import ConfidenceBands, load_bands
 from bot.models import Position
 from bot.vocabulary import GUARANTEE_ORDER, Stance
 
@@ -63,6 +64,29 @@ class Miss:
 
 
 @dataclass(frozen=True)
+class BandScore:
+    """The kept positions whose confidence falls in one band, and how many of them are right:
+    the extractor is calibrated when `precision` is close to `mean_confidence`."""
+
+    band: str
+    kept: int
+    right: int
+    mean_confidence: float
+    unsure: bool  # below the bar cards mark as "extractor unsure"
+
+    @property
+    def precision(self) -> float:
+        return self.right / self.kept if self.kept else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "band": self.band, "kept": self.kept, "right": self.right,
+            "precision": round(self.precision, 4),
+            "mean_confidence": round(self.mean_confidence, 4), "unsure": self.unsure,
+        }
+
+
+@dataclass(frozen=True)
 class EvalResult:
     overall: Counts
     guarantor_correct: int
@@ -75,6 +99,8 @@ class EvalResult:
     misses: list[Miss] = field(default_factory=list)
     false_hits: list[Miss] = field(default_factory=list)
     articles: int = 0
+    # precision by confidence band, for extractors that give a confidence (else empty)
+    calibration: list[BandScore] = field(default_factory=list)
 
     @property
     def guarantor_accuracy(self) -> float:
@@ -94,6 +120,7 @@ class EvalResult:
             "per_stance": {g: c.as_dict() for g, c in self.per_stance.items()},
             "per_style": {g: c.as_dict() for g, c in self.per_style.items()},
             "per_set": {g: c.as_dict() for g, c in self.per_set.items()},
+            "calibration": [b.as_dict() for b in self.calibration],
         }
         if verbose:
             out["misses"] = [asdict(m) for m in self.misses]
@@ -127,8 +154,10 @@ def _gold_tuples(records: Iterable[Mapping[str, Any]]) -> dict[Key, _Gold]:
 def score(
     records: Sequence[Mapping[str, Any]],
     predictions: Mapping[str, Sequence[Position]],
+    bands: ConfidenceBands | None = None,
 ) -> EvalResult:
-    """Score predicted positions (by article id) against gold records."""
+    """Score predicted positions (by article id) against gold records; `bands` (default:
+    bot/data/confidence.toml) are those of the calibration table."""
     gold = _gold_tuples(records)
     predicted: dict[Key, Position] = {}
     for record in records:
@@ -166,7 +195,31 @@ def score(
         misses=misses,
         false_hits=false_hits,
         articles=len(records),
+        calibration=calibration(predicted, matched, bands or load_bands()),
     )
+
+
+def calibration(
+    predicted: Mapping[Key, Position], matched: set[Key], bands: ConfidenceBands
+) -> list[BandScore]:
+    """Precision of the kept positions in each confidence band; empty when no position has
+    a confidence (rules, a language model)."""
+    scored = [(k, p.confidence) for k, p in predicted.items() if p.confidence is not None]
+    if not scored:
+        return []
+    kept = [0] * len(bands.edges)
+    right = [0] * len(bands.edges)
+    total = [0.0] * len(bands.edges)
+    for key, confidence in scored:
+        i = bands.band(confidence)
+        kept[i] += 1
+        right[i] += key in matched
+        total[i] += confidence
+    return [
+        BandScore(bands.label(i), kept[i], right[i], total[i] / kept[i] if kept[i] else 0.0,
+                  unsure=bands.edges[i] < bands.unsure_below)
+        for i in range(len(bands.edges))
+    ]
 
 
 def _by_field(records: Sequence[Mapping[str, Any]], name: str, gold: Iterable[Key],
@@ -249,12 +302,24 @@ def format_report(result: EvalResult, verbose: bool) -> str:
         if table and (title != "set" or len(table) > 1):
             lines += ["", f"{title:<20} {'P':>6} {'R':>6} {'F1':>6} {'tp':>4} {'fp':>4} {'fn':>4}"]
             lines += [_row(name, c) for name, c in table.items()]
+    if result.calibration:
+        lines += ["", format_calibration(result.calibration)]
     if verbose:
         for label, items in (("missed", result.misses), ("false hits", result.false_hits)):
             lines += ["", f"{label} ({len(items)}):"]
             for m in items:
                 lines.append(f"  [{m.article_id}] {m.party} {m.stance} {m.guarantee} ({m.actor})")
                 lines.append(f"      {m.evidence}")
+    return "\n".join(lines)
+
+
+def format_calibration(bands: Sequence[BandScore]) -> str:
+    """Precision of kept positions by confidence band, beside the band's mean confidence."""
+    lines = [f"{'confidence':<20} {'kept':>5} {'right':>5} {'P':>6} {'mean':>6}"]
+    for b in bands:
+        name = b.band + (" unsure" if b.unsure else "")
+        lines.append(f"{name:<20} {b.kept:5d} {b.right:5d} {b.precision:6.3f} "
+                     f"{b.mean_confidence:6.3f}")
     return "\n".join(lines)
 
 

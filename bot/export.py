@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 COLUMNS = (
     "article_url", "title", "outlet", "published", "actor", "party", "stance", "guarantee",
-    "guarantor", "beneficiary", "evidence", "extractor", "corrected_by",
+    "guarantor", "beneficiary", "evidence", "extractor", "confidence", "corrected_by",
 )
 FORMULA_STARTS = frozenset("=+-@\t\r")
 FORMATS = ("csv", "jsonl")
@@ -34,7 +34,15 @@ def safe_cell(value: str) -> str:
     return "'" + value if value[:1] in FORMULA_STARTS else value
 
 
-def record(position: StoredPosition) -> dict[str, str | None]:
+def _cell(value: str | float | None) -> str:
+    if value is None:
+        return ""
+    return safe_cell(value) if isinstance(value, str) else f"{value:.3f}"
+
+
+def record(position: StoredPosition) -> dict[str, str | float | None]:
+    """One position as an export row. `confidence` is the extractor's (0-1), a number in JSON;
+    None (an empty cell) when it gave none or an analyst corrected the position."""
     extractor = position.extractor
     if position.extractor_version:
         extractor += " " + position.extractor_version
@@ -51,6 +59,7 @@ def record(position: StoredPosition) -> dict[str, str | None]:
         "beneficiary": position.beneficiary,
         "evidence": position.evidence,
         "extractor": extractor,
+        "confidence": position.confidence,
         "corrected_by": position.corrected_by,
     }
 
@@ -76,7 +85,7 @@ async def write_export(
         for position in rows:
             row = record(position)
             if writer is not None:
-                writer.writerow([safe_cell(row[c] or "") for c in COLUMNS])
+                writer.writerow([_cell(row[c]) for c in COLUMNS])
             else:
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
         written += len(rows)

@@ -35,6 +35,10 @@ class Position:
     evidence: str
     # Who found it when two extractors are merged (hybrid): "rules", "llm" or "both".
     found_by: str | None = None
+    # How likely the extractor thinks this position is right, 0-1 (the combined extractor's
+    # model probability, rounded to 3 places; calibrated on the dev split, see
+    # bot/data/confidence.toml). None: an extractor that gives none (rules, a language model).
+    confidence: float | None = None
 
     @property
     def key(self) -> tuple[str, Stance, Guarantee]:
@@ -67,6 +71,9 @@ class StoredPosition:
     extractor_version: str = ""
     # The Slack user id of the analyst whose correction this position is, if any.
     corrected_by: str | None = None
+    # The extractor's confidence (`Position.confidence`); None when it gave none, when the
+    # position was stored before confidences were, and for an analyst's correction (checked).
+    confidence: float | None = None
 
 
 @dataclass(frozen=True)

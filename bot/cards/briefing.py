@@ -47,7 +47,7 @@ from bot.cards.common import (
     reported_by,
     truncate,
 )
-from bot.cards.corrections import checked_suffix, correction_overflow
+from bot.cards.corrections import correction_overflow, trust_suffix
 from bot.cards.evidence import OVERFLOW_TEXT
 from bot.models import StoredPosition
 from bot.vocabulary import Stance
@@ -262,7 +262,7 @@ def quote_text(position: StoredPosition | None, limit: int) -> str:
     outlet = position.outlet or host_of(position.url) or position.title or "source"
     outlet = " ".join(outlet.split())[:80]
     more = reported_by(position.outlets) + found_by_mark(position.found_by)
-    more += checked_suffix(position)
+    more += trust_suffix(position)
     source = f"> — {link(position.url, outlet)}, {_date(position.published)}{more}"
     if len(source) > limit // 2:  # an absurd URL: keep the outlet, drop the link
         source = f"> — {truncate(escape(outlet), 80)}, {_date(position.published)}{more}"

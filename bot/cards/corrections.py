@@ -26,6 +26,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.cards.common import Message, escape, plain
+from bot.confidence import load_bands
 from bot.models import StoredPosition
 from bot.vocabulary import Party, Stance
 
@@ -36,6 +37,8 @@ ACTION_NEW_VALUE = "correction_value_select"
 BLOCK_NOTE = "correction_note"
 ACTION_NOTE = "correction_note_input"
 CHECKED_MARK = "✓ checked by an analyst"
+# A position whose confidence is under the bar of bot/data/confidence.toml.
+UNSURE_MARK = "⚠ extractor unsure"
 MAX_NOTE = 1000
 MAX_SELECT_OPTIONS = 100  # Slack: per select, and per option group
 
@@ -76,8 +79,13 @@ def parse_choice(value: str) -> CorrectionChoice:
     return CorrectionChoice(op, int(number))
 
 
-def checked_suffix(position: StoredPosition) -> str:
-    return f" · {CHECKED_MARK}" if position.corrected_by else ""
+def trust_suffix(position: StoredPosition) -> str:
+    """` · ✓ checked by an analyst` for an analyst's correction, ` · ⚠ extractor unsure` for
+    a position the extractor kept with a confidence under the bar, else nothing (a position
+    with no confidence included)."""
+    if position.corrected_by:
+        return f" · {CHECKED_MARK}"
+    return f" · {UNSURE_MARK}" if load_bands().unsure(position.confidence) else ""
 
 
 def _position_line(position: StoredPosition, party_name: str) -> str:

@@ -41,7 +41,7 @@ from bot.cards.common import (
     reported_by,
     truncate,
 )
-from bot.cards.corrections import checked_suffix
+from bot.cards.corrections import trust_suffix
 from bot.models import DateWindow, StoredPosition, Subscription
 from bot.query import Topic
 from bot.topics import actor_display_name, guarantee_label, party_label
@@ -70,7 +70,7 @@ def _quote(position: StoredPosition) -> str:
     sentence = truncate(escape(" ".join(position.evidence.split())), MAX_EVIDENCE)
     source = position.outlet or host_of(position.url) or position.title or "source"
     when = position.published.isoformat() if position.published else "undated"
-    more = reported_by(position.outlets) + checked_suffix(position)
+    more = reported_by(position.outlets) + trust_suffix(position)
     return f"“{sentence}” — {link(position.url, source)}, {when}{more}"
 
 

@@ -36,7 +36,7 @@ from bot.cards.common import (
     reported_by,
     truncate,
 )
-from bot.cards.corrections import checked_suffix, correction_overflow
+from bot.cards.corrections import correction_overflow, trust_suffix
 from bot.models import StoredPosition
 from bot.topics import actor_display_name, party_label
 
@@ -55,7 +55,9 @@ def position_text(position: StoredPosition, limit: int) -> str:
         head += f" · for {escape(party_label(position.beneficiary))}"
     outlet = " ".join((position.outlet or host_of(position.url) or position.title).split())[:80]
     day = position.published.isoformat() if position.published else "undated"
+    # the checked or unsure mark is counted before the quote is cut, so it is never the part cut
     more = reported_by(position.outlets) + found_by_mark(position.found_by)
+    more += trust_suffix(position)
     source = f"{link(position.url, outlet)}, {day}{more}"
     if len(source) > limit // 3:
         source = f"{truncate(escape(outlet), 80)}, {day}{more}"
@@ -63,7 +65,6 @@ def position_text(position: StoredPosition, limit: int) -> str:
     room = min(MAX_EVIDENCE_QUOTE, limit - len(head) - len(source) - 8)
     quote = escape(" ".join(position.evidence.split()))
     body = f"> “{truncate(quote, room)}”\n" if room >= 20 else ""
-    source += checked_suffix(position)
     return truncate(f"{head}\n{body}{source}", limit)
 
 

@@ -23,7 +23,7 @@ from bot.cards.common import (
     plain,
     truncate,
 )
-from bot.cards.corrections import checked_suffix
+from bot.cards.corrections import trust_suffix
 from bot.history import Change, History
 
 MAX_HISTORY_QUOTE = 300
@@ -36,7 +36,7 @@ def change_text(change: Change, limit: int = MAX_SECTION_TEXT) -> str:
     moved = f" (was {change.before})" if change.before else " (first seen)"
     head = f"*{day}* · {escape(change.guarantee_label)}: *{position.stance}*{moved}"
     outlet = " ".join((position.outlet or host_of(position.url) or position.title).split())[:80]
-    source = f"— {link(position.url, outlet)}{checked_suffix(position)}"
+    source = f"— {link(position.url, outlet)}{trust_suffix(position)}"
     quote = truncate(escape(" ".join(position.evidence.split())), MAX_HISTORY_QUOTE)
     return truncate(f"{head}\n> “{quote}”\n{source}", limit)
 

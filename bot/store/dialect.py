@@ -8,7 +8,7 @@ spelling where the two differ only in spelling. `PostgresDialect` rewrites that 
 - `ifnull(a, b)` becomes `coalesce(a, b)`; the scalar `max(a, b)` / `min(a, b)` (two plain
   arguments) become `greatest` / `least`;
 - DDL types: `INTEGER PRIMARY KEY` becomes an identity column, `INTEGER` `BIGINT`, `BLOB`
-  `BYTEA`, and `WITHOUT ROWID` goes;
+  `BYTEA`, `REAL` (SQLite's is 8 bytes) `DOUBLE PRECISION`, and `WITHOUT ROWID` goes;
 - a trigger `CREATE TRIGGER name AFTER|BEFORE INSERT|UPDATE|DELETE ON table BEGIN ... END;`
   becomes a plpgsql function `name_fn()` running the same statements (NEW and OLD are the
   same names) and a `FOR EACH ROW` trigger calling it.
@@ -148,6 +148,7 @@ def _pg_ddl(statement: str) -> str:
     if re.match(r"\s*(CREATE|ALTER)\s+TABLE", statement, re.IGNORECASE):
         statement = re.sub(r"\bINTEGER\b", "BIGINT", statement, flags=re.IGNORECASE)
         statement = re.sub(r"\bBLOB\b", "BYTEA", statement, flags=re.IGNORECASE)
+        statement = re.sub(r"\bREAL\b", "DOUBLE PRECISION", statement, flags=re.IGNORECASE)
         statement = re.sub(r"\)\s*WITHOUT\s+ROWID", ")", statement, flags=re.IGNORECASE)
     return statement
 

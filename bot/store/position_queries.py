@@ -39,7 +39,8 @@ def _parse_date(text: str | None) -> date | None:
 _POSITION_COLUMNS = """
     p.id, a.key AS article_key, ac.slug AS actor, p.party, p.stance, p.guarantee, p.guarantor,
     p.beneficiary, s.text AS evidence, a.url, a.title, a.outlet, p.published, p.added_at,
-    p.extractor, a.cluster_id, p.found_by, p.extractor_version, c.user_id AS corrected_by
+    p.extractor, a.cluster_id, p.found_by, p.extractor_version, c.user_id AS corrected_by,
+    p.confidence
 """
 _POSITION_JOINS = """
     FROM positions AS p
@@ -475,6 +476,7 @@ class PositionQueryMixin(StoreBase):
                 found_by=row["found_by"],
                 extractor_version=row["extractor_version"],
                 corrected_by=row["corrected_by"],
+                confidence=row["confidence"],
             )
             for row in rows
         ]

@@ -200,7 +200,8 @@ class PositionStoreMixin(StoreBase):
             await db.executemany(
                 "INSERT INTO positions (article_id, sentence_id, actor_id, party, stance,"
                 " guarantee, guarantor, beneficiary, published, added_at, extractor,"
-                " extractor_version, found_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " extractor_version, found_by, confidence)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         article_pk,
@@ -216,6 +217,7 @@ class PositionStoreMixin(StoreBase):
                         extractor,
                         version,
                         position.found_by,
+                        position.confidence,
                     )
                     for position in positions
                 ],

@@ -360,3 +360,15 @@ MIGRATIONS.append(
         """,
     )
 )
+
+
+MIGRATIONS.append(
+    (
+        "positions-6-confidence",
+        """
+        -- How sure the extractor was of each position (0-1, the combined extractor's model
+        -- probability); NULL for extractors that give none and for rows stored before.
+        ALTER TABLE positions ADD COLUMN confidence REAL;
+        """,
+    )
+)

@@ -22,7 +22,11 @@ from bot.store.position_queries import (
 from bot.store.team_overlay import TeamOverlayMixin, _position_mark
 from bot.vocabulary import Guarantee, Stance
 
-_TEAM_COLUMNS = _POSITION_COLUMNS.replace("p.id,", "-p.id AS id,", 1)
+# A team's rows are analysts' corrections: checked, so the extractor's confidence no longer
+# applies to them (NULL, and `team_positions` keeps none).
+_TEAM_COLUMNS = _POSITION_COLUMNS.replace("p.id,", "-p.id AS id,", 1).replace(
+    "p.confidence", "NULL AS confidence", 1
+)
 _TEAM_JOINS = _POSITION_JOINS.replace("FROM positions AS p", "FROM team_positions AS p", 1)
 
 

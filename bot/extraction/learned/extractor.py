@@ -138,4 +138,5 @@ class CombinedExtractor:
             guarantor=choose_guarantor(self._guarantor, view, cand, s.stance),
             beneficiary=view.beneficiary,
             evidence=view.text[sent.start_char:sent.end_char].strip(),
+            confidence=round(s.probability, 3),
         )
