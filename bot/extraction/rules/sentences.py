@@ -39,8 +39,8 @@ class TokenLists:
 def token_lists(doc: Doc) -> TokenLists:
     """The lists the sentence pass kept, or a fresh walk for a `Doc` made without it."""
     kept = doc.user_data.get(TOKENS_KEY)
-    if isinstance(kept, TokenLists) and len(kept.words) == len(doc):
-        return kept
+    if isinstance(kept, list | tuple) and len(kept) == 4 and len(kept[0]) == len(doc):
+        return TokenLists(*kept)
     return TokenLists([t.text for t in doc], [t.lower_ for t in doc], [t.is_title for t in doc],
                       doc.text)
 
@@ -96,5 +96,6 @@ def split_sentences(doc: Doc) -> Doc:
         # spaCy reads attribute arrays as uint64: -1 goes in as its two's complement
         doc.from_array([SENT_START], cast(Ints2d, starts.astype(np.uint64).reshape(-1, 1)))
     text = "".join(w + s for w, s in zip(words, spaces, strict=True))
-    doc.user_data[TOKENS_KEY] = TokenLists(words, lower, title_case, text)
+    # plain lists and a string, so that the Doc still serialises (msgpack, DocBin, n_process)
+    doc.user_data[TOKENS_KEY] = (words, lower, title_case, text)
     return doc
