@@ -3,6 +3,7 @@ artifacts, the extractor's decisions on plain news sentences, and reproducible t
 
 from __future__ import annotations
 
+import pickle
 import random
 from pathlib import Path
 
@@ -40,15 +41,20 @@ def test_batch_scores_equal_one_row_at_a_time() -> None:
     model = load_model("combined")
     names = sorted(model.index)
     rng = random.Random(3)
+    # values other than 1.0 too: a batch that ignored them, or wrote into the model, would show
     rows = [{}] + [
-        {n: 1.0 for n in rng.sample(names, rng.randrange(0, 40))} for _ in range(60)
+        {n: rng.choice([1.0, 0.5, 2.0, -1.5]) for n in rng.sample(names, rng.randrange(0, 40))}
+        for _ in range(60)
     ] + [{"not-a-feature": 1.0}, {}]
-    batch = model.batch_probabilities(rows)
-    for row, probs in zip(rows, batch, strict=True):
-        single = model.probabilities(row)
-        assert probs.keys() == single.keys()
-        assert all(abs(probs[k] - single[k]) < 1e-12 for k in probs)
-        assert abs(sum(probs.values()) - 1.0) < 1e-9
+    weights = model.weights.copy()
+    for _ in range(2):
+        batch = model.batch_probabilities(rows)
+        for row, probs in zip(rows, batch, strict=True):
+            single = model.probabilities(row)
+            assert probs.keys() == single.keys()
+            assert all(abs(probs[k] - single[k]) < 1e-12 for k in probs)
+            assert abs(sum(probs.values()) - 1.0) < 1e-9
+    assert np.array_equal(model.weights, weights)
 
 
 def test_a_model_survives_saving_and_loading(tmp_path: Path) -> None:
@@ -132,3 +138,13 @@ def test_training_is_reproducible() -> None:
         models.append(fit(data, "combined"))
     assert models[0].meta["version"] == models[1].meta["version"]
     assert np.array_equal(models[0].weights, models[1].weights)
+
+
+def test_a_pickled_model_scores_the_same_and_ships_without_its_derived_copies() -> None:
+    model = load_model("combined")
+    data = pickle.dumps(model)
+    again = pickle.loads(data)
+    # the weights and names, not also the float64 copy (twice the weights) made for scoring
+    assert len(data) < len(pickle.dumps(model.index)) + 1.5 * model.weights.nbytes + 100_000
+    row = {name: 1.0 for name in sorted(model.index)[:30]}
+    assert again.batch_probabilities([row]) == model.batch_probabilities([row])

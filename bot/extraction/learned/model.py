@@ -30,9 +30,20 @@ class LinearModel:
     _bias64: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_by_feature",
-                           np.ascontiguousarray(self.weights.T, dtype=np.float64))
-        object.__setattr__(self, "_bias64", self.bias.astype(np.float64))
+        by_feature = np.ascontiguousarray(self.weights.T, dtype=np.float64)
+        bias64 = self.bias.astype(np.float64)
+        for derived in (by_feature, bias64):
+            derived.setflags(write=False)  # shared by every thread that scores
+        object.__setattr__(self, "_by_feature", by_feature)
+        object.__setattr__(self, "_bias64", bias64)
+
+    def __getstate__(self) -> dict[str, object]:
+        """Pickled without the derived copies (a worker process rebuilds them)."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("_by_feature", "_bias64")}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self.__post_init__()
 
     def scores(self, features: dict[str, float]) -> np.ndarray:
         """The linear score of each label."""
