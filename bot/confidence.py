@@ -41,10 +41,10 @@ def parse_bands(text: str) -> ConfidenceBands:
     data = tomllib.loads(text)
     bar = data.get("unsure_below")
     edges = data.get("bands", [])
-    if not isinstance(bar, int | float) or not 0.0 <= bar <= 1.0:
+    if isinstance(bar, bool) or not isinstance(bar, int | float) or not 0.0 <= bar <= 1.0:
         raise ValueError("unsure_below must be a number from 0 to 1")
     if not isinstance(edges, list) or not all(
-        isinstance(e, int | float) and 0.0 <= e < 1.0 for e in edges
+        isinstance(e, int | float) and not isinstance(e, bool) and 0.0 <= e < 1.0 for e in edges
     ):
         raise ValueError("bands must be a list of numbers from 0 up to (not including) 1")
     cut = {0.0, float(bar)} if bar < 1.0 else {0.0}

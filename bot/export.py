@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 
 COLUMNS = (
     "article_url", "title", "outlet", "published", "actor", "party", "stance", "guarantee",
-    "guarantor", "beneficiary", "evidence", "extractor", "confidence", "corrected_by",
+    "guarantor", "beneficiary", "evidence", "extractor", "corrected_by",
+    # added last, so that a reader of the earlier columns by position reads the same
+    "confidence",
 )
 FORMULA_STARTS = frozenset("=+-@\t\r")
 FORMATS = ("csv", "jsonl")

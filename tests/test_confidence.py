@@ -112,7 +112,7 @@ def test_bands_always_cut_at_the_bar() -> None:
 
 @pytest.mark.parametrize("text", [
     "bands = [0.5]", "unsure_below = 1.5", "unsure_below = 0.5\nbands = [1.0]",
-    "unsure_below = 'low'",
+    "unsure_below = 'low'", "unsure_below = true", "unsure_below = 0.5\nbands = [true]",
 ])
 def test_bands_that_make_no_sense_are_refused(text: str) -> None:
     with pytest.raises(ValueError):
@@ -250,6 +250,37 @@ def test_cards_mark_the_positions_the_extractor_is_unsure_of(
             assert other not in text
         if mark:
             assert f" · {mark}" in text
+
+
+@pytest.mark.parametrize(("confidence", "corrected_by", "mark"), [
+    (0.3, None, UNSURE_MARK), (0.3, "U1", CHECKED_MARK), (0.9, None, None), (None, None, None),
+])
+def test_the_compare_card_marks_its_quoted_positions_too(
+    confidence: float | None, corrected_by: str | None, mark: str | None
+) -> None:
+    from bot.cards.compare import field_text
+    from bot.compare import CompareCell
+
+    position = stored(confidence=confidence, corrected_by=corrected_by,
+                      evidence="A very long quote. " * 200)
+    text = field_text("Hungary", CompareCell(Stance.DOUBTS, position, 1))
+    stance_line = text.split("\n")[1]
+    for other in {UNSURE_MARK, CHECKED_MARK} - {mark}:
+        assert other not in text
+    if mark:
+        assert stance_line.endswith(f" · {mark}")
+
+
+@pytest.mark.parametrize("corrected_by", [None, "U1"])
+def test_a_mark_never_costs_a_long_link(corrected_by: str | None) -> None:
+    """Whether the source keeps its link is decided without the mark: an unsure or checked
+    position keeps the same link as an unmarked one."""
+    for length in range(60, 260, 2):
+        url = "https://e.example/" + "a" * length
+        plain_ = stored(url=url)
+        marked = stored(url=url, confidence=0.3, corrected_by=corrected_by)
+        for render in (lambda p: position_text(p, 600), lambda p: quote_text(p, 400)):
+            assert (f"<{url}|" in render(plain_)) == (f"<{url}|" in render(marked)), length
 
 
 def test_unsure_marks_keep_every_card_within_slack_limits() -> None:

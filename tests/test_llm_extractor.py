@@ -286,6 +286,22 @@ async def test_hybrid_marks_who_found_each_position(
     assert {p.extractor for p in stored_positions} == {"hybrid"}
 
 
+def test_a_position_both_found_drops_the_offline_confidence() -> None:
+    from bot.extraction.llm.hybrid import merge
+    from bot.models import Position
+
+    def made(party: str, confidence: float | None) -> Position:
+        return Position(actor=party, party=party, stance=Stance.BACKS,
+                        guarantee=Guarantee.PEACEKEEPING_FORCE, guarantor=None,
+                        beneficiary="ukr", evidence="x", confidence=confidence)
+
+    out = {p.party: p for p in merge([made("gbr", 0.31), made("fra", 0.42)],
+                                     [made("gbr", None), made("pol", None)])}
+    assert (out["gbr"].found_by, out["gbr"].confidence) == ("both", None)
+    assert (out["fra"].found_by, out["fra"].confidence) == ("rules", 0.42)
+    assert (out["pol"].found_by, out["pol"].confidence) == ("llm", None)
+
+
 async def test_switching_extractor_replaces_the_positions(
     fake: FakeModel, store: Store, rules: RuleExtractor
 ) -> None:

@@ -262,10 +262,10 @@ def quote_text(position: StoredPosition | None, limit: int) -> str:
     outlet = position.outlet or host_of(position.url) or position.title or "source"
     outlet = " ".join(outlet.split())[:80]
     more = reported_by(position.outlets) + found_by_mark(position.found_by)
-    more += trust_suffix(position)
     source = f"> — {link(position.url, outlet)}, {_date(position.published)}{more}"
     if len(source) > limit // 2:  # an absurd URL: keep the outlet, drop the link
         source = f"> — {truncate(escape(outlet), 80)}, {_date(position.published)}{more}"
+    source += trust_suffix(position)  # after the choice: a mark never costs the link
     evidence = escape(" ".join(position.evidence.split()))
     room = min(MAX_QUOTE, limit - len(source) - 6)
     if room < 20:

@@ -33,6 +33,7 @@ from bot.cards.common import (
     plain,
     truncate,
 )
+from bot.cards.corrections import trust_suffix
 from bot.compare import CompareCell, Comparison
 
 SPLIT_MARK = "⚠️ split"
@@ -110,6 +111,7 @@ def field_text(name: str, cell: CompareCell | None, quote_chars: int = MAX_FIELD
         who = short_actor_name(position.actor, position.party)
         if who:
             stance += f" · {escape(who)}"
+        stance += trust_suffix(position)  # on the stance line, so a long quote never cuts it
     if cell.positions > 1:
         stance += f" _({cell.positions} positions)_"
     lines.append(stance)

@@ -57,10 +57,10 @@ def position_text(position: StoredPosition, limit: int) -> str:
     day = position.published.isoformat() if position.published else "undated"
     # the checked or unsure mark is counted before the quote is cut, so it is never the part cut
     more = reported_by(position.outlets) + found_by_mark(position.found_by)
-    more += trust_suffix(position)
     source = f"{link(position.url, outlet)}, {day}{more}"
-    if len(source) > limit // 3:
+    if len(source) > limit // 3:  # the mark below never decides whether the link stays
         source = f"{truncate(escape(outlet), 80)}, {day}{more}"
+    source += trust_suffix(position)
     head = truncate(head, max(40, limit // 3))
     room = min(MAX_EVIDENCE_QUOTE, limit - len(head) - len(source) - 8)
     quote = escape(" ".join(position.evidence.split()))

@@ -15,13 +15,15 @@ from bot.models import Article, Position
 
 def merge(rules: list[Position], model: list[Position]) -> list[Position]:
     """One position per (party, stance, guarantee). Where both found it, the rules' actor,
-    guarantor and sentence are kept (deterministic, and scored on the gold sets)."""
+    guarantor and sentence are kept (deterministic, and scored on the gold sets), without the
+    offline model's confidence: the language model confirmed it, so "unsure" no longer applies."""
     merged: dict[tuple[str, str, str], Position] = {}
     for position in rules:
         merged.setdefault(position.key, replace(position, found_by="rules"))
     for position in model:
         if position.key in merged:
-            merged[position.key] = replace(merged[position.key], found_by="both")
+            merged[position.key] = replace(merged[position.key], found_by="both",
+                                           confidence=None)
         else:
             merged[position.key] = replace(position, found_by="llm")
     return list(merged.values())
