@@ -204,6 +204,16 @@ def test_cut_never_splits_an_entity() -> None:
         assert_within_limits(briefing_message(briefing))
 
 
+def test_cut_never_splits_a_link() -> None:
+    from bot.cards.common import link, truncate
+
+    text = "• quote " + link("https://e.example/" + "x" * 80, "Outlet, 2026-01-01") + " · more"
+    for limit in range(5, len(text) + 2):
+        cut = truncate(text, limit)
+        assert len(cut) <= limit
+        assert cut.count("<") == cut.count(">"), cut
+
+
 def test_200_actors_on_one_guarantee() -> None:
     holder = Holder("usa", "United States", tuple(f"Actor {i}" for i in range(200)), 200)
     section = GuaranteeBriefing(

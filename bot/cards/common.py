@@ -40,7 +40,8 @@ def escape(text: str) -> str:
 
 
 def truncate(text: str, limit: int, suffix: str = ELLIPSIS) -> str:
-    """Shorten already-escaped text to `limit` characters without splitting `&amp;` & co."""
+    """Shorten already-escaped text to `limit` characters without splitting `&amp;` & co. or
+    a `<url|label>` link (escaped text has no other `<`)."""
     if len(text) <= limit:
         return text
     cut = max(0, limit - len(suffix))
@@ -48,6 +49,9 @@ def truncate(text: str, limit: int, suffix: str = ELLIPSIS) -> str:
     amp = head.rfind("&")
     if amp != -1 and ";" not in head[amp:]:
         head = head[:amp]
+    opened = head.rfind("<")
+    if opened > head.rfind(">"):
+        head = head[:opened]
     return head.rstrip() + suffix
 
 
