@@ -22,6 +22,7 @@ from rich.text import Text
 from bot.briefing import STANCE_ORDER, Briefing, GuaranteeBriefing, Holder
 from bot.cards.briefing import STANCE_LABELS, context_line
 from bot.cards.common import host_of, reported_by
+from bot.cards.corrections import trust_suffix
 from bot.replies import Reply
 
 STANCE_STYLES = {"seeks": "cyan", "backs": "green", "opposes": "red", "doubts": "yellow"}
@@ -92,7 +93,8 @@ def render_guarantee(section: GuaranteeBriefing) -> RenderableType:
             quote = quote[: MAX_TERMINAL_QUOTE - 1] + "…"
         outlet = latest.outlet or host_of(latest.url) or latest.title
         day = latest.published.isoformat() if latest.published else "undated"
-        source = Text(clean(f"— {outlet}, {day}{reported_by(latest.outlets)}"), style="dim")
+        marks = reported_by(latest.outlets) + trust_suffix(latest)  # checked or unsure
+        source = Text(clean(f"— {outlet}, {day}{marks}"), style="dim")
         if latest.url:
             source.append(" " + clean(latest.url), style="dim underline")
         parts += [Text(f"“{quote}”", style="italic"), source]

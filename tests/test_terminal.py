@@ -74,3 +74,17 @@ def test_help_and_errors_from_blocks() -> None:
     out = render(Reply(error_message("I don't know the topic “<zz>”.", ("ukraine",))))
     assert "I don't know the topic “<zz>”." in out  # entities decoded for the terminal
     assert "Closest topics: `ukraine`" in out
+
+
+async def test_the_terminal_quote_carries_the_unsure_mark(store: Store) -> None:
+    from bot.cards.corrections import UNSURE_MARK
+
+    topic = (await load_topic_index(store)).resolve(["ukraine"])
+    briefing = await build_briefing(store, topic)
+    assert UNSURE_MARK not in render(Reply(briefing_message(briefing), public=True))
+    unsure = tuple(
+        replace(s, latest=replace(s.latest, confidence=0.3)) if s.latest else s
+        for s in briefing.guarantees
+    )
+    out = render(Reply(briefing_message(replace(briefing, guarantees=unsure)), public=True))
+    assert f"— <!here> News, 2025-05-01 · {UNSURE_MARK}" in out
