@@ -22,6 +22,10 @@ from bot.vocabulary import GUARANTEE_ORDER, Stance
 Key = tuple[str, str, str, str]  # article id, party, stance, guarantee
 
 
+# the row that pools every conflict but Ukraine's (the hidden set reports it apart)
+BEYOND_UKRAINE = "(all but ukraine)"
+
+
 @dataclass(frozen=True)
 class Counts:
     """True positives, false positives and false negatives, with P/R/F1."""
@@ -96,6 +100,8 @@ class EvalResult:
     # by the records' `style` and `set` fields (empty when the records carry none)
     per_style: dict[str, Counts] = field(default_factory=dict)
     per_set: dict[str, Counts] = field(default_factory=dict)
+    # by the records' `conflict` field, and all conflicts but Ukraine's together
+    per_conflict: dict[str, Counts] = field(default_factory=dict)
     misses: list[Miss] = field(default_factory=list)
     false_hits: list[Miss] = field(default_factory=list)
     articles: int = 0
@@ -120,6 +126,7 @@ class EvalResult:
             "per_stance": {g: c.as_dict() for g, c in self.per_stance.items()},
             "per_style": {g: c.as_dict() for g, c in self.per_style.items()},
             "per_set": {g: c.as_dict() for g, c in self.per_set.items()},
+            "per_conflict": {g: c.as_dict() for g, c in self.per_conflict.items()},
             "calibration": [b.as_dict() for b in self.calibration],
         }
         if verbose:
@@ -176,6 +183,12 @@ def score(
                           [s.value for s in Stance])
     per_style = _by_field(records, "style", gold.keys(), predicted.keys())
     per_set = _by_field(records, "set", gold.keys(), predicted.keys())
+    per_conflict = _by_field(records, "conflict", gold.keys(), predicted.keys())
+    if len(per_conflict) > 1 and "ukraine" in per_conflict:
+        beyond = [c for name, c in per_conflict.items() if name not in ("ukraine", "?")]
+        per_conflict[BEYOND_UKRAINE] = Counts(sum(c.tp for c in beyond),
+                                              sum(c.fp for c in beyond),
+                                              sum(c.fn for c in beyond))
     misses = [
         Miss(*k, actor=gold[k].actor, evidence=gold[k].spans[0] if gold[k].spans else "")
         for k in sorted(gold.keys() - predicted.keys())
@@ -192,6 +205,7 @@ def score(
         per_stance=per_stance,
         per_style=per_style,
         per_set=per_set,
+        per_conflict=per_conflict,
         misses=misses,
         false_hits=false_hits,
         articles=len(records),
@@ -298,8 +312,8 @@ def format_report(result: EvalResult, verbose: bool) -> str:
     for guarantee, c in result.per_guarantee.items():
         lines.append(_row(guarantee, c))
     for title, table in (("stance", result.per_stance), ("style", result.per_style),
-                         ("set", result.per_set)):
-        if table and (title != "set" or len(table) > 1):
+                         ("set", result.per_set), ("conflict", result.per_conflict)):
+        if table and (title not in ("set", "conflict") or len(table) > 1):
             lines += ["", f"{title:<20} {'P':>6} {'R':>6} {'F1':>6} {'tp':>4} {'fp':>4} {'fn':>4}"]
             lines += [_row(name, c) for name, c in table.items()]
     if result.calibration:
@@ -361,15 +375,15 @@ def format_ablation(results: Mapping[str, EvalResult]) -> str:
                      f"{r.guarantor_accuracy:9.3f} {r.evidence_accuracy:8.3f}")
     first = results[names[0]]
     for title, table in (("style", first.per_style), ("set", first.per_set),
-                         ("stance", first.per_stance)):
-        if not table or (title == "set" and len(table) < 2):
+                         ("conflict", first.per_conflict), ("stance", first.per_stance)):
+        if not table or (title in ("set", "conflict") and len(table) < 2):
             continue
         lines += ["", f"F1 by {title:<14} " + " ".join(f"{n[:12]:>12}" for n in names)]
         for group in table:
             cells = []
             for n in names:
                 by = {"style": results[n].per_style, "set": results[n].per_set,
-                      "stance": results[n].per_stance}[title]
+                      "conflict": results[n].per_conflict, "stance": results[n].per_stance}[title]
                 cells.append(f"{by[group].f1:12.3f}")
             lines.append(f"{group:<20} " + " ".join(cells))
     return "\n".join(lines)

@@ -66,6 +66,30 @@ def test_hand_computed_scores() -> None:
     assert {m.party for m in result.false_hits} == {"hun", "pol"}
 
 
+def test_scores_by_conflict_pool_everything_but_ukraine() -> None:
+    records = [
+        {**gold_record([g("ukr", "seeks", "nato_membership", "Ukraine wants NATO")], "u"),
+         "conflict": "ukraine"},
+        {**gold_record([g("esp", "backs", "peacekeeping_force", "Spain backs")], "z"),
+         "conflict": "gaza"},
+        {**gold_record([g("hun", "opposes", "eu_membership", "Hungary blocks")], "t"),
+         "conflict": "taiwan"},
+        gold_record([g("pol", "backs", "peacekeeping_force", "Spain backs")], "n"),  # no tag
+    ]
+    predictions = {
+        "u": [pos("ukr", "seeks", "nato_membership", "Ukraine wants NATO membership.")],
+        "z": [pos("esp", "backs", "peacekeeping_force", "Spain backs peacekeepers.")],
+        "t": [pos("hun", "backs", "eu_membership", "Hungary blocks EU accession.")],
+        "n": [pos("pol", "backs", "peacekeeping_force", "Spain backs peacekeepers.")],
+    }
+    by = score(records, predictions).per_conflict
+    assert (by["ukraine"].tp, by["gaza"].tp, by["taiwan"].fp, by["taiwan"].fn) == (1, 1, 1, 1)
+    pooled = by["(all but ukraine)"]
+    assert (pooled.tp, pooled.fp, pooled.fn) == (1, 1, 1)  # gaza and taiwan, not the untagged
+    assert score(records[:1], {"u": predictions["u"]}).per_conflict == {
+        "ukraine": by["ukraine"]}
+
+
 def test_evidence_must_contain_a_gold_span() -> None:
     records = [gold_record([g("esp", "backs", "peacekeeping_force", "Spain backs peacekeepers",
                               also=("peacekeepers",))])]
