@@ -21,10 +21,11 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest
 
-## Retrain the learned stage of the extractor from the repo's train split (fixed seed, ~2 min on
-## 2 cores) and choose its thresholds on the dev split; writes bot/extraction/learned/artifacts/.
+## Retrain the learned stage of the extractor from the repo's train split (fixed seed, pinned
+## versions in train-constraints.txt, one BLAS thread: the same bits on any machine; ~1.5 min)
+## and choose its thresholds on the dev split; writes bot/extraction/learned/artifacts/.
 train: $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -e '.[train]'
+	$(BIN)/python -m pip install --quiet -e '.[train]' -c train-constraints.txt
 	$(BIN)/python -m bot.extraction.learned.train
 
 lint: $(VENV)/.installed

@@ -148,3 +148,22 @@ def test_a_pickled_model_scores_the_same_and_ships_without_its_derived_copies() 
     assert len(data) < len(pickle.dumps(model.index)) + 1.5 * model.weights.nbytes + 100_000
     row = {name: 1.0 for name in sorted(model.index)[:30]}
     assert again.batch_probabilities([row]) == model.batch_probabilities([row])
+
+
+def test_committed_models_were_fitted_on_this_train_split_with_the_pinned_versions() -> None:
+    """`make train` pins its libraries: a model fitted with others (or on another split) would
+    not come out of `make train` bit for bit, and its version would not either."""
+    from bot.extraction.learned.splits import load_split
+
+    pins = dict(
+        line.split("==") for line in (ROOT / "train-constraints.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    )
+    articles = len(load_split("train", ROOT))
+    for kind in ("combined", "model"):
+        meta = load_model(kind).meta
+        assert meta["train_articles"] == articles
+        used = meta["trained_with"]
+        assert isinstance(used, dict)
+        for name in ("scikit-learn", "scipy", "numpy"):
+            assert used[name] == pins[name], (kind, name)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
+import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -43,6 +45,7 @@ SENTENCE_REGULARISATION = 1.0
 FOLDS = 5
 THRESHOLDS = [round(0.05 + 0.05 * i, 2) for i in range(18)]
 ARTIFACTS = Path(__file__).parent / "artifacts"
+SINGLE_THREAD = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 Example = tuple[dict[str, float], str]
 
@@ -236,30 +239,57 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ARTIFACTS)
     args = parser.parse_args(argv)
+    if any(os.environ.get(name) != "1" for name in SINGLE_THREAD):
+        # BLAS sums split over threads round differently with the number of cores, and it
+        # picks its code paths when it loads: so start again with one thread from the outset
+        env = {**os.environ, **dict.fromkeys(SINGLE_THREAD, "1")}
+        command = [sys.executable, "-m", "bot.extraction.learned.train", "--out", str(args.out)]
+        return subprocess.run(command, env=env, check=False).returncode
+    return _train(args.out)
+
+
+def trained_with() -> dict[str, str]:
+    """The versions of the libraries that fitted the model (pinned in train-constraints.txt)
+    and the CPU kernels BLAS chose (another kind of CPU may round differently)."""
+    from importlib.metadata import version
+
+    from threadpoolctl import threadpool_info
+
+    out = {name: version(name) for name in ("scikit-learn", "scipy", "numpy")}
+    for pool in threadpool_info():
+        if pool.get("user_api") == "blas":
+            out["blas"] = f"{pool.get('internal_api')} {pool.get('version')} " \
+                          f"{pool.get('architecture')}"
+            break
+    return out
+
+
+def _train(out: Path) -> int:
     rules = RuleExtractor()
     train, dev = load_split("train"), load_split("dev")
     views, sentences = cross_fitted_views(train, rules)
-    args.out.mkdir(parents=True, exist_ok=True)
-    sentences.save(args.out / SENTENCE_MODEL)
-    fit_binary(guarantor_examples(views, train), "g").save(args.out / GUARANTOR_MODEL)
+    out.mkdir(parents=True, exist_ok=True)
+    sentences.save(out / SENTENCE_MODEL)
+    fit_binary(guarantor_examples(views, train), "g").save(out / GUARANTOR_MODEL)
     data, covered, total = examples(train, views)
     positives = sum(label != "none" for _, label in data)
     print(f"train: {len(train)} articles, {len(data)} candidates ({positives} positive); "
           f"candidates cover {covered}/{total} gold tuples")
-    args.out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     for kind, file in MODEL_FILES.items():
         rows = data if kind == "combined" else [(without_rules(f), y) for f, y in data]
         model = fit(rows, kind)
         model.meta.update({"kind": kind, "seed": SEED, "C": REGULARISATION,
-                           "train_articles": len(train), "train_candidates": len(rows)})
-        model.save(args.out / file)
+                           "train_articles": len(train), "train_candidates": len(rows),
+                           "trained_with": trained_with()})
+        model.save(out / file)
         load_cache_clear()
-        extractor = CombinedExtractor(kind, rules=rules, artifacts=args.out)
+        extractor = CombinedExtractor(kind, rules=rules, artifacts=out)
         ruled, new, f1 = choose_thresholds(extractor, dev)
         model.meta.update({"threshold_ruled": ruled, "threshold_new": new,
                            "dev_f1": round(f1, 4), "dev_articles": len(dev)})
-        model.save(args.out / file)
-        size = (args.out / file).stat().st_size
+        model.save(out / file)
+        size = (out / file).stat().st_size
         print(f"{kind}: {len(model.index)} features, {size / 1024:.0f} KiB, "
               f"thresholds {ruled}/{new} (dev F1 {f1:.3f}), version {model.meta['version']}")
     load_cache_clear()
