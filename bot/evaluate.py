@@ -100,8 +100,10 @@ class EvalResult:
     # by the records' `style` and `set` fields (empty when the records carry none)
     per_style: dict[str, Counts] = field(default_factory=dict)
     per_set: dict[str, Counts] = field(default_factory=dict)
-    # by the records' `conflict` field, and all conflicts but Ukraine's together
+    # by the records' `conflict` field; and every conflict but Ukraine's pooled (None when
+    # the records name no other conflict), kept apart so that the table still sums
     per_conflict: dict[str, Counts] = field(default_factory=dict)
+    beyond_ukraine: Counts | None = None
     misses: list[Miss] = field(default_factory=list)
     false_hits: list[Miss] = field(default_factory=list)
     articles: int = 0
@@ -127,6 +129,7 @@ class EvalResult:
             "per_style": {g: c.as_dict() for g, c in self.per_style.items()},
             "per_set": {g: c.as_dict() for g, c in self.per_set.items()},
             "per_conflict": {g: c.as_dict() for g, c in self.per_conflict.items()},
+            "beyond_ukraine": self.beyond_ukraine.as_dict() if self.beyond_ukraine else None,
             "calibration": [b.as_dict() for b in self.calibration],
         }
         if verbose:
@@ -184,11 +187,9 @@ def score(
     per_style = _by_field(records, "style", gold.keys(), predicted.keys())
     per_set = _by_field(records, "set", gold.keys(), predicted.keys())
     per_conflict = _by_field(records, "conflict", gold.keys(), predicted.keys())
-    if len(per_conflict) > 1 and "ukraine" in per_conflict:
-        beyond = [c for name, c in per_conflict.items() if name not in ("ukraine", "?")]
-        per_conflict[BEYOND_UKRAINE] = Counts(sum(c.tp for c in beyond),
-                                              sum(c.fp for c in beyond),
-                                              sum(c.fn for c in beyond))
+    beyond = [c for name, c in per_conflict.items() if name not in ("ukraine", "?")]
+    beyond_ukraine = Counts(sum(c.tp for c in beyond), sum(c.fp for c in beyond),
+                            sum(c.fn for c in beyond)) if beyond else None
     misses = [
         Miss(*k, actor=gold[k].actor, evidence=gold[k].spans[0] if gold[k].spans else "")
         for k in sorted(gold.keys() - predicted.keys())
@@ -206,6 +207,7 @@ def score(
         per_style=per_style,
         per_set=per_set,
         per_conflict=per_conflict,
+        beyond_ukraine=beyond_ukraine,
         misses=misses,
         false_hits=false_hits,
         articles=len(records),
@@ -312,7 +314,7 @@ def format_report(result: EvalResult, verbose: bool) -> str:
     for guarantee, c in result.per_guarantee.items():
         lines.append(_row(guarantee, c))
     for title, table in (("stance", result.per_stance), ("style", result.per_style),
-                         ("set", result.per_set), ("conflict", result.per_conflict)):
+                         ("set", result.per_set), ("conflict", _with_pooled(result))):
         if table and (title not in ("set", "conflict") or len(table) > 1):
             lines += ["", f"{title:<20} {'P':>6} {'R':>6} {'F1':>6} {'tp':>4} {'fp':>4} {'fn':>4}"]
             lines += [_row(name, c) for name, c in table.items()]
@@ -325,6 +327,22 @@ def format_report(result: EvalResult, verbose: bool) -> str:
                 lines.append(f"  [{m.article_id}] {m.party} {m.stance} {m.guarantee} ({m.actor})")
                 lines.append(f"      {m.evidence}")
     return "\n".join(lines)
+
+
+ZERO = Counts(0, 0, 0)
+
+
+def _with_pooled(result: EvalResult) -> dict[str, Counts]:
+    """The conflict table with the pooled row last, for printing."""
+    if result.beyond_ukraine is None:
+        return result.per_conflict
+    return {**result.per_conflict, BEYOND_UKRAINE: result.beyond_ukraine}
+
+
+def table_of(result: EvalResult, title: str) -> dict[str, Counts]:
+    """One of the result's breakdowns by name, as `eval` prints it."""
+    return {"style": result.per_style, "set": result.per_set, "conflict": _with_pooled(result),
+            "stance": result.per_stance}[title]
 
 
 def format_calibration(bands: Sequence[BandScore]) -> str:
@@ -366,7 +384,7 @@ def ablation_extractors() -> dict[str, Any]:
 
 
 def format_ablation(results: Mapping[str, EvalResult]) -> str:
-    """One line per extractor, then F1 per style and per set side by side."""
+    """One line per extractor, then F1 per style, set, conflict and stance side by side."""
     names = list(results)
     lines = [f"{'extractor':<14} {'F1':>6} {'P':>6} {'R':>6} {'guarantor':>9} {'evidence':>8}"]
     for name, r in results.items():
@@ -374,17 +392,19 @@ def format_ablation(results: Mapping[str, EvalResult]) -> str:
         lines.append(f"{name:<14} {o.f1:6.3f} {o.precision:6.3f} {o.recall:6.3f} "
                      f"{r.guarantor_accuracy:9.3f} {r.evidence_accuracy:8.3f}")
     first = results[names[0]]
+    groups = {title: list(dict.fromkeys(g for n in names for g in table_of(results[n], title)))
+              for title in ("style", "set", "conflict", "stance")}
+    if BEYOND_UKRAINE in groups["conflict"]:  # the pooled row stays last
+        groups["conflict"].remove(BEYOND_UKRAINE)
+        groups["conflict"].append(BEYOND_UKRAINE)
     for title, table in (("style", first.per_style), ("set", first.per_set),
-                         ("conflict", first.per_conflict), ("stance", first.per_stance)):
+                         ("conflict", _with_pooled(first)), ("stance", first.per_stance)):
         if not table or (title in ("set", "conflict") and len(table) < 2):
             continue
         lines += ["", f"F1 by {title:<14} " + " ".join(f"{n[:12]:>12}" for n in names)]
-        for group in table:
-            cells = []
-            for n in names:
-                by = {"style": results[n].per_style, "set": results[n].per_set,
-                      "conflict": results[n].per_conflict, "stance": results[n].per_stance}[title]
-                cells.append(f"{by[group].f1:12.3f}")
+        for group in groups[title]:
+            # a group one extractor never touched ("?": untagged articles) scores 0 there
+            cells = [f"{table_of(results[n], title).get(group, ZERO).f1:12.3f}" for n in names]
             lines.append(f"{group:<20} " + " ".join(cells))
     return "\n".join(lines)
 

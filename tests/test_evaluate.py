@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.evaluate import evaluate_records, read_gold, run_eval, score
+from bot.evaluate import (
+    evaluate_records,
+    format_ablation,
+    format_report,
+    read_gold,
+    run_eval,
+    score,
+)
 from bot.extraction.rules import RuleExtractor
 from bot.models import Position
 from bot.vocabulary import Guarantee, Stance
@@ -82,12 +89,34 @@ def test_scores_by_conflict_pool_everything_but_ukraine() -> None:
         "t": [pos("hun", "backs", "eu_membership", "Hungary blocks EU accession.")],
         "n": [pos("pol", "backs", "peacekeeping_force", "Spain backs peacekeepers.")],
     }
-    by = score(records, predictions).per_conflict
+    result = score(records, predictions)
+    by = result.per_conflict
     assert (by["ukraine"].tp, by["gaza"].tp, by["taiwan"].fp, by["taiwan"].fn) == (1, 1, 1, 1)
-    pooled = by["(all but ukraine)"]
+    pooled = result.beyond_ukraine
+    assert pooled is not None and "(all but ukraine)" not in by  # the table still sums
     assert (pooled.tp, pooled.fp, pooled.fn) == (1, 1, 1)  # gaza and taiwan, not the untagged
-    assert score(records[:1], {"u": predictions["u"]}).per_conflict == {
-        "ukraine": by["ukraine"]}
+    assert "(all but ukraine)" in format_report(result, False)
+    # Ukraine and untagged articles only: no pooled row of nothing
+    alone = score([records[0], records[3]], {k: predictions[k] for k in ("u", "n")})
+    assert alone.beyond_ukraine is None
+    assert "(all but ukraine)" not in format_report(alone, False)
+
+
+def test_an_ablation_survives_a_group_only_one_extractor_touched() -> None:
+    records = [
+        {**gold_record([g("ukr", "seeks", "nato_membership", "Ukraine wants NATO")], "u"),
+         "conflict": "ukraine"},
+        {**gold_record([], "n")},  # untagged, no gold: only a false hit makes its "?" group
+        {**gold_record([g("esp", "backs", "peacekeeping_force", "Spain backs")], "z"),
+         "conflict": "gaza"},
+    ]
+    first = score(records, {"u": [pos("ukr", "seeks", "nato_membership", "Ukraine wants.")]})
+    second = score(records, {"n": [pos("pol", "backs", "peacekeeping_force", "Spain backs.")]})
+    out = format_ablation({"one": first, "two": second})
+    rows = [line.split() for line in out.splitlines()]
+    assert ["?", "0.000", "0.000"] in rows
+    conflict_rows = [r[0] for r in rows if r and r[0] in ("ukraine", "gaza", "?", "(all")]
+    assert conflict_rows[-1] == "(all"
 
 
 def test_evidence_must_contain_a_gold_span() -> None:

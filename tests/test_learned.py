@@ -155,10 +155,12 @@ def test_committed_models_were_fitted_on_this_train_split_with_the_pinned_versio
     not come out of `make train` bit for bit, and its version would not either."""
     from bot.extraction.learned.splits import load_split
 
-    pins = dict(
-        line.split("==") for line in (ROOT / "train-constraints.txt").read_text().splitlines()
-        if "==" in line and not line.startswith("#")
-    )
+    pins = {}
+    for line in (ROOT / "train-constraints.txt").read_text().splitlines():
+        requirement = line.split("#", 1)[0].split(";", 1)[0].strip()
+        if "==" in requirement:
+            name, _, pinned = requirement.partition("==")
+            pins[name.strip().lower()] = pinned.strip()
     articles = len(load_split("train", ROOT))
     for kind in ("combined", "model"):
         meta = load_model(kind).meta

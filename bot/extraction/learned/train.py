@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import platform
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -45,7 +46,9 @@ SENTENCE_REGULARISATION = 1.0
 FOLDS = 5
 THRESHOLDS = [round(0.05 + 0.05 * i, 2) for i in range(18)]
 ARTIFACTS = Path(__file__).parent / "artifacts"
-SINGLE_THREAD = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+SINGLE_THREAD = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                 "VECLIB_MAXIMUM_THREADS")
+SPLITS = Path("tests/fixtures/extraction/splits.toml")
 
 Example = tuple[dict[str, float], str]
 
@@ -239,29 +242,40 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ARTIFACTS)
     args = parser.parse_args(argv)
-    if any(os.environ.get(name) != "1" for name in SINGLE_THREAD):
-        # BLAS sums split over threads round differently with the number of cores, and it
-        # picks its code paths when it loads: so start again with one thread from the outset
-        env = {**os.environ, **dict.fromkeys(SINGLE_THREAD, "1")}
-        command = [sys.executable, "-m", "bot.extraction.learned.train", "--out", str(args.out)]
-        return subprocess.run(command, env=env, check=False).returncode
+    if not SPLITS.exists():
+        print(f"{SPLITS} not found: run from the repository's root", file=sys.stderr)
+        return 2
+    pinned = pinned_blas()
+    if any(os.environ.get(name) != value for name, value in pinned.items()):
+        # BLAS picks its threads and its CPU kernels when it loads, and sums split or
+        # vectorised differently round differently: so start again with them pinned
+        forwarded = sys.argv[1:] if argv is None else argv
+        command = [sys.executable, "-m", "bot.extraction.learned.train", *forwarded]
+        code = subprocess.run(command, env={**os.environ, **pinned}, check=False).returncode
+        return 128 - code if code < 0 else code  # killed by a signal: as a shell reports it
     return _train(args.out)
 
 
-def trained_with() -> dict[str, str]:
+def pinned_blas() -> dict[str, str]:
+    """Environment that makes BLAS fit the same bits on any machine of one architecture: one
+    thread, and on x86-64 the AVX2 ("Haswell") kernels every recent x86-64 CPU runs."""
+    env = dict.fromkeys(SINGLE_THREAD, "1")
+    if platform.machine().lower() in ("x86_64", "amd64"):
+        env["OPENBLAS_CORETYPE"] = "Haswell"
+    return env
+
+
+def trained_with() -> dict[str, object]:
     """The versions of the libraries that fitted the model (pinned in train-constraints.txt)
-    and the CPU kernels BLAS chose (another kind of CPU may round differently)."""
+    and the BLAS libraries with the kernels they ran, in a fixed order."""
     from importlib.metadata import version
 
     from threadpoolctl import threadpool_info
 
-    out = {name: version(name) for name in ("scikit-learn", "scipy", "numpy")}
-    for pool in threadpool_info():
-        if pool.get("user_api") == "blas":
-            out["blas"] = f"{pool.get('internal_api')} {pool.get('version')} " \
-                          f"{pool.get('architecture')}"
-            break
-    return out
+    blas = sorted(f"{pool.get('internal_api')} {pool.get('version')} {pool.get('architecture')}"
+                  for pool in threadpool_info() if pool.get("user_api") == "blas")
+    return {**{name: version(name) for name in ("scikit-learn", "scipy", "numpy")},
+            "blas": blas}
 
 
 def _train(out: Path) -> int:

@@ -40,7 +40,8 @@ def token_lists(doc: Doc) -> TokenLists:
     """The lists the sentence pass kept, or a fresh walk for a `Doc` made without it."""
     kept = doc.user_data.get(TOKENS_KEY)
     if isinstance(kept, list | tuple) and len(kept) == 4 and len(kept[0]) == len(doc):
-        return TokenLists(*kept)
+        words, lower, title_case, text = kept  # a serialised Doc gives them back as tuples
+        return TokenLists(list(words), list(lower), list(title_case), str(text))
     return TokenLists([t.text for t in doc], [t.lower_ for t in doc], [t.is_title for t in doc],
                       doc.text)
 
