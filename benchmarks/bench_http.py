@@ -39,7 +39,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import percentile  # noqa: E402
+from benchmarks.common import percentile, serve_until_terminated  # noqa: E402
 from tests.fakes.slack import FakeSlack  # noqa: E402
 from tests.fakes.slack_payloads import sign, slash_command  # noqa: E402
 
@@ -139,13 +139,7 @@ async def run_sink(port: int) -> None:
     app.router.add_post("/response/{rid}", response)
     app.router.add_get("/count", count)
     app.router.add_get("/healthz", healthz)
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    await stop.wait()
-    await runner.cleanup()
+    await serve_until_terminated(app, port)
 
 
 # --- the load generator ----------------------------------------------------------------------

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
+import signal
 import statistics
 import time
 from collections.abc import Awaitable, Callable
+
+from aiohttp import web
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -38,3 +42,15 @@ def print_timings(rows: list[tuple[str, list[float]]], width: int = 48) -> None:
             f"{label:{width}s} {percentile(samples, 0.5):10.2f} {percentile(samples, 0.99):10.2f}"
             f" {statistics.fmean(samples):10.2f} {len(samples):5d}"
         )
+
+
+async def serve_until_terminated(app: web.Application, port: int) -> None:
+    """Serve `app` on 127.0.0.1:`port` until the process gets SIGTERM (a benchmark's helper
+    process: a fake response_url sink, a stand-in for Slack)."""
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    await stop.wait()
+    await runner.cleanup()
