@@ -18,30 +18,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import date
 from typing import TypeVar
 
 import pytest
 
-from bot.models import Article, Position, PositionFilter
+from bot.models import PositionFilter
 from bot.store import Store, open_store
 from bot.store.corrections import GONE, CorrectionError, CorrectionKind
 from bot.store.positions import _sentence_hash
 from bot.vocabulary import Guarantee, Stance
+from tests.correction_fixtures import ARTICLE, EXTRACTED, OTHER, SENTENCE
 
 T = TypeVar("T")
 
-SENTENCE = "Hungary's prime minister said Budapest would back peacekeepers."
-ARTICLE = Article(
-    id="a-1", title="Budapest on peacekeepers", text=f"Leaders met.\n{SENTENCE}\nTalks go on.",
-    url="https://news.example/a-1", outlet="news.example", published=date(2026, 1, 7),
-)
-EXTRACTED = Position(
-    "viktor-orban", "hun", Stance.BACKS, Guarantee.PEACEKEEPING_FORCE, None, "ukr", SENTENCE
-)
-OTHER = Position(
-    "viktor-orban", "hun", Stance.DOUBTS, Guarantee.NATO_MEMBERSHIP, None, "ukr", SENTENCE
-)
 TEAM = "T1"
 PEACEKEEPERS = PositionFilter(guarantees=frozenset({Guarantee.PEACEKEEPING_FORCE}))
 

@@ -14,22 +14,7 @@ from bot.models import Article, DateWindow, Position, PositionFilter
 from bot.store import Store, open_store
 from bot.store.corrections import CorrectionError, CorrectionKind
 from bot.vocabulary import Guarantee, Stance
-
-SENTENCE = "Hungary's prime minister said Budapest would back peacekeepers."
-ARTICLE = Article(
-    id="a-1",
-    title="Budapest on peacekeepers",
-    text=f"Leaders met.\n{SENTENCE}\nThe talks go on.",
-    url="https://news.example/a-1",
-    outlet="news.example",
-    published=date(2026, 1, 7),
-)
-EXTRACTED = Position(
-    "viktor-orban", "hun", Stance.BACKS, Guarantee.PEACEKEEPING_FORCE, None, "ukr", SENTENCE
-)
-OTHER = Position(
-    "viktor-orban", "hun", Stance.DOUBTS, Guarantee.NATO_MEMBERSHIP, None, "ukr", SENTENCE
-)
+from tests.correction_fixtures import ARTICLE, EXTRACTED, OTHER
 
 
 async def _store(tmp_path: Path) -> Store:

@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from datetime import date
 from typing import Any
 
 import pytest
 
 from bot.cards.corrections import ACTION_CORRECT, CHECKED_MARK
-from bot.models import Article, Position, PositionFilter
+from bot.models import PositionFilter
 from bot.store import MIGRATIONS, Store, open_store
 from bot.store.corrections import TEAM_MIGRATIONS, CorrectionError, CorrectionKind
 from bot.store.positions import _sentence_hash
 from bot.vocabulary import Guarantee, Stance
 from tests.conftest import SIGNING_SECRET
+from tests.correction_fixtures import ARTICLE, EXTRACTED, OTHER, SENTENCE
 from tests.fakes.slack_payloads import overflow_action, sign, view_submission
 from tests.test_e2e_corrections import chosen, menus
 from tests.test_workspaces import (  # noqa: F401 (the fixture)
@@ -37,17 +37,6 @@ from tests.test_workspaces import (  # noqa: F401 (the fixture)
     server,
 )
 
-SENTENCE = "Hungary's prime minister said Budapest would back peacekeepers."
-ARTICLE = Article(
-    id="a-1", title="Budapest on peacekeepers", text=f"Leaders met.\n{SENTENCE}\nTalks go on.",
-    url="https://news.example/a-1", outlet="news.example", published=date(2026, 1, 7),
-)
-EXTRACTED = Position(
-    "viktor-orban", "hun", Stance.BACKS, Guarantee.PEACEKEEPING_FORCE, None, "ukr", SENTENCE
-)
-OTHER = Position(
-    "viktor-orban", "hun", Stance.DOUBTS, Guarantee.NATO_MEMBERSHIP, None, "ukr", SENTENCE
-)
 HUN = PositionFilter(parties=("hun",))
 
 
