@@ -34,6 +34,8 @@ from tests.test_workspaces import (  # noqa: F401 (the fixture)
     A,
     B,
     Server,
+    both_subscribed_to_ukraine,
+    send_digests_at,
     server,
 )
 
@@ -301,16 +303,9 @@ async def test_each_workspace_s_digest_carries_its_own_corrections(
     server: Server,  # noqa: F811 (the fixture imported above)
     gold_extractor: Any,
 ) -> None:
-    from datetime import UTC, datetime, timedelta
+    from datetime import timedelta
 
-    from bot.digest import send_due_digests
-    from bot.services import open_services
-
-    await server.install(A, USER_A)
-    await server.install(B, USER_B)
-    await server.answer(await server.command("subscribe ukraine 07:00", A, USER_A, CHANNEL_A))
-    await server.answer(await server.command("subscribe ukraine 07:00", B, USER_B, CHANNEL_B))
-    tomorrow = datetime.now(UTC).replace(hour=7, minute=1) + timedelta(days=1)
+    tomorrow = await both_subscribed_to_ukraine(server)
     # A's analyst corrects a position an hour before the digests go out.
     async with open_store(
         server.settings.store_location, clock=lambda: tomorrow - timedelta(hours=1)
@@ -320,12 +315,7 @@ async def test_each_workspace_s_digest_carries_its_own_corrections(
             latest.id, CorrectionKind.STANCE, user_id=USER_A, team=A,
             new_stance=Stance.DOUBTS if latest.stance is not Stance.DOUBTS else Stance.BACKS,
         )
-    async with open_services(
-        server.settings, extractor=gold_extractor, clock=lambda: tomorrow,
-        load_demo_corpus=False,
-    ) as services:
-        report = await send_due_digests(services)
-    assert report.sent == 2
+    assert await send_digests_at(server, gold_extractor, tomorrow) == 2
     posted = {
         c.channel: json.dumps(c.payload, ensure_ascii=False)
         for c in server.fake.calls("chat.postMessage") if c.ok

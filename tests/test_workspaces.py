@@ -107,6 +107,27 @@ async def server(
         yield Server(settings, fake_slack, http)
 
 
+async def both_subscribed_to_ukraine(server: Server) -> datetime:
+    """Workspaces A and B installed, each with a 07:00 digest of `ukraine` in its channel;
+    the moment tomorrow just after the digests are due."""
+    await server.install(A, USER_A)
+    await server.install(B, USER_B)
+    await server.answer(await server.command("subscribe ukraine 07:00", A, USER_A, CHANNEL_A))
+    await server.answer(await server.command("subscribe ukraine 07:00", B, USER_B, CHANNEL_B))
+    return datetime.now(UTC).replace(hour=7, minute=1) + timedelta(days=1)
+
+
+async def send_digests_at(server: Server, extractor: Any, when: datetime) -> int:
+    """Send the digests due at `when` with the server's settings; how many went out."""
+    from bot.digest import send_due_digests
+    from bot.services import open_services
+
+    async with open_services(
+        server.settings, extractor=extractor, clock=lambda: when, load_demo_corpus=False,
+    ) as services:
+        return (await send_due_digests(services)).sent
+
+
 async def subscriptions_of(server: Server) -> dict[tuple[str, str | None], str]:
     async with open_store(server.settings.store_location) as store:
         return {
@@ -207,20 +228,8 @@ async def test_uninstall_removes_the_token_and_pauses_the_digests(server: Server
 async def test_digests_go_out_with_each_workspace_own_token(
     server: Server, gold_extractor: Any
 ) -> None:
-    from bot.digest import send_due_digests
-    from bot.services import open_services
-
-    await server.install(A, USER_A)
-    await server.install(B, USER_B)
-    await server.answer(await server.command("subscribe ukraine 07:00", A, USER_A, CHANNEL_A))
-    await server.answer(await server.command("subscribe ukraine 07:00", B, USER_B, CHANNEL_B))
-    tomorrow = datetime.now(UTC).replace(hour=7, minute=1) + timedelta(days=1)
-    async with open_services(
-        server.settings, extractor=gold_extractor, clock=lambda: tomorrow,
-        load_demo_corpus=False,
-    ) as services:
-        report = await send_due_digests(services)
-    assert report.sent == 2
+    tomorrow = await both_subscribed_to_ukraine(server)
+    assert await send_digests_at(server, gold_extractor, tomorrow) == 2
     posted = {c.channel: c.team for c in server.fake.calls("chat.postMessage") if c.ok}
     assert posted == {CHANNEL_A: A, CHANNEL_B: B}
 
