@@ -115,17 +115,26 @@ def test_serve_runs_the_model_retries_only_with_a_model(
     assert "model retries" in dict(bot.serve.background_jobs(with_model))
 
 
+def _garbage_at_start(
+    fake: FakeModel, make_settings: Callable[..., Settings], tmp_path: Path
+) -> tuple[Any, Clock, Settings]:
+    """EXTRACTOR=llm with an endpoint that answers garbage for now: its good responder (to
+    put back), a clock at 09:00 and the settings."""
+    good = fake.responder
+    fake.responder = lambda text, body: Reply("Sure! Here are the positions:")
+    clock = Clock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    settings = make_settings(extractor="llm", llm_base_url=fake.base_url,
+                             llm_model="fake-model", store_path=str(tmp_path / "s.db"))
+    return good, clock, settings
+
+
 async def test_background_retry_replaces_the_rules_positions(
     fake: FakeModel, make_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
     """EXTRACTOR=llm with an endpoint answering garbage at start-up: the demo corpus is
     extracted by the rules and queued; once it answers well, the background task brings in
     the model's positions."""
-    good = fake.responder
-    fake.responder = lambda text, body: Reply("Sure! Here are the positions:")
-    clock = Clock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
-    settings = make_settings(extractor="llm", llm_base_url=fake.base_url,
-                             llm_model="fake-model", store_path=str(tmp_path / "s.db"))
+    good, clock, settings = _garbage_at_start(fake, make_settings, tmp_path)
     async with open_services(settings, with_slack=False, clock=clock) as services:
         assert isinstance(services.extractor, AsyncExtractor)
         store = services.store
@@ -157,11 +166,7 @@ async def test_a_stop_before_the_write_keeps_the_article_queued(
     """The model answers, but the process stops before the positions are written: the
     article must stay in the queue (a later retry brings the answer in), not leave it with
     the rules' positions."""
-    good = fake.responder
-    fake.responder = lambda text, body: Reply("Sure! Here are the positions:")
-    clock = Clock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
-    settings = make_settings(extractor="llm", llm_base_url=fake.base_url,
-                             llm_model="fake-model", store_path=str(tmp_path / "s.db"))
+    good, clock, settings = _garbage_at_start(fake, make_settings, tmp_path)
     async with open_services(settings, with_slack=False, clock=clock) as services:
         store = services.store
         queued = {q.article.id for q in await store.queued_for_model()}
