@@ -26,7 +26,7 @@ from bot.extraction.lexicon import (
     guarantee_lexicons,
     reference_lexicon,
 )
-from bot.extraction.rules import sentences  # noqa: F401  (registers "guarantees_sentences")
+from bot.extraction.rules.sentences import SENTENCES_COMPONENT
 from bot.vocabulary import actors, parties
 
 # Tables of cues.toml that are word lists for rules, not cue classes.
@@ -54,7 +54,7 @@ class Matchers:
 
     def _build(self) -> None:
         nlp = spacy.blank("en")
-        nlp.add_pipe("guarantees_sentences")
+        nlp.add_pipe(SENTENCES_COMPONENT)
         lower = PhraseMatcher(nlp.vocab, attr="LOWER")
         orth = PhraseMatcher(nlp.vocab, attr="ORTH")
         labels: dict[int, tuple[str, str]] = {}

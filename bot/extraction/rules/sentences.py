@@ -24,6 +24,7 @@ QUOTES_CLOSE = {"”", "»", "’"}
 MAX_QUOTE_TOKENS = 120
 FINAL_PUNCTUATION = frozenset(Sentencizer.default_punct_chars)
 TOKENS_KEY = "guarantees_tokens"
+SENTENCES_COMPONENT = "guarantees_sentences"  # registered with spaCy when this module loads
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ def token_lists(doc: Doc) -> TokenLists:
                       doc.text)
 
 
-@Language.component("guarantees_sentences")
+@Language.component(SENTENCES_COMPONENT)
 def split_sentences(doc: Doc) -> Doc:
     """Mark sentence starts: line breaks and quotation rules first, final punctuation (the
     `sentencizer`'s reading) for every token they leave open."""
