@@ -21,7 +21,14 @@ def options(view: ArticleView, cand: Candidate, stance: str) -> list[str]:
     out += [m.party for m in view.mentions[cand.sentence]]
     out += [p.guarantor for p in view.rules.proposals
             if p.party == cand.party and p.guarantee.value == cand.guarantee and p.guarantor]
+    out += _article_guarantors(view, cand)
     return list(dict.fromkeys(o for o in out if o != view.beneficiary or o == NOBODY))
+
+
+def _article_guarantors(view: ArticleView, cand: Candidate) -> list[str]:
+    """Guarantors the rules found for the same guarantee anywhere in the article."""
+    return [p.guarantor for p in view.rules.proposals
+            if p.guarantee.value == cand.guarantee and p.guarantor]
 
 
 def _rules_pick(view: ArticleView, cand: Candidate, stance: str) -> str | None:
@@ -50,9 +57,19 @@ def features(view: ArticleView, cand: Candidate, stance: str, option: str
         f[f"rules&o={kind}"] = 1.0
     if kind == "other":
         f[f"other_group={option in GROUPS}"] = 1.0
+        if option in GROUPS:
+            f[f"group={option}&g={cand.guarantee}"] = 1.0
+        if option in _article_guarantors(view, cand):
+            f["article_guarantor"] = 1.0
+            f[f"article_guarantor&s={stance}"] = 1.0
         for name, value in _relation(view, cand, option):
             f[name] = value
             f[f"{name}&s={stance}"] = value
+    elif kind == "holder":
+        # "American troops", "Britain's own forces": the holder named with the guarantee
+        for name, value in _relation(view, cand, option):
+            f["h_" + name] = value
+            f[f"h_{name}&s={stance}"] = value
     return f
 
 

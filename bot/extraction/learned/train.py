@@ -43,6 +43,7 @@ from bot.vocabulary import GUARANTEE_ORDER
 SEED = 20261206
 REGULARISATION = 0.1  # inverse strength C of the L2 penalty (chosen on dev among 0.1-2)
 SENTENCE_REGULARISATION = 1.0
+GUARANTOR_REGULARISATION = 1.0  # the guarantor ranker's C (chosen on dev among 0.1-1)
 FOLDS = 5
 THRESHOLDS = [round(0.05 + 0.05 * i, 2) for i in range(18)]
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -184,7 +185,7 @@ def fit_binary(data: list[tuple[dict[str, float], str]], prefix: str) -> LinearM
     vectorizer = DictVectorizer(sort=True)
     x = vectorizer.fit_transform([f for f, _ in data])
     y = np.array([label == "yes" for _, label in data])
-    classifier = LogisticRegression(C=REGULARISATION, max_iter=5000, random_state=SEED)
+    classifier = LogisticRegression(C=GUARANTOR_REGULARISATION, max_iter=5000, random_state=SEED)
     classifier.fit(x, y)
     weights = np.zeros((2, x.shape[1]), dtype=np.float32)
     weights[1] = classifier.coef_[0]

@@ -1,0 +1,54 @@
+"""The guarantor ranker's options and features: who may provide a guarantee, and what the
+ranker reads about each option."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.extraction.learned.features import ArticleView, Candidate, build_view
+from bot.extraction.learned.guarantor import NOBODY, features, options
+from bot.extraction.rules import RuleExtractor
+
+
+@pytest.fixture(scope="module")
+def rules() -> RuleExtractor:
+    return RuleExtractor()
+
+
+def view_of(rules: RuleExtractor, text: str) -> ArticleView:
+    doc = rules.nlp(text)
+    return build_view(doc, rules.analyse(doc))
+
+
+def candidate(view: ArticleView, party: str, guarantee: str, sentence: int) -> Candidate:
+    return next(c for c in view.candidates
+                if (c.party, c.guarantee, c.sentence) == (party, guarantee, sentence))
+
+
+def test_a_guarantor_named_earlier_in_the_article_is_an_option(rules: RuleExtractor) -> None:
+    view = view_of(rules, "Kyiv presses for guarantees\n"
+                          "Kyiv wants binding security guarantees from the United States. "
+                          "Poland said on Monday that such guarantees must be ratified.")
+    cand = candidate(view, "pol", "security_guarantee", 2)
+    assert "usa" not in {m.party for m in view.mentions[2]}
+    assert "usa" in options(view, cand, "backs")
+    assert "article_guarantor" in features(view, cand, "backs", "usa")
+    assert "article_guarantor" not in features(view, cand, "backs", NOBODY)
+
+
+def test_the_holder_named_with_the_guarantee_is_read(rules: RuleExtractor) -> None:
+    view = view_of(rules, "No US troops\n"
+                          "The United States will not deploy American troops to Ukraine, "
+                          "the president said on Tuesday.")
+    cand = candidate(view, "usa", "peacekeeping_force", 1)
+    holder = features(view, cand, "opposes", "usa")
+    assert any(name.startswith("h_") for name in holder)
+    assert not any(name.startswith("h_") for name in features(view, cand, "opposes", NOBODY))
+
+
+def test_a_group_option_carries_its_guarantee(rules: RuleExtractor) -> None:
+    view = view_of(rules, "Cyprus asks for renewal\n"
+                          "Cyprus asked the UN to renew its peacekeeping mission on the island.")
+    cand = candidate(view, "cyp", "peacekeeping_force", 1)
+    assert "un" in options(view, cand, "seeks")
+    assert "group=un&g=peacekeeping_force" in features(view, cand, "seeks", "un")
