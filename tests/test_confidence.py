@@ -21,6 +21,7 @@ from bot.cards.evidence import evidence_message, position_text
 from bot.cards.history import change_text
 from bot.cards.home import home_tab
 from bot.confidence import load_bands, parse_bands
+from bot.digest import Shift, ShiftKind
 from bot.evaluate import format_report, read_gold, score
 from bot.export import COLUMNS, write_export
 from bot.extraction.learned.extractor import CombinedExtractor
@@ -311,6 +312,47 @@ def test_unsure_marks_keep_every_card_within_slack_limits() -> None:
     payload = render_digest(unsure_digest).to_dict()
     assert check_message(payload) is None
     assert UNSURE_MARK in json.dumps(payload, ensure_ascii=False)
+
+
+def _shift(pid: int, before: float | None, after: float | None) -> Shift:
+    old = stored(pid, confidence=before, published=date(2026, 1, 5))
+    new = replace(stored(pid + 100, confidence=after, published=date(2026, 1, 9)),
+                  stance=Stance.OPPOSES)
+    return Shift(ShiftKind.ACTOR, f"actor-{pid}", old.guarantee, old, new)
+
+
+def test_a_shift_with_an_unsure_side_is_told_apart_as_possible() -> None:
+    """Both quotes trusted (or unknown): a shift. Either side under the bar: a possible one,
+    listed after the others and counted apart, so a misreading does not read as a move."""
+    sure, unknown, new_unsure, old_unsure = (
+        _shift(1, 0.9, 0.8), _shift(2, None, None), _shift(3, 0.9, 0.3), _shift(4, 0.2, 0.9))
+    digest = replace(big_digest("Said so."), new=(),
+                     shifts=(new_unsure, sure, old_unsure, unknown))
+    payload = render_digest(digest).to_dict()
+    assert check_message(payload) is None
+    ids = [b["block_id"] for b in payload["blocks"] if b["block_id"].startswith("digest_")]
+    assert ids[:8] == ["digest_header", "digest_summary",
+                       "digest_shifts", "digest_shift_1", "digest_shift_3",
+                       "digest_possible_shifts", "digest_shift_0", "digest_shift_2"]
+    summary = json.dumps(payload["blocks"][1], ensure_ascii=False)
+    assert "2 shifts · 2 possible" in summary
+    assert payload["text"].endswith("2 shifts · 2 possible")
+
+    only_sure = render_digest(replace(digest, shifts=(sure,))).to_dict()
+    assert "possible" not in json.dumps(only_sure, ensure_ascii=False).lower()
+    assert only_sure["text"].endswith("1 shift")
+
+
+def test_what_changed_counts_possible_shifts_apart() -> None:
+    from bot.cards.digest import render_changes
+    from bot.digest import Changes
+    from bot.models import DateWindow
+
+    window = DateWindow(date(2026, 1, 1), date(2026, 1, 7), "this week")
+    topic = Topic(("ukraine",), "Ukraine", PositionFilter(parties=("ukr",)))
+    message = render_changes(Changes(shifts=(_shift(3, 0.9, 0.3),)), topic, window).to_dict()
+    assert "0 shifts · 1 possible" in json.dumps(message["blocks"], ensure_ascii=False)
+    assert message["text"].endswith("0 shifts · 1 possible")
 
 
 # --- export -------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ from bot.cards.common import (
     truncate,
 )
 from bot.cards.corrections import trust_suffix
+from bot.confidence import load_bands
 from bot.models import DateWindow, StoredPosition, Subscription
 from bot.query import Topic
 from bot.topics import actor_display_name, guarantee_label, party_label
@@ -54,6 +55,8 @@ if TYPE_CHECKING:
 ACTION_OPEN_BRIEFING = "digest_open_briefing"
 BLOCK_DIGEST_ACTIONS = "digest_actions"
 
+# Shifts with a side the extractor is unsure of come after the others, under this title.
+POSSIBLE_TITLE = "*Possible shifts* · the extractor is unsure of one side: check both quotes"
 MAX_EVIDENCE = 280  # characters of a quoted sentence, after escaping
 MAX_PER_GUARANTEE = 5  # new positions listed under one guarantee
 # Room kept for the closing context line and the button when the budget runs out.
@@ -93,6 +96,21 @@ def _shift_text(shift: Shift) -> str:
         speaker = "" if by_actor else f" ({escape(actor_display_name(position.actor))})"
         lines.append(f">{word}{speaker}: {_quote(position)}")
     return truncate("\n".join(lines), MAX_SECTION_TEXT)
+
+
+def possible_shift(shift: Shift) -> bool:
+    """A shift with a side the extractor is unsure of: more often a misreading than a move,
+    so it is told apart from the shifts both of whose quotes are trusted."""
+    bands = load_bands()
+    return bands.unsure(shift.before.confidence) or bands.unsure(shift.after.confidence)
+
+
+def shift_count(shifts: Sequence[Shift]) -> str:
+    """`2 shifts`, or `2 shifts · 1 possible` when the extractor is unsure of some."""
+    possible = sum(possible_shift(s) for s in shifts)
+    sure = len(shifts) - possible
+    return f"{sure} shift{'s' if sure != 1 else ''}" + (f" · {possible} possible" if possible
+                                                        else "")
 
 
 def _new_text(guarantee_name: str, positions: tuple[StoredPosition, ...]) -> str:
@@ -144,7 +162,7 @@ def fallback_text(digest: Digest) -> str:
         return truncate(f"Nothing new on {label} since the last digest.", MAX_FALLBACK_TEXT)
     parts = [f"{digest.new_count} new position{'s' if digest.new_count != 1 else ''}"]
     if digest.shifts:
-        parts.append(f"{len(digest.shifts)} shift{'s' if len(digest.shifts) != 1 else ''}")
+        parts.append(shift_count(digest.shifts))
     return truncate(f"Daily digest on {label}: {', '.join(parts)}", MAX_FALLBACK_TEXT)
 
 
@@ -162,8 +180,7 @@ def render_digest(digest: Digest) -> Message:
     )
     summary = (
         f"{digest.local_date.isoformat()} · since {since} ({escape(sub.zone)}) · "
-        f"{digest.new_count} new · {len(digest.shifts)} shift"
-        f"{'s' if len(digest.shifts) != 1 else ''}"
+        f"{digest.new_count} new · {shift_count(digest.shifts)}"
     )
     blocks = _content_blocks(header, summary, digest.shifts, digest.contested, digest.new)
     blocks.append(_open_button(sub))
@@ -180,9 +197,13 @@ def _content_blocks(
     """Header, summary, shifts, contests and new positions, as many as the budget allows,
     then a line saying how many were left out; room is kept for one closing block."""
     candidates: list[tuple[str, Block]] = []
-    if shifts:
-        candidates.append(("", _section("*Shifts*", "digest_shifts")))
-        for i, shift in enumerate(shifts):
+    sure = [(i, s) for i, s in enumerate(shifts) if not possible_shift(s)]
+    possible = [(i, s) for i, s in enumerate(shifts) if possible_shift(s)]
+    for title, block_id, group in (("*Shifts*", "digest_shifts", sure),
+                                   (POSSIBLE_TITLE, "digest_possible_shifts", possible)):
+        if group:
+            candidates.append(("", _section(title, block_id)))
+        for i, shift in group:
             candidates.append(("shift", _section(_shift_text(shift), f"digest_shift_{i}")))
     if contested:
         candidates.append(("", _section(_contest_text(contested), "digest_contested")))
@@ -224,16 +245,14 @@ def render_changes(changes: Changes, topic: Topic, window: DateWindow) -> Messag
     )
     count = changes.new_count
     summary = (
-        f"{escape(when)} · by publication date · {count} new · {len(changes.shifts)} shift"
-        f"{'s' if len(changes.shifts) != 1 else ''}"
+        f"{escape(when)} · by publication date · {count} new · {shift_count(changes.shifts)}"
     )
     blocks = _content_blocks(header, summary, changes.shifts, changes.contested, changes.new)
     if topic.words:  # the same button as a digest's: the topic's full card
         blocks.append(_open_words_button(" ".join(topic.words)))
     fallback = (
         f"What changed on {escape(label)} {escape(when)}: {count} new position"
-        f"{'s' if count != 1 else ''}, {len(changes.shifts)} shift"
-        f"{'s' if len(changes.shifts) != 1 else ''}"
+        f"{'s' if count != 1 else ''}, {shift_count(changes.shifts)}"
     )
     return Message(text=truncate(fallback, MAX_FALLBACK_TEXT), blocks=blocks)
 
