@@ -52,3 +52,14 @@ def test_a_group_option_carries_its_guarantee(rules: RuleExtractor) -> None:
     cand = candidate(view, "cyp", "peacekeeping_force", 1)
     assert "un" in options(view, cand, "seeks")
     assert "group=un&g=peacekeeping_force" in features(view, cand, "seeks", "un")
+
+
+def test_nobody_knows_whether_anyone_else_is_named(rules: RuleExtractor) -> None:
+    """"Ukraine seeks guarantees" names no one who could give them; "Kyiv wants US
+    guarantees" does: the ranker reads how many other parties the sentence names."""
+    alone = view_of(rules, "Kyiv\nUkraine wants security guarantees, its president said.")
+    named = view_of(rules, "Kyiv\nUkraine wants security guarantees from Britain and France.")
+    assert "others_named=0" in features(
+        alone, candidate(alone, "ukr", "security_guarantee", 1), "seeks", NOBODY)
+    assert "others_named=2" in features(
+        named, candidate(named, "ukr", "security_guarantee", 1), "seeks", NOBODY)

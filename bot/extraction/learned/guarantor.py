@@ -52,6 +52,10 @@ def features(view: ArticleView, cand: Candidate, stance: str, option: str
         f"o={kind}&s={stance}&hb={holder_benef}": 1.0,
         f"o={kind}&hgroup={cand.party in GROUPS}": 1.0,
     }
+    if kind == "nobody":
+        others = {m.party for m in view.mentions[cand.sentence]} - {cand.party, view.beneficiary}
+        f[f"others_named={min(len(others), 2)}"] = 1.0
+        f[f"others_named={min(len(others), 2)}&s={stance}"] = 1.0
     picked = _rules_pick(view, cand, stance)
     if picked is not None and picked == option:
         f[f"rules&o={kind}"] = 1.0
