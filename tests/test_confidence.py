@@ -336,11 +336,29 @@ def test_a_shift_with_an_unsure_side_is_told_apart_as_possible() -> None:
                        "digest_possible_shifts", "digest_shift_0", "digest_shift_2"]
     summary = json.dumps(payload["blocks"][1], ensure_ascii=False)
     assert "2 shifts · 2 possible" in summary
-    assert payload["text"].endswith("2 shifts · 2 possible")
+    assert payload["text"].endswith("2 shifts, 2 possible")
 
     only_sure = render_digest(replace(digest, shifts=(sure,))).to_dict()
     assert "possible" not in json.dumps(only_sure, ensure_ascii=False).lower()
     assert only_sure["text"].endswith("1 shift")
+
+    checked = replace(new_unsure, after=replace(new_unsure.after, corrected_by="U1"))
+    assert "possible" not in render_digest(replace(digest, shifts=(checked,))).text
+
+
+def test_a_shift_heading_never_stands_without_a_shift() -> None:
+    """When the budget runs out, a group's heading goes with its first shift or not at all."""
+    long_quote = "A long sentence about guarantees. " * 60
+    many = tuple(replace(_shift(i, 0.9, 0.9), before=replace(
+        _shift(i, 0.9, 0.9).before, evidence=long_quote)) for i in range(1, 40))
+    digest = replace(big_digest("Said so."), new=(), shifts=(*many, _shift(50, 0.9, 0.2)))
+    payload = render_digest(digest).to_dict()
+    assert check_message(payload) is None
+    ids = [b["block_id"] for b in payload["blocks"]]
+    for heading in ("digest_shifts", "digest_possible_shifts"):
+        if heading in ids:
+            assert ids[ids.index(heading) + 1].startswith("digest_shift_")
+    assert "digest_more" in ids
 
 
 def test_what_changed_counts_possible_shifts_apart() -> None:
@@ -350,9 +368,11 @@ def test_what_changed_counts_possible_shifts_apart() -> None:
 
     window = DateWindow(date(2026, 1, 1), date(2026, 1, 7), "this week")
     topic = Topic(("ukraine",), "Ukraine", PositionFilter(parties=("ukr",)))
-    message = render_changes(Changes(shifts=(_shift(3, 0.9, 0.3),)), topic, window).to_dict()
-    assert "0 shifts · 1 possible" in json.dumps(message["blocks"], ensure_ascii=False)
-    assert message["text"].endswith("0 shifts · 1 possible")
+    changes = Changes(new=((Guarantee.NATO_MEMBERSHIP, (stored(9),)),),
+                      shifts=(_shift(3, 0.9, 0.3),))
+    message = render_changes(changes, topic, window).to_dict()
+    assert "1 new · 1 possible shift" in json.dumps(message["blocks"], ensure_ascii=False)
+    assert message["text"].endswith("1 new position, 1 possible shift")
 
 
 # --- export -------------------------------------------------------------------------------

@@ -98,19 +98,26 @@ def _shift_text(shift: Shift) -> str:
     return truncate("\n".join(lines), MAX_SECTION_TEXT)
 
 
+def _unsure(position: StoredPosition) -> bool:
+    """Unsure as the quote's mark says: never for a position an analyst checked."""
+    return not position.corrected_by and load_bands().unsure(position.confidence)
+
+
 def possible_shift(shift: Shift) -> bool:
     """A shift with a side the extractor is unsure of: more often a misreading than a move,
     so it is told apart from the shifts both of whose quotes are trusted."""
-    bands = load_bands()
-    return bands.unsure(shift.before.confidence) or bands.unsure(shift.after.confidence)
+    return _unsure(shift.before) or _unsure(shift.after)
 
 
-def shift_count(shifts: Sequence[Shift]) -> str:
-    """`2 shifts`, or `2 shifts · 1 possible` when the extractor is unsure of some."""
+def shift_count(shifts: Sequence[Shift], separator: str = " · ") -> str:
+    """`2 shifts`, `2 shifts · 1 possible`, or `1 possible shift` when the extractor is
+    unsure of every one."""
     possible = sum(possible_shift(s) for s in shifts)
     sure = len(shifts) - possible
-    return f"{sure} shift{'s' if sure != 1 else ''}" + (f" · {possible} possible" if possible
-                                                        else "")
+    if possible and not sure:
+        return f"{possible} possible shift{'s' if possible != 1 else ''}"
+    told = f"{sure} shift{'s' if sure != 1 else ''}"
+    return told + (f"{separator}{possible} possible" if possible else "")
 
 
 def _new_text(guarantee_name: str, positions: tuple[StoredPosition, ...]) -> str:
@@ -162,7 +169,7 @@ def fallback_text(digest: Digest) -> str:
         return truncate(f"Nothing new on {label} since the last digest.", MAX_FALLBACK_TEXT)
     parts = [f"{digest.new_count} new position{'s' if digest.new_count != 1 else ''}"]
     if digest.shifts:
-        parts.append(shift_count(digest.shifts))
+        parts.append(shift_count(digest.shifts, ", "))
     return truncate(f"Daily digest on {label}: {', '.join(parts)}", MAX_FALLBACK_TEXT)
 
 
@@ -196,37 +203,47 @@ def _content_blocks(
 ) -> list[Block]:
     """Header, summary, shifts, contests and new positions, as many as the budget allows,
     then a line saying how many were left out; room is kept for one closing block."""
-    candidates: list[tuple[str, Block]] = []
+    # units placed whole or not at all: a heading travels with its first shift, and when
+    # that pair does not fit, the rest of its group stays out too (no heading without shifts)
+    units: list[tuple[str, str, tuple[Block, ...]]] = []
     sure = [(i, s) for i, s in enumerate(shifts) if not possible_shift(s)]
     possible = [(i, s) for i, s in enumerate(shifts) if possible_shift(s)]
     for title, block_id, group in (("*Shifts*", "digest_shifts", sure),
                                    (POSSIBLE_TITLE, "digest_possible_shifts", possible)):
-        if group:
-            candidates.append(("", _section(title, block_id)))
-        for i, shift in group:
-            candidates.append(("shift", _section(_shift_text(shift), f"digest_shift_{i}")))
+        for n, (i, shift) in enumerate(group):
+            block = _section(_shift_text(shift), f"digest_shift_{i}")
+            first: tuple[Block, ...] = (_section(title, block_id), block) if n == 0 else (block,)
+            units.append(("shift", block_id, first))
     if contested:
-        candidates.append(("", _section(_contest_text(contested), "digest_contested")))
+        units.append(("", "", (_section(_contest_text(contested), "digest_contested"),)))
     for guarantee, positions in new:
         text = _new_text(guarantee_label(guarantee), positions)
-        candidates.append(("new", _section(text, f"digest_new_{guarantee}")))
+        units.append(("new", "", (_section(text, f"digest_new_{guarantee}"),)))
 
     blocks: list[Block] = [header, _context(summary, "digest_summary")]
     used = len(header.text.text if header.text else "") + len(summary)
     left_out = 0
-    for kind, block in candidates:
-        size = len(block.text.text) if isinstance(block, SectionBlock) and block.text else 0
-        room_blocks = len(blocks) + 1 <= MAX_BLOCKS - _RESERVED_BLOCKS
-        if room_blocks and used + size <= MAX_TOTAL_TEXT - _RESERVED_TEXT:
-            blocks.append(block)
+    dropped: set[str] = set()
+    for kind, group_id, unit in units:
+        size = sum(_text_size(block) for block in unit)
+        room_blocks = len(blocks) + len(unit) <= MAX_BLOCKS - _RESERVED_BLOCKS
+        if group_id not in dropped and room_blocks and \
+                used + size <= MAX_TOTAL_TEXT - _RESERVED_TEXT:
+            blocks.extend(unit)
             used += size
-        elif kind:
+            continue
+        if len(unit) > 1:
+            dropped.add(group_id)
+        if kind:
             left_out += 1
     if left_out:
-        blocks.append(
-            _context(f"_{left_out} more sections in the full briefing_", "digest_more")
-        )
+        more = f"_{left_out} more section{'s' if left_out != 1 else ''} in the full briefing_"
+        blocks.append(_context(more, "digest_more"))
     return blocks
+
+
+def _text_size(block: Block) -> int:
+    return len(block.text.text) if isinstance(block, SectionBlock) and block.text else 0
 
 
 def render_changes(changes: Changes, topic: Topic, window: DateWindow) -> Message:
@@ -252,7 +269,7 @@ def render_changes(changes: Changes, topic: Topic, window: DateWindow) -> Messag
         blocks.append(_open_words_button(" ".join(topic.words)))
     fallback = (
         f"What changed on {escape(label)} {escape(when)}: {count} new position"
-        f"{'s' if count != 1 else ''}, {shift_count(changes.shifts)}"
+        f"{'s' if count != 1 else ''}, {shift_count(changes.shifts, ', ')}"
     )
     return Message(text=truncate(fallback, MAX_FALLBACK_TEXT), blocks=blocks)
 
