@@ -1,5 +1,6 @@
-"""Who would provide the guarantee: a choice among nobody, the holder and the parties the
-evidence sentence names, made by a small linear model over how each is named.
+"""Who would provide the guarantee: a choice among nobody, the holder, the parties the
+evidence sentence names and the guarantors the rules found for the same guarantee elsewhere
+in the article, made by a small linear model over how each is named.
 
 "Kyiv wants US guarantees" → usa; "France offered troops" → fra (the holder);
 "Ukraine seeks membership" → nobody.
@@ -16,7 +17,8 @@ NOBODY = ""
 
 
 def options(view: ArticleView, cand: Candidate, stance: str) -> list[str]:
-    """Nobody, the holder, every other party named in the sentence, and the rules' pick."""
+    """Nobody, the holder, every other party named in the sentence, the rules' pick, and the
+    guarantors the rules found for the same guarantee anywhere in the article."""
     out = [NOBODY, cand.party]
     out += [m.party for m in view.mentions[cand.sentence]]
     out += [p.guarantor for p in view.rules.proposals

@@ -193,7 +193,8 @@ def fit_binary(data: list[tuple[dict[str, float], str]], prefix: str) -> LinearM
     digest = hashlib.sha1(weights.tobytes() + bias.tobytes())
     names = vectorizer.get_feature_names_out()
     return LinearModel(("no", "yes"), {str(n): i for i, n in enumerate(names)}, weights, bias,
-                       {"version": prefix + digest.hexdigest()[:6]})
+                       {"version": prefix + digest.hexdigest()[:6],
+                        "C": GUARANTOR_REGULARISATION})
 
 
 def fit(data: list[Example], version_salt: str) -> LinearModel:
