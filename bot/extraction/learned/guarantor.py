@@ -8,7 +8,7 @@ in the article, made by a small linear model over how each is named.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 
 from bot.extraction.learned.features import GROUPS, ArticleView, Candidate, PartyMention
 from bot.extraction.learned.model import LinearModel
@@ -29,8 +29,8 @@ def options(view: ArticleView, cand: Candidate, stance: str) -> list[str]:
 
 def _article_guarantors(view: ArticleView, cand: Candidate) -> list[str]:
     """Guarantors the rules found for the same guarantee anywhere in the article."""
-    return [p.guarantor for p in view.rules.proposals
-            if p.guarantee.value == cand.guarantee and p.guarantor]
+    return list(dict.fromkeys(p.guarantor for p in view.rules.proposals
+                              if p.guarantee.value == cand.guarantee and p.guarantor))
 
 
 def _rules_pick(view: ArticleView, cand: Candidate, stance: str) -> str | None:
@@ -41,8 +41,8 @@ def _rules_pick(view: ArticleView, cand: Candidate, stance: str) -> str | None:
     return None
 
 
-def features(view: ArticleView, cand: Candidate, stance: str, option: str
-             ) -> dict[str, float]:
+def features(view: ArticleView, cand: Candidate, stance: str, option: str,
+             article: Collection[str] | None = None) -> dict[str, float]:
     """How `option` relates to the position and its sentence."""
     holder_benef = cand.party == view.beneficiary
     kind = "nobody" if option == NOBODY else ("holder" if option == cand.party else "other")
@@ -65,7 +65,7 @@ def features(view: ArticleView, cand: Candidate, stance: str, option: str
         f[f"other_group={option in GROUPS}"] = 1.0
         if option in GROUPS:
             f[f"group={option}&g={cand.guarantee}"] = 1.0
-        if option in _article_guarantors(view, cand):
+        if option in (_article_guarantors(view, cand) if article is None else article):
             f["article_guarantor"] = 1.0
             f[f"article_guarantor&s={stance}"] = 1.0
         for name, value in _relation(view, cand, option):
@@ -106,8 +106,9 @@ def _relation(view: ArticleView, cand: Candidate, option: str) -> Iterator[tuple
 def choose(model: LinearModel, view: ArticleView, cand: Candidate, stance: str) -> str | None:
     """The likeliest guarantor, None for nobody."""
     best, best_score = NOBODY, float("-inf")
+    article = frozenset(_article_guarantors(view, cand))
     for option in options(view, cand, stance):
-        score = float(model.scores(features(view, cand, stance, option))[1])
+        score = float(model.scores(features(view, cand, stance, option, article))[1])
         if score > best_score:
             best, best_score = option, score
     return best or None
