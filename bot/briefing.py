@@ -18,6 +18,7 @@ from datetime import date
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
+from bot.confidence import marked_unsure
 from bot.models import DateWindow, PositionFilter, StanceCell, StoredPosition, SummaryRow
 from bot.query import Topic
 from bot.topics import actor_display_name, normalise, party_label
@@ -54,6 +55,8 @@ class StanceShift:
     stance: Stance  # the latest
     since: date | None  # first position of the latest stance after the earlier one
     before: Stance
+    # the extractor is unsure of the latest position of either stance: maybe a misreading
+    possible: bool = False
 
 
 @dataclass(frozen=True)
@@ -327,7 +330,8 @@ async def find_shifts(
     team: str | None = None,
 ) -> dict[Guarantee, list[StanceShift]]:
     """Parties whose latest stance differs from an earlier one, with the date since which
-    they hold it ("backs since 7 Jan, opposed before"): one index seek per shifted party."""
+    they hold it ("backs since 7 Jan, opposed before"): one index seek per shifted party. A
+    shift is `possible` when the extractor is unsure of the latest position of either side."""
     earlier: dict[tuple[Guarantee, str], tuple[Stance, Mark]] = {}
     for cell in cells:
         key = (cell.guarantee, cell.party)
@@ -336,11 +340,18 @@ async def find_shifts(
         mark = (cell.latest_published or date.min, cell.latest_position_id)
         if key not in earlier or mark > earlier[key][1]:
             earlier[key] = (cell.stance, mark)
+    moved = [
+        (guarantee, party, before, before_mark, *current[(guarantee, party)])
+        for (guarantee, party), (before, before_mark) in sorted(earlier.items())
+        # held on the same day: hesitation, not a change
+        if current[(guarantee, party)][1][0] > before_mark[0]
+    ]
+    sides: set[int] = set()  # the latest position of each side, read once for all shifts
+    for *_, before_mark, _, mark in moved:
+        sides |= {before_mark[1], mark[1]}
+    unsure = {p.id for p in await store.positions_by_ids(sides, team=team) if marked_unsure(p)}
     found: dict[Guarantee, list[StanceShift]] = defaultdict(list)
-    for (guarantee, party), (before, before_mark) in sorted(earlier.items()):
-        stance, mark = current[(guarantee, party)]
-        if mark[0] <= before_mark[0]:
-            continue  # held on the same day: hesitation, not a change
+    for guarantee, party, before, before_mark, stance, mark in moved:
         since = await store.first_published(
             party, guarantee, stance, before_mark[0].isoformat(), team=team
         )
@@ -348,6 +359,7 @@ async def find_shifts(
             StanceShift(
                 party, party_label(party), stance,
                 date.fromisoformat(since) if since else mark[0], before,
+                possible=bool({before_mark[1], mark[1]} & unsure),
             )
         )
     return found

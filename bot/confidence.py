@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+from bot.models import StoredPosition
+
 
 @dataclass(frozen=True)
 class ConfidenceBands:
@@ -49,6 +51,12 @@ def parse_bands(text: str) -> ConfidenceBands:
         raise ValueError("bands must be a list of numbers from 0 up to (not including) 1")
     cut = {0.0, float(bar)} if bar < 1.0 else {0.0}
     return ConfidenceBands(float(bar), tuple(sorted(cut | {float(e) for e in edges})))
+
+
+def marked_unsure(position: StoredPosition) -> bool:
+    """Whether cards mark the position "extractor unsure": a confidence under the bar, and
+    never a position an analyst checked."""
+    return not position.corrected_by and load_bands().unsure(position.confidence)
 
 
 @cache

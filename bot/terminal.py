@@ -22,7 +22,7 @@ from rich.text import Text
 from bot.briefing import STANCE_ORDER, Briefing, GuaranteeBriefing, Holder
 from bot.cards.briefing import STANCE_LABELS, context_line
 from bot.cards.common import host_of, reported_by
-from bot.cards.corrections import trust_suffix
+from bot.cards.corrections import POSSIBLE_SHIFT_MARK, trust_suffix
 from bot.replies import Reply
 
 STANCE_STYLES = {"seeks": "cyan", "backs": "green", "opposes": "red", "doubts": "yellow"}
@@ -83,7 +83,8 @@ def render_guarantee(section: GuaranteeBriefing) -> RenderableType:
     for shift in section.shifts:
         since = shift.since.isoformat() if shift.since else "lately"
         parts.append(
-            Text(clean(f"↪ {shift.name} {shift.stance} since {since}, {shift.before} before"),
+            Text(clean(f"↪ {shift.name} {shift.stance} since {since}, {shift.before} before"
+                       + (f" · {POSSIBLE_SHIFT_MARK}" if shift.possible else "")),
                  style="yellow")
         )
     latest = section.latest

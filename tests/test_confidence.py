@@ -375,6 +375,51 @@ def test_what_changed_counts_possible_shifts_apart() -> None:
     assert message["text"].endswith("1 new position, 1 possible shift")
 
 
+@pytest.mark.parametrize(("later", "possible"), [(0.3, True), (0.9, False), (None, False)])
+async def test_the_briefing_marks_a_stance_change_it_is_unsure_of(
+    store_url: str, later: float | None, possible: bool
+) -> None:
+    """Hungary backed a force in January and opposes it in March: on the briefing card that
+    is a shift, marked possible when the extractor is unsure of either side, and not once
+    an analyst has checked the unsure side."""
+    from bot.briefing import build_briefing
+    from bot.cards.corrections import POSSIBLE_SHIFT_MARK
+    from bot.topics import load_topic_index
+
+    january = replace(ARTICLE, id="c-jan", url="https://news.example/jan",
+                      published=date(2026, 1, 5))
+    march = replace(ARTICLE, id="c-mar", url="https://news.example/mar",
+                    published=date(2026, 3, 5), text=f"Budapest changed course.\n{SENTENCE}")
+    async with open_store(store_url) as store:
+        for article, stance, confidence in ((january, Stance.BACKS, 0.9),
+                                            (march, Stance.OPPOSES, later)):
+            await store.add_article(article)
+            await store.save_positions(
+                article.id, [replace(SURE, stance=stance, confidence=confidence)], "combined", "1")
+
+        async def shift_line(team: str | None = None) -> str:
+            topic = (await load_topic_index(store)).resolve(["hungary"])
+            if team is not None:
+                topic = replace(topic, filter=replace(topic.filter,
+                                                      team=await store.overlay_team(team)))
+            briefing = await build_briefing(store, topic)
+            [section] = [g for g in briefing.guarantees
+                         if g.guarantee is Guarantee.PEACEKEEPING_FORCE]
+            [shift] = section.shifts
+            assert shift.possible is possible
+            return json.dumps(briefing_message(briefing).to_dict(), ensure_ascii=False)
+
+        assert (POSSIBLE_SHIFT_MARK in await shift_line()) is possible
+        if possible:
+            [unsure] = [p for p in await store.positions(PositionFilter())
+                        if p.confidence == later]
+            # an analyst reads it as doubt: still a change from backing, now a checked one
+            await store.correct_position(unsure.id, CorrectionKind.STANCE, user_id="U1",
+                                         team="TA", new_stance=Stance.DOUBTS)
+            possible = False
+            assert POSSIBLE_SHIFT_MARK not in await shift_line("TA")
+
+
 # --- export -------------------------------------------------------------------------------
 
 

@@ -47,7 +47,7 @@ from bot.cards.common import (
     reported_by,
     truncate,
 )
-from bot.cards.corrections import correction_overflow, trust_suffix
+from bot.cards.corrections import POSSIBLE_SHIFT_MARK, correction_overflow, trust_suffix
 from bot.cards.evidence import OVERFLOW_TEXT
 from bot.models import StoredPosition
 from bot.vocabulary import Stance
@@ -218,9 +218,11 @@ MAX_SHIFT_LINES = 3
 
 
 def shift_text(shift: StanceShift) -> str:
-    """`↪ United States backs since 7 Jan 2026, opposed before`."""
+    """`↪ United States backs since 7 Jan 2026, opposed before`, marked when possible only."""
     since = f"{shift.since.day} {shift.since:%b %Y}" if shift.since else "lately"
-    return f"↪ _{escape(shift.name)} {shift.stance} since {since}, {PAST[shift.before]} before_"
+    mark = f" · {POSSIBLE_SHIFT_MARK}" if shift.possible else ""
+    return (f"↪ _{escape(shift.name)} {shift.stance} since {since}, "
+            f"{PAST[shift.before]} before_{mark}")
 
 
 def stance_line(line: StanceLine, limit: int) -> str:

@@ -26,7 +26,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.cards.common import Message, escape, plain
-from bot.confidence import load_bands
+from bot.confidence import marked_unsure
 from bot.models import StoredPosition
 from bot.vocabulary import Party, Stance
 
@@ -39,6 +39,8 @@ ACTION_NOTE = "correction_note_input"
 CHECKED_MARK = "✓ checked by an analyst"
 # A position whose confidence is under the bar of bot/data/confidence.toml.
 UNSURE_MARK = "⚠ extractor unsure"
+# A change of stance with a side the extractor is unsure of (briefing card, terminal).
+POSSIBLE_SHIFT_MARK = "⚠ possible: extractor unsure of a side"
 MAX_NOTE = 1000
 MAX_SELECT_OPTIONS = 100  # Slack: per select, and per option group
 
@@ -85,7 +87,7 @@ def trust_suffix(position: StoredPosition) -> str:
     with no confidence included)."""
     if position.corrected_by:
         return f" · {CHECKED_MARK}"
-    return f" · {UNSURE_MARK}" if load_bands().unsure(position.confidence) else ""
+    return f" · {UNSURE_MARK}" if marked_unsure(position) else ""
 
 
 def _position_line(position: StoredPosition, party_name: str) -> str:

@@ -42,7 +42,7 @@ from bot.cards.common import (
     truncate,
 )
 from bot.cards.corrections import trust_suffix
-from bot.confidence import load_bands
+from bot.confidence import marked_unsure
 from bot.models import DateWindow, StoredPosition, Subscription
 from bot.query import Topic
 from bot.topics import actor_display_name, guarantee_label, party_label
@@ -98,15 +98,10 @@ def _shift_text(shift: Shift) -> str:
     return truncate("\n".join(lines), MAX_SECTION_TEXT)
 
 
-def _unsure(position: StoredPosition) -> bool:
-    """Unsure as the quote's mark says: never for a position an analyst checked."""
-    return not position.corrected_by and load_bands().unsure(position.confidence)
-
-
 def possible_shift(shift: Shift) -> bool:
     """A shift with a side the extractor is unsure of: more often a misreading than a move,
     so it is told apart from the shifts both of whose quotes are trusted."""
-    return _unsure(shift.before) or _unsure(shift.after)
+    return marked_unsure(shift.before) or marked_unsure(shift.after)
 
 
 def shift_count(shifts: Sequence[Shift], separator: str = " · ") -> str:
