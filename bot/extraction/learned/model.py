@@ -73,10 +73,11 @@ class LinearModel:
             # rows of the feature-major copy are contiguous: gathering them is cheap; the sums
             # then run along contiguous memory, in the same order as a label-major layout
             gathered = self._by_feature[cols]
-            gathered *= np.array(vals)[:, None]
-            weighted = np.ascontiguousarray(gathered.T)
-            # a zero column at the end, so that trailing rows with no feature have an index
-            weighted = np.concatenate([weighted, np.zeros((len(self.labels), 1))], axis=1)
+            if any(v != 1.0 for v in vals):  # the features are mostly indicators (1.0)
+                gathered *= np.array(vals)[:, None]
+            # plus a zero column at the end, so that trailing rows with no feature have an index
+            weighted = np.zeros((len(self.labels), len(cols) + 1))
+            weighted[:, :-1] = gathered.T
             sums = np.add.reduceat(weighted, starts, axis=1).T
             # reduceat gives a row with no feature its next row's first column: zero those
             counts = np.diff([*starts, len(cols)])
