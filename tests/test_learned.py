@@ -91,6 +91,29 @@ def test_a_list_of_countries_gives_each_a_candidate() -> None:
     assert any("in_list" in c.features for c in listed)
 
 
+def test_the_sentence_model_reads_each_stance_and_candidates_carry_it() -> None:
+    """The sentence model gives the guarantees a sentence speaks of and how likely it carries
+    each stance; a candidate reads the stances (in buckets, and the likeliest), and a refusal
+    reads as one."""
+    from bot.extraction.learned.features import STANCE_LABEL
+
+    sentences = load_model("sentences")
+    stances = [label for label in sentences.labels if label.startswith(STANCE_LABEL)]
+    assert sorted(stances) == sorted(STANCE_LABEL + s for s in ("seeks", "backs", "opposes",
+                                                                 "doubts"))
+    rules = RuleExtractor()
+    doc = rules.nlp("No troops\nItaly has flatly refused to send soldiers to Ukraine,"
+                    " Prime Minister Giorgia Meloni said.")
+    view = build_view(doc, rules.analyse(doc), sentences.batch_independent)
+    [italy] = [c for c in view.candidates if c.party == "ita" and c.sentence == 1]
+    assert italy.features.get("sp_top=opposes") == 1.0
+    assert sum(name.startswith("sp=") for name in italy.features) == 4
+    # without a sentence model (or one without stance labels) there is no prior
+    plain = build_view(doc, rules.analyse(doc))
+    assert not any(name.startswith(("sp=", "sp_top=")) for c in plain.candidates
+                   for name in c.features)
+
+
 def test_clear_news_sentences(combined: CombinedExtractor) -> None:
     assert ("fra", "backs", "peacekeeping_force") in keys(
         combined, "Paris ready\nFrance is ready to send peacekeepers to Ukraine after a"

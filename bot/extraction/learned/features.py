@@ -38,6 +38,9 @@ LIST_JOINERS = frozenset({",", "and", "&", "or", "as", "well"})
 # A guarantee the sentence model finds likely becomes a candidate even where no phrase of the
 # lexicon names it ("no soldiers on Ukrainian soil").
 GUESS_MIN = 0.25
+# The sentence model's labels that are stances, not guarantees ("st:opposes"): how likely the
+# sentence carries a position of each stance, whoever holds it.
+STANCE_LABEL = "st:"
 # Words by which a sentence refers back to what the previous one proposed.
 REFERRING = frozenset({"it", "this", "that", "idea", "plan", "proposal", "move", "such",
                        "offer", "request", "bid", "agree", "them", "they"})
@@ -90,6 +93,17 @@ def sentence_words(sent: Span, lower: list[str], lexicon: set[str]) -> dict[str,
         f[f"bi={a}_{b}"] = 1.0
     for g in lexicon:
         f["lex=" + g] = 1.0
+    return f
+
+
+def _stance_prior(guessed: dict[str, float]) -> dict[str, float]:
+    """How likely the sentence carries a position of each stance, whoever holds it (the
+    sentence model's stance labels), in buckets, and the likeliest stance."""
+    prior = {g[len(STANCE_LABEL):]: p for g, p in guessed.items() if g.startswith(STANCE_LABEL)}
+    if not prior:  # a sentence model without stance labels
+        return {}
+    f = {f"sp={stance}&{_probability_bucket(p)}": 1.0 for stance, p in prior.items()}
+    f["sp_top=" + max(prior, key=prior.__getitem__)] = 1.0
     return f
 
 
@@ -217,7 +231,7 @@ def build_view(doc: Doc, rules: RuleAnalysis, guesser: Guesser | None = None, *,
                          for k, sent in enumerate(sents)]
     guesses = guesser(sentence_features) if guesser is not None else [{} for _ in sents]
     for k, sent in enumerate(sents):
-        guessed = guesses[k]
+        guessed = guesses[k]  # guarantees, and stances under STANCE_LABEL
         ms = list(mentions_by[k])
         speaker = rules.speakers[k] if k < len(rules.speakers) else None
         if speaker is not None and speaker.party in parties():
@@ -226,7 +240,8 @@ def build_view(doc: Doc, rules: RuleAnalysis, guesser: Guesser | None = None, *,
         props = proposals_by.get(k, [])
         names = {m.party for m in ms}
         g_values = {g[2] for g in gs} | {p.guarantee.value for p in props}
-        new = {g for g, p in guessed.items() if p >= GUESS_MIN and g not in g_values}
+        new = {g for g, p in guessed.items()
+               if p >= GUESS_MIN and g not in g_values and not g.startswith(STANCE_LABEL)}
         # "Hungary would block it": a stance with no guarantee of its own refers back
         back = recent - g_values - new if k > 0 and not g_values and cues_by[k] else set()
         if g_values:
@@ -248,6 +263,7 @@ def build_view(doc: Doc, rules: RuleAnalysis, guesser: Guesser | None = None, *,
                 ms.append(PartyMention(sent.start, sent.start, main, "M"))
         if not (g_values or new) or not ms:
             continue
+        prior = _stance_prior(guessed)
         context = _sentence_features(text[sent.start_char:sent.end_char], sent, lower,
                                      cues_by[k], k if headline else k + 1)
         for party in dict.fromkeys(m.party for m in ms):
@@ -258,6 +274,7 @@ def build_view(doc: Doc, rules: RuleAnalysis, guesser: Guesser | None = None, *,
                                   speech_by[k], props, final, beneficiary, context)
                 if guesser is not None:
                     cand.features["gp=" + _probability_bucket(guessed.get(g, 0.0))] = 1.0
+                cand.features.update(prior)
                 if g in back:
                     cand.features["g_back"] = 1.0
                     cand.features["g_back&g=" + g] = 1.0

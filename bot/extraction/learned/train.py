@@ -30,7 +30,7 @@ from bot.extraction.learned.extractor import (
     CombinedExtractor,
     without_rules,
 )
-from bot.extraction.learned.features import ArticleView, build_view
+from bot.extraction.learned.features import STANCE_LABEL, ArticleView, build_view
 from bot.extraction.learned.guarantor import NOBODY
 from bot.extraction.learned.guarantor import features as guarantor_features
 from bot.extraction.learned.guarantor import options as guarantor_options
@@ -38,7 +38,7 @@ from bot.extraction.learned.model import LABELS, LinearModel
 from bot.extraction.learned.splits import load_split
 from bot.extraction.rules import RuleExtractor
 from bot.ingest import IngestProblem, article_from_record
-from bot.vocabulary import GUARANTEE_ORDER
+from bot.vocabulary import GUARANTEE_ORDER, Stance
 
 SEED = 20261206
 REGULARISATION = 0.1  # inverse strength C of the L2 penalty (chosen on dev among 0.1-2)
@@ -94,6 +94,8 @@ def sentence_examples(views: list[ArticleView], records: Sequence[Mapping[str, A
         for sent, words in zip(view.sentences, view.sentence_features, strict=True):
             gold = {g for start, end, _, g, _ in spans
                     if start < sent.end_char and end > sent.start_char}
+            gold |= {STANCE_LABEL + st for start, end, _, _, st in spans
+                     if start < sent.end_char and end > sent.start_char}
             out.append((words, gold))
     return out
 
@@ -105,7 +107,8 @@ def fit_sentences(data: list[tuple[dict[str, float], set[str]]]) -> LinearModel:
 
     vectorizer = DictVectorizer(sort=True)
     x = vectorizer.fit_transform([f for f, _ in data])
-    labels = tuple(g.value for g in GUARANTEE_ORDER)
+    labels = tuple(g.value for g in GUARANTEE_ORDER) + tuple(
+        STANCE_LABEL + st.value for st in Stance)
     weights = np.zeros((len(labels), x.shape[1]), dtype=np.float32)
     bias = np.full(len(labels), -50.0, dtype=np.float32)
     for row, g in enumerate(labels):
