@@ -91,7 +91,7 @@ def sentence_words(sent: Span, lower: list[str], lexicon: set[str]) -> dict[str,
     f = {"u=" + w: 1.0 for w in words if w not in STOP}
     for a, b in pairwise(words):
         f[f"bi={a}_{b}"] = 1.0
-    for g in lexicon:
+    for g in sorted(lexicon):  # a fixed order: the sums come out the same bits every run
         f["lex=" + g] = 1.0
     return f
 
@@ -278,7 +278,7 @@ def build_view(doc: Doc, rules: RuleAnalysis, guesser: Guesser | None = None, *,
                 if g in back:
                     cand.features["g_back"] = 1.0
                     cand.features["g_back&g=" + g] = 1.0
-                    for w in REFERRING & set(lower[sent.start:sent.end]):
+                    for w in sorted(REFERRING & set(lower[sent.start:sent.end])):
                         cand.features["g_back&w=" + w] = 1.0
                 elif g in new:
                     cand.features["g_guessed"] = 1.0
