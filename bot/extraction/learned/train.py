@@ -87,7 +87,8 @@ def label_view(view: ArticleView, record: Mapping[str, Any]) -> list[str]:
 
 def sentence_examples(views: list[ArticleView], records: Sequence[Mapping[str, Any]]
                       ) -> list[tuple[dict[str, float], set[str]]]:
-    """(sentence words, guarantees its gold spans speak of) of every sentence."""
+    """(sentence words, the guarantees and `st:` stances of its gold spans) of every
+    sentence."""
     out = []
     for view, record in zip(views, records, strict=True):
         spans = _spans(record)
@@ -101,7 +102,8 @@ def sentence_examples(views: list[ArticleView], records: Sequence[Mapping[str, A
 
 
 def fit_sentences(data: list[tuple[dict[str, float], set[str]]]) -> LinearModel:
-    """One logistic regression per guarantee over a sentence's words."""
+    """One logistic regression per guarantee, and per stance (`st:seeks` ...: the sentence
+    carries a position of that stance, whoever holds it), over a sentence's words."""
     from sklearn.feature_extraction import DictVectorizer
     from sklearn.linear_model import LogisticRegression
 
@@ -126,9 +128,9 @@ def fit_sentences(data: list[tuple[dict[str, float], set[str]]]) -> LinearModel:
 
 def cross_fitted_views(records: Sequence[Mapping[str, Any]], rules: RuleExtractor
                        ) -> tuple[list[ArticleView], LinearModel]:
-    """Views whose guessed guarantees come from a sentence model that never saw the article
-    (k folds), so the candidate model learns how far to trust it on unseen text; and the
-    sentence model fitted on everything, for use after training."""
+    """Views whose guessed guarantees and stance priors come from a sentence model that never
+    saw the article (k folds), so the candidate model learns how far to trust it on unseen
+    text; and the sentence model fitted on everything, for use after training."""
     parsed = []
     for record in records:
         doc = rules.nlp(str(record["text"]))
