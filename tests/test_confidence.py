@@ -355,6 +355,7 @@ def test_a_shift_heading_never_stands_without_a_shift() -> None:
     payload = render_digest(digest).to_dict()
     assert check_message(payload) is None
     ids = [b["block_id"] for b in payload["blocks"]]
+    assert "digest_shifts" in ids and "digest_more" in ids  # the budget did run out
     for heading in ("digest_shifts", "digest_possible_shifts"):
         if heading in ids:
             assert ids[ids.index(heading) + 1].startswith("digest_shift_")
