@@ -123,9 +123,9 @@ def test_clear_news_sentences(combined: CombinedExtractor) -> None:
         " Ukraine under any arrangement.")
 
 
-@pytest.mark.xfail(strict=True, reason="known: the stance prior carries topical bias; NATO "
-                   "sentences are more often refusals in training (see BENCHMARKS.md, Round 5)")
-def test_a_third_state_wanting_ukraine_in_nato_backs_it(combined: CombinedExtractor) -> None:
+def test_a_third_state_wanting_ukraine_in_nato_does_not_oppose_it(
+    combined: CombinedExtractor,
+) -> None:
     found = keys(combined, "Warsaw on NATO\nPoland wants Ukraine in NATO, its foreign minister"
                            " said, calling membership the only guarantee.")
     assert ("pol", "opposes", "nato_membership") not in found
