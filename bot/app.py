@@ -27,9 +27,9 @@ from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.response import BoltResponse
 
 import handlers
+from bot.respond import Responder
 from bot.services import Services, build_slack_client
 from bot.settings import Settings
-from handlers.respond import Responder
 
 log = logging.getLogger(__name__)
 

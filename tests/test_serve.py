@@ -13,9 +13,9 @@ import aiohttp
 import pytest
 
 import bot.serve
+from bot.respond import Responder
 from bot.serve import ServeError, background_tasks, serve
 from bot.settings import Settings
-from handlers.respond import Responder
 from tests.conftest import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET
 from tests.fakes.running import wait_healthy
 from tests.fakes.slack import FakeSlack

@@ -18,11 +18,11 @@ from bot.app import build_app
 from bot.cards.common import ACTION_SUBSCRIBE, button_value
 from bot.commands import answer
 from bot.replies import CommandContext, Reply
+from bot.respond import Delivery, Responder
 from bot.services import Services, build_slack_client
 from bot.settings import Settings
 from bot.store import open_store
 from bot.subscriptions import first_digest_at
-from handlers.respond import Delivery, Responder
 from tests.fakes.slack import FakeSlack
 from tests.fakes.slack_payloads import block_action
 
