@@ -32,11 +32,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import build_app
 from bot.corrections import warn_unread_corrections
+from bot.deliveries import DELIVERY_WINDOW, Deduplicator
 from bot.extraction import Extractor
 from bot.services import Services, open_services
 from bot.settings import Settings
 from bot.slack_requests import BadSlackRequest, SslCheck, read_slack_request
-from handlers.middleware import DELIVERY_WINDOW, Deduplicator
 
 log = logging.getLogger(__name__)
 
