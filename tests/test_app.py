@@ -82,7 +82,8 @@ async def open_app(
 ) -> tuple[AsyncApp, Services, RecordingResponder]:
     services = await stack.enter_async_context(open_services(settings, extractor=extractor))
     responder = RecordingResponder(services.http)
-    return build_app(settings, services, responder=responder), services, responder
+    app = build_app(settings, services, listeners=handlers.register, responder=responder)
+    return app, services, responder
 
 
 @pytest.fixture

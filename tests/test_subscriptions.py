@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 from slack_bolt.request.async_request import AsyncBoltRequest
 
+import handlers
 from bot.app import build_app
 from bot.cards.common import ACTION_SUBSCRIBE, button_value
 from bot.commands import answer
@@ -111,7 +112,9 @@ async def test_subscribe_button_subscribes_the_channel_and_answers_privately(
 ) -> None:
     async with services_for(tmp_path, slack_api_url=fake_slack.base_url) as services:
         responder = Recorder(services.http)
-        app = build_app(services.settings, services, responder=responder)
+        app = build_app(
+            services.settings, services, listeners=handlers.register, responder=responder
+        )
         payload = block_action(
             ACTION_SUBSCRIBE, button_value("ukraine"), response_url="http://r.invalid/1",
             channel_id="C9", user_id="U9",
