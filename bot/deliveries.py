@@ -8,8 +8,7 @@ again. The window lives in this process's memory (`Deduplicator`): enough for on
 share it through the database instead (`SharedDeduplicator`, on PostgreSQL), so a retry that
 lands on another replica is still answered once.
 
-The listeners' middleware (`handlers.middleware`) and Socket Mode's envelope filter
-(`bot.serve`) both use these.
+The listeners' middleware and Socket Mode's envelope filter (`bot.serve`) both use these.
 """
 
 from __future__ import annotations
