@@ -54,6 +54,7 @@ OUT = ROOT / "benchmarks" / "out"
 async def run_server(kind: str, port: int, api_url: str, store: str) -> None:
     from slack_bolt.async_app import AsyncAck, AsyncApp
 
+    import handlers
     from bot.app import build_app
     from bot.serve import run_http
     from bot.services import build_slack_client, open_services
@@ -83,7 +84,7 @@ async def run_server(kind: str, port: int, api_url: str, store: str) -> None:
         # The synthetic store has no extraction records: skip the demo-corpus step, which
         # would try to extract every synthetic article.
         async with open_services(settings, load_demo_corpus=False) as services:
-            app = build_app(settings, services)
+            app = build_app(settings, services, listeners=handlers.register)
             await run_http(app, settings.host, port, stop, signing_secret=SECRET)
 
 

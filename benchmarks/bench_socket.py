@@ -49,6 +49,7 @@ async def run_server(kind: str, api_url: str, store: str) -> None:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
     from slack_bolt.async_app import AsyncAck, AsyncApp
 
+    import handlers
     from bot.app import build_app
     from bot.serve import run_socket_mode, settle_heap
     from bot.services import build_slack_client, open_services
@@ -82,7 +83,8 @@ async def run_server(kind: str, api_url: str, store: str) -> None:
         # The synthetic store has no extraction records for the rules extractor: skip the
         # demo-corpus step (and no background re-extraction runs here).
         async with open_services(settings, load_demo_corpus=False) as services:
-            await run_socket_mode(build_app(settings, services), settings, stop)
+            app = build_app(settings, services, listeners=handlers.register)
+            await run_socket_mode(app, settings, stop)
 
 
 # --- the load generator ----------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """The bolt app: our own Web API client, services in the context, one error handler, listeners.
 
 `build_app` is the only place an `AsyncApp` is made. It never builds anything at import time.
+The listeners are not imported here: the caller passes them (`bot.listeners.Listeners`; `serve`
+loads `handlers.register` through its entry point), so `bot/` never depends on `handlers/`.
 
 Choices worth knowing:
 - The client is ours (`Services.slack`, from `build_slack_client`), so `SLACK_API_URL` and the
@@ -26,10 +28,10 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.response import BoltResponse
 
-import handlers
+from bot.listeners import Listeners
+from bot.respond import Responder
 from bot.services import Services, build_slack_client
 from bot.settings import Settings
-from handlers.respond import Responder
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +43,12 @@ def build_app(
     settings: Settings,
     services: Services,
     *,
+    listeners: Listeners,
     responder: Responder | None = None,
     reply_attempts: int = 3,
     reply_backoff: float = 0.5,
 ) -> AsyncApp:
-    """The bolt app for one workspace, wired to `services` and every listener in `handlers`.
+    """The bolt app for one workspace, wired to `services`, with `listeners` attached.
 
     Replies to response URLs go through `responder` (default: one on the services' HTTP
     session, `reply_attempts` tries with `reply_backoff` seconds doubling between them).
@@ -74,7 +77,7 @@ def build_app(
         await answer_unexpected_error(responder, error, body)
 
     # Several replicas share one PostgreSQL database: so does the duplicate filter.
-    handlers.register(app, services.store if services.store.dialect.postgres else None)
+    listeners(app, services.store if services.store.dialect.postgres else None)
     return app
 
 

@@ -32,11 +32,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import build_app
 from bot.corrections import warn_unread_corrections
+from bot.deliveries import DELIVERY_WINDOW, Deduplicator
 from bot.extraction import Extractor
+from bot.listeners import Listeners, ListenersNotFound, load_listeners
 from bot.services import Services, open_services
 from bot.settings import Settings
 from bot.slack_requests import BadSlackRequest, SslCheck, read_slack_request
-from handlers.middleware import DELIVERY_WINDOW, Deduplicator
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +65,12 @@ async def serve(
     stop: asyncio.Event | None = None,
     extractor: Extractor | None = None,
     ping_interval: float = 10.0,
+    listeners: Listeners | None = None,
 ) -> None:
-    """Run the bot until `stop` is set (by SIGTERM/SIGINT when not given)."""
+    """Run the bot until `stop` is set (by SIGTERM/SIGINT when not given).
+
+    The Slack listeners are `listeners`, or else the installed ones (`load_listeners`).
+    """
     mode = "Socket Mode" if socket_mode else "HTTP mode"
     missing = settings.missing_for_serve(socket_mode=socket_mode)
     if missing:
@@ -75,6 +80,11 @@ async def serve(
             "installs through OAuth (SLACK_CLIENT_ID...) need HTTP mode for /slack/install:"
             " unset SLACK_APP_TOKEN or serve with --mode http"
         )
+    if listeners is None:
+        try:
+            listeners = load_listeners()
+        except ListenersNotFound as exc:
+            raise ServeError(str(exc)) from None
     log.info("starting in %s (Slack API at %s)", mode, settings.slack_api_url)
     own_signals = stop is None
     stop = stop or asyncio.Event()
@@ -82,7 +92,7 @@ async def serve(
         _install_signal_handlers(stop)
     try:
         async with open_services(settings, extractor=extractor) as services:
-            app = build_app(settings, services)
+            app = build_app(settings, services, listeners=listeners)
             await warn_unread_corrections(settings, services.store)
             if not settings.oauth:  # with OAuth each workspace brings its own token
                 await check_token(app.client)

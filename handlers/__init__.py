@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
+from bot.deliveries import Deduplicator, DeliveryLog, SharedDeduplicator
 from handlers import actions, commands, corrections, home, subscriptions, workspaces
-from handlers.middleware import (
-    Deduplicator,
-    DeliveryLog,
-    SharedDeduplicator,
-    build_dedupe_middleware,
-)
+from handlers.middleware import build_dedupe_middleware
 
 
 def register(app: AsyncApp, shared_deliveries: DeliveryLog | None = None) -> None:

@@ -13,10 +13,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.cards.common import ACTION_MATRIX, ACTION_SHOW_EVIDENCE, parse_button_value
 from bot.commands import answer, evidence_view
 from bot.query import UserError
+from bot.respond import Responder
 from bot.services import Services
 from handlers.commands import deliver, user_error_reply
 from handlers.middleware import ack_first
-from handlers.respond import Responder
 from handlers.subscriptions import click_context
 
 

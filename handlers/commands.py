@@ -13,9 +13,9 @@ from bot.commands import answer
 from bot.files import UploadError, share_file
 from bot.query import UserError
 from bot.replies import CommandContext, Reply
+from bot.respond import Responder
 from bot.services import Services
 from handlers.middleware import ack_first
-from handlers.respond import Responder
 
 log = logging.getLogger(__name__)
 

@@ -22,10 +22,10 @@ from bot.corrections import REFUSAL, choice_of, correction_form, may_correct, su
 from bot.corrections import undo as undo_correction
 from bot.query import UserError
 from bot.replies import Reply
+from bot.respond import Responder
 from bot.services import Services
 from handlers.commands import user_error_reply
 from handlers.middleware import ack_first
-from handlers.respond import Responder
 
 
 async def on_correct(

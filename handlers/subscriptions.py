@@ -15,10 +15,10 @@ from bot.cards.digest import ACTION_OPEN_BRIEFING
 from bot.commands import answer
 from bot.query import UserError
 from bot.replies import CommandContext, Reply
+from bot.respond import Responder
 from bot.services import Services
 from handlers.commands import user_error_reply
 from handlers.middleware import ack_first
-from handlers.respond import Responder
 
 log = logging.getLogger(__name__)
 

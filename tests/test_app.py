@@ -28,11 +28,11 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 import handlers.commands
 from bot.app import CALM_ERROR, build_app
 from bot.models import Article, Position
+from bot.respond import Delivery, Responder
 from bot.services import Services, open_services
 from bot.settings import Settings
 from bot.slack_requests import SslCheck, read_slack_request
 from bot.vocabulary import Guarantee, Stance
-from handlers.respond import Delivery, Responder
 from tests.fakes.slack import FakeSlack
 from tests.fakes.slack_limits import check_message
 from tests.fakes.slack_payloads import slash_command
@@ -82,7 +82,8 @@ async def open_app(
 ) -> tuple[AsyncApp, Services, RecordingResponder]:
     services = await stack.enter_async_context(open_services(settings, extractor=extractor))
     responder = RecordingResponder(services.http)
-    return build_app(settings, services, responder=responder), services, responder
+    app = build_app(settings, services, listeners=handlers.register, responder=responder)
+    return app, services, responder
 
 
 @pytest.fixture

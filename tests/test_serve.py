@@ -13,9 +13,10 @@ import aiohttp
 import pytest
 
 import bot.serve
+import handlers
+from bot.respond import Responder
 from bot.serve import ServeError, background_tasks, serve
 from bot.settings import Settings
-from handlers.respond import Responder
 from tests.conftest import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET
 from tests.fakes.running import wait_healthy
 from tests.fakes.slack import FakeSlack
@@ -42,7 +43,13 @@ async def test_refused_token_stops_start_up(
     async with FakeSlack(bot_token="xoxb-other") as fake:
         settings = make_settings(slack_api_url=fake.base_url)
         with pytest.raises(ServeError, match="invalid_auth"):
-            await serve(settings, socket_mode=False, stop=asyncio.Event(), extractor=gold_extractor)
+            await serve(
+                settings,
+                socket_mode=False,
+                stop=asyncio.Event(),
+                extractor=gold_extractor,
+                listeners=handlers.register,
+            )
 
 
 async def test_sigterm_stops_cleanly_and_secrets_stay_out_of_logs(
@@ -53,7 +60,11 @@ async def test_sigterm_stops_cleanly_and_secrets_stay_out_of_logs(
 ) -> None:
     settings = make_settings()
     caplog.set_level(logging.DEBUG)
-    task = asyncio.create_task(serve(settings, socket_mode=False, extractor=gold_extractor))
+    task = asyncio.create_task(
+        serve(
+            settings, socket_mode=False, extractor=gold_extractor, listeners=handlers.register
+        )
+    )
     await wait_healthy(settings, timeout=30)
     os.kill(os.getpid(), signal.SIGTERM)
     await asyncio.wait_for(task, 10)
@@ -186,7 +197,13 @@ async def test_shutdown_lets_an_acked_command_get_its_answer(
     settings = make_settings()
     stop = asyncio.Event()
     task = asyncio.create_task(
-        serve(settings, socket_mode=False, stop=stop, extractor=gold_extractor)
+        serve(
+            settings,
+            socket_mode=False,
+            stop=stop,
+            extractor=gold_extractor,
+            listeners=handlers.register,
+        )
     )
     await wait_healthy(settings, timeout=30)
     url = fake_slack.new_response_url()

@@ -14,15 +14,16 @@ from typing import Any
 import aiohttp
 from slack_bolt.request.async_request import AsyncBoltRequest
 
+import handlers
 from bot.app import build_app
 from bot.cards.common import ACTION_SUBSCRIBE, button_value
 from bot.commands import answer
 from bot.replies import CommandContext, Reply
+from bot.respond import Delivery, Responder
 from bot.services import Services, build_slack_client
 from bot.settings import Settings
 from bot.store import open_store
 from bot.subscriptions import first_digest_at
-from handlers.respond import Delivery, Responder
 from tests.fakes.slack import FakeSlack
 from tests.fakes.slack_payloads import block_action
 
@@ -111,7 +112,9 @@ async def test_subscribe_button_subscribes_the_channel_and_answers_privately(
 ) -> None:
     async with services_for(tmp_path, slack_api_url=fake_slack.base_url) as services:
         responder = Recorder(services.http)
-        app = build_app(services.settings, services, responder=responder)
+        app = build_app(
+            services.settings, services, listeners=handlers.register, responder=responder
+        )
         payload = block_action(
             ACTION_SUBSCRIBE, button_value("ukraine"), response_url="http://r.invalid/1",
             channel_id="C9", user_id="U9",

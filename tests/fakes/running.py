@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 import aiohttp
 
+import handlers
 from bot.extraction import Extractor
 from bot.serve import serve
 from bot.settings import Settings
@@ -34,6 +35,7 @@ async def serving(
             stop=stop,
             extractor=extractor,
             ping_interval=ping_interval,
+            listeners=handlers.register,
         )
     )
     try:
