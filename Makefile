@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench train clean
+.PHONY: run test lint train clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ test: $(VENV)/.installed
 	$(BIN)/python -m pytest
 
 ## Retrain the learned stage of the extractor from the repo's train split (fixed seed, pinned
-## versions in train-constraints.txt, one BLAS thread: the same bits on any machine; ~1.5 min)
+## versions in train-constraints.txt, one BLAS thread: the same bits on any machine; ~4 min)
 ## and choose its thresholds on the dev split; writes bot/extraction/learned/artifacts/.
 train: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[train]' -c train-constraints.txt
@@ -31,9 +31,6 @@ train: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-
-bench: $(VENV)/.installed
-	$(BIN)/python benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache

@@ -41,7 +41,12 @@ def load_listeners() -> Listeners:
             f"several Slack listeners installed ({named}) in {ENTRY_POINT_GROUP}:"
             " keep one installed"
         )
-    listeners: Listeners = found[0].load()
+    try:
+        listeners: Listeners = found[0].load()
+    except (ImportError, AttributeError) as exc:
+        raise ListenersNotFound(
+            f"{found[0].value} (in {ENTRY_POINT_GROUP}) does not load: {exc}"
+        ) from exc
     if not callable(listeners):
         raise ListenersNotFound(f"{found[0].value} (in {ENTRY_POINT_GROUP}) is not callable")
     return listeners

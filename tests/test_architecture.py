@@ -7,6 +7,8 @@ function, or made by name through `importlib`, is found as well as one at the to
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -86,3 +88,15 @@ def test_the_scan_finds_every_way_of_importing_handlers(source: str) -> None:
 )
 def test_the_scan_leaves_other_imports_alone(source: str) -> None:
     assert imports_of_handlers(source) == []
+
+
+def test_importing_the_server_and_the_command_line_loads_no_listener_module() -> None:
+    """What the scan cannot see (an import made through another package, a computed name):
+    a fresh interpreter that imports `bot`'s entry modules has no `handlers` module loaded."""
+    probe = (
+        "import sys, bot.__main__, bot.app, bot.serve, bot.listeners\n"
+        "print(sorted(m for m in sys.modules if m == 'handlers' or m.startswith('handlers.')))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=BOT.parent, capture_output=True,
+                          text=True, check=True, timeout=120)
+    assert done.stdout.strip() == "[]"

@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 
 import aiohttp
 
-import handlers
 from bot.extraction import Extractor
 from bot.serve import serve
 from bot.settings import Settings
@@ -35,7 +34,7 @@ async def serving(
             stop=stop,
             extractor=extractor,
             ping_interval=ping_interval,
-            listeners=handlers.register,
+            # none given: found through the installed entry point, as `python -m bot serve`
         )
     )
     try:
