@@ -91,6 +91,28 @@ def test_a_list_of_countries_gives_each_a_candidate() -> None:
     assert any("in_list" in c.features for c in listed)
 
 
+@pytest.mark.parametrize("text, party", [
+    ("Britain is ready to send peacekeepers to Ukraine, Keir Starmer said on Monday.", "gbr"),
+    ("Ukraine wants to join NATO, Volodymyr Zelensky told the summit in The Hague.", "ukr"),
+])
+def test_a_place_then_the_speaker_after_a_comma_is_no_list(text: str, party: str) -> None:
+    """The attribution that trails a lead ("..., Keir Starmer said") is not one more member of
+    a list with the place before the comma: the speaker's candidate is read as a speaker."""
+    rules = RuleExtractor()
+    doc = rules.nlp(text)
+    view = build_view(doc, rules.analyse(doc), headline=False)
+    mine = [c for c in view.candidates if c.party == party]
+    assert mine and not any("in_list" in c.features for c in mine)
+
+
+def test_a_lead_with_its_attribution_after_a_comma_is_read(combined: CombinedExtractor) -> None:
+    text = ("Talks\nBritain is ready to send peacekeepers to Ukraine, Keir Starmer said on Monday."
+            "\nUkraine wants to join NATO, Volodymyr Zelensky told the summit in The Hague.")
+    found = keys(combined, text)
+    assert ("gbr", "backs", "peacekeeping_force") in found
+    assert ("ukr", "seeks", "nato_membership") in found
+
+
 def test_the_sentence_model_reads_each_stance_and_candidates_carry_it() -> None:
     """The sentence model gives the guarantees a sentence speaks of and how likely it carries
     each stance; a candidate reads the stances (in buckets, and the likeliest), and a refusal

@@ -137,7 +137,8 @@ def _longest(hits: list[Hit]) -> list[Hit]:
 
 
 def _lists(mentions: list[PartyMention], lower: list[str]) -> list[PartyMention]:
-    """Mentions joined only by commas and "and"/"or" become one list."""
+    """Mentions of one kind (people, or states and bodies) joined only by commas and
+    "and"/"or" become one list; "to Ukraine, Keir Starmer said" is no list."""
     out: list[PartyMention] = []
     group: list[PartyMention] = []
 
@@ -148,7 +149,7 @@ def _lists(mentions: list[PartyMention], lower: list[str]) -> list[PartyMention]
 
     for m in mentions:
         if group and all(w in LIST_JOINERS for w in lower[group[-1].end:m.start]) and \
-                m.start - group[-1].end <= 3:
+                m.start - group[-1].end <= 3 and (m.kind == "A") == (group[-1].kind == "A"):
             group.append(m)
             continue
         flush()
