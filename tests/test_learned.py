@@ -57,6 +57,23 @@ def test_batch_scores_equal_one_row_at_a_time() -> None:
     assert np.array_equal(model.weights, weights)
 
 
+def test_one_labels_scores_in_python_equal_the_batch() -> None:
+    """`label_scores` (the guarantor's options) sums the same weights as `batch_scores`,
+    values other than 1.0 and unknown features included."""
+    model = load_model("guarantor")
+    names = sorted(model.index)
+    rng = random.Random(5)
+    rows = [{}] + [
+        {n: rng.choice([1.0, 0.5, -2.0]) for n in rng.sample(names, rng.randrange(0, 20))}
+        for _ in range(40)
+    ] + [{"not-a-feature": 1.0}]
+    for label in ("yes", "no"):
+        column = model.batch_scores(rows)[:, model.labels.index(label)]
+        assert np.allclose(model.label_scores(rows, label), column, rtol=0, atol=1e-9)
+    assert pickle.loads(pickle.dumps(model)).label_scores(rows[1:2], "yes") == \
+        model.label_scores(rows[1:2], "yes")
+
+
 def test_a_model_survives_saving_and_loading(tmp_path: Path) -> None:
     model = LinearModel(("no", "yes"), {"a": 0, "b": 1}, np.array([[0, 0], [1.5, -2]],
                         dtype=np.float32), np.array([0, 0.25], dtype=np.float32),

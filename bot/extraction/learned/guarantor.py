@@ -104,11 +104,8 @@ def _relation(view: ArticleView, cand: Candidate, option: str) -> Iterator[tuple
 
 
 def choose(model: LinearModel, view: ArticleView, cand: Candidate, stance: str) -> str | None:
-    """The likeliest guarantor, None for nobody."""
-    best, best_score = NOBODY, float("-inf")
+    """The likeliest guarantor (the first of equals), None for nobody."""
     article = frozenset(_article_guarantors(view, cand))
-    for option in options(view, cand, stance):
-        score = float(model.scores(features(view, cand, stance, option, article))[1])
-        if score > best_score:
-            best, best_score = option, score
-    return best or None
+    found = options(view, cand, stance)
+    scores = model.label_scores([features(view, cand, stance, o, article) for o in found], "yes")
+    return found[scores.index(max(scores))] or None
