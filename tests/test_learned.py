@@ -111,6 +111,7 @@ def test_a_list_of_countries_gives_each_a_candidate() -> None:
 @pytest.mark.parametrize("text, party", [
     ("Britain is ready to send peacekeepers to Ukraine, Keir Starmer said on Monday.", "gbr"),
     ("Ukraine wants to join NATO, Volodymyr Zelensky told the summit in The Hague.", "ukr"),
+    ("Peacekeepers will be sent to Ukraine, Britain said on Monday.", "gbr"),
 ])
 def test_a_place_then_the_speaker_after_a_comma_is_no_list(text: str, party: str) -> None:
     """The attribution that trails a lead ("..., Keir Starmer said") is not one more member of
@@ -120,6 +121,37 @@ def test_a_place_then_the_speaker_after_a_comma_is_no_list(text: str, party: str
     view = build_view(doc, rules.analyse(doc), headline=False)
     mine = [c for c in view.candidates if c.party == party]
     assert mine and not any("in_list" in c.features for c in mine)
+
+
+def test_a_party_reads_the_cues_of_its_own_clause() -> None:
+    """"..., while Indonesia said it was ready": Indonesia's candidate sees the readiness of
+    its clause, not Egypt's refusal before the boundary word."""
+    rules = RuleExtractor()
+    doc = rules.nlp("Egypt said it would not send troops to a force in Gaza, while Indonesia "
+                    "said it was ready to deploy up to 20,000 soldiers.")
+    view = build_view(doc, rules.analyse(doc), headline=False)
+    by_party = {c.party: c.features for c in view.candidates}
+    assert {"pc=positive", "other_clause"} <= by_party["idn"].keys()
+    assert "pc=negator" not in by_party["idn"]
+    assert "pc=negator" in by_party["egy"] and "other_clause" not in by_party["egy"]
+
+
+def test_the_guarantor_is_the_best_option_the_first_of_equals_and_none_for_nobody() -> None:
+    from bot.extraction.learned.guarantor import choose
+
+    rules = RuleExtractor()
+    doc = rules.nlp("France offered to send troops to Ukraine.")
+    view = build_view(doc, rules.analyse(doc), headline=False)
+    cand = next(c for c in view.candidates if c.party == "fra")
+
+    def ranker(nobody: float, holder: float) -> LinearModel:
+        return LinearModel(("no", "yes"), {"o=nobody": 0, "o=holder": 1},
+                           np.array([[0, 0], [nobody, holder]], dtype=np.float32),
+                           np.zeros(2, dtype=np.float32), {})
+
+    assert choose(ranker(0.0, 1.0), view, cand, "backs") == "fra"
+    assert choose(ranker(1.0, 0.0), view, cand, "backs") is None
+    assert choose(ranker(0.5, 0.5), view, cand, "backs") is None  # nobody is the first option
 
 
 def test_a_lead_with_its_attribution_after_a_comma_is_read(combined: CombinedExtractor) -> None:

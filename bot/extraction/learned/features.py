@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 
@@ -136,9 +136,12 @@ def _longest(hits: list[Hit]) -> list[Hit]:
     return sorted(out, key=lambda h: h.start)
 
 
-def _lists(mentions: list[PartyMention], lower: list[str]) -> list[PartyMention]:
+def _lists(mentions: list[PartyMention], lower: list[str], speech_at: Collection[int] = ()
+           ) -> list[PartyMention]:
     """Mentions of one kind (people, or states and bodies) joined only by commas and
-    "and"/"or" become one list; "to Ukraine, Keir Starmer said" is no list."""
+    "and"/"or" become one list. A speaker after a comma is not one more member: neither a
+    person ("to Ukraine, Keir Starmer said") nor a party that a speech word follows ("to
+    Ukraine, Britain said"; `speech_at`: where the speech words start)."""
     out: list[PartyMention] = []
     group: list[PartyMention] = []
 
@@ -149,7 +152,8 @@ def _lists(mentions: list[PartyMention], lower: list[str]) -> list[PartyMention]
 
     for m in mentions:
         if group and all(w in LIST_JOINERS for w in lower[group[-1].end:m.start]) and \
-                m.start - group[-1].end <= 3 and (m.kind == "A") == (group[-1].kind == "A"):
+                m.start - group[-1].end <= 3 and (m.kind == "A") == (group[-1].kind == "A") \
+                and not (lower[group[-1].end:m.start] == [","] and m.end in speech_at):
             group.append(m)
             continue
         flush()
@@ -213,7 +217,8 @@ def build_view(doc: Doc, rules: RuleAnalysis, guesser: Guesser | None = None, *,
     text = rules.text or doc.text
     lower = rules.lower or [t.lower_ for t in doc]
     hits = rules.hits
-    mentions = _lists(_party_mentions(hits), lower)
+    speech_at = {h.start for h in hits if h.kind in ("S", "SP")}
+    mentions = _lists(_party_mentions(hits), lower, speech_at)
     beneficiary = article_beneficiary(mentions)
     mentions_by = _bucket(mentions, sents, lambda m: m.start)
     guarantees_by = _bucket(_guarantee_hits(rules.guarantees, hits), sents, lambda g: g[0])
@@ -291,7 +296,7 @@ def build_view(doc: Doc, rules: RuleAnalysis, guesser: Guesser | None = None, *,
 
 ROLE_PREFIXES = ("pk=", "pos=", "dist=", "first_named", "sent_start", "speech_after",
                  "speech_before", "prep=", "possessive", "adj_of_g", "in_list", "p=")
-CUE_PREFIXES = ("bc=", "near_before=", "sc=", "first_person", "question", "quoted")
+CUE_PREFIXES = ("bc=", "near_before=", "sc=", "first_person", "question", "quoted", "pc=")
 
 
 def _conjoin(f: dict[str, float]) -> None:
@@ -350,6 +355,14 @@ def _sentence_features(text: str, sent: Span, lower: list[str], cues: list[Hit],
     for c in cues:
         f["sc=" + c.value] = 1.0
     return f
+
+
+STANCE_CUES = frozenset({"positive", "negative", "doubt", "negator"})
+
+
+def _clause(marks: list[int], token: int) -> int:
+    """Which clause of its sentence a token is in, counting the boundary words before it."""
+    return sum(1 for at in marks if at <= token)
 
 
 def _candidate(
@@ -418,6 +431,14 @@ def _candidate(
         for c in cues:
             if c.value in ("negator", "negative", "doubt") and 0 <= h[0] - c.end <= 5:
                 f["near_before=" + c.value] = 1.0
+        # the clause the party is named in: "..., while Indonesia said it was ready"
+        marks = [c.start for c in cues if c.value == "boundary"]
+        party_clause = _clause(marks, m_start)
+        if party_clause != _clause(marks, h[0]):
+            f["other_clause"] = 1.0
+        for c in cues:
+            if c.value in STANCE_CUES and _clause(marks, c.start) == party_clause:
+                f["pc=" + c.value] = 1.0
     elif real_ms:
         m = min(real_ms, key=lambda x: x.head_start)
         if m.head_start - sent.start <= 2:

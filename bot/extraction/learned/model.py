@@ -61,7 +61,8 @@ class LinearModel:
 
     def label_scores(self, rows: list[dict[str, float]], label: str) -> list[float]:
         """The linear score of one label for each feature set, summed in Python floats: for
-        the few rows of one choice (the guarantor's options), cheaper than any numpy call."""
+        the few rows of one choice (the guarantor's options), cheaper than any numpy call.
+        Meant for small models: the first call copies that label's weights into a dict."""
         row = self.labels.index(label)
         weights = self._by_name.get(label)
         if weights is None:  # built once per label; a race only builds the same dict twice
