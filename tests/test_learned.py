@@ -13,7 +13,7 @@ import pytest
 from bot.evaluate import evaluate_records, read_gold
 from bot.extraction import default_extractor
 from bot.extraction.learned.extractor import CombinedExtractor, load_model
-from bot.extraction.learned.features import build_view, clause_marks
+from bot.extraction.learned.features import build_view
 from bot.extraction.learned.model import LinearModel
 from bot.extraction.rules import RuleExtractor
 from bot.models import Article
@@ -134,26 +134,6 @@ def test_a_party_reads_the_cues_of_its_own_clause() -> None:
     assert {"pc=positive", "other_clause"} <= by_party["idn"].keys()
     assert "pc=negator" not in by_party["idn"]
     assert "pc=negator" in by_party["egy"] and "other_clause" not in by_party["egy"]
-
-
-def test_a_clause_put_first_ends_at_its_comma() -> None:
-    """"While Washington has ruled out ..., it has held talks with Jordan, ...": the parties
-    of the main clause do not read the refusal of the clause before it; a list inside the
-    first clause does not end it early."""
-    rules = RuleExtractor()
-    doc = rules.nlp("While Washington has ruled out deploying American soldiers in Gaza, it has "
-                    "held talks with Jordan, Morocco and Pakistan about contributing to the force.")
-    view = build_view(doc, rules.analyse(doc), headline=False)
-    by_party = {c.party: c.features for c in view.candidates}
-    assert "pc=negative" in by_party["usa"]
-    assert "pc=negative" not in by_party["jor"] and "other_clause" in by_party["jor"]
-
-    doc = rules.nlp("Although Britain, France and Italy have offered troops, Poland has declined.")
-    sent = next(iter(doc.sents))
-    cues = [h for h in rules.analyse(doc).hits if h.kind in ("C", "CA")]
-    lower = [t.lower_ for t in doc]
-    assert [lower[i] for i in clause_marks(sent, lower, cues)] == ["although", ","]
-    assert clause_marks(sent, lower, cues)[1] == lower.index("troops") + 1
 
 
 def test_the_guarantor_is_the_best_option_the_first_of_equals_and_none_for_nobody() -> None:

@@ -18,7 +18,6 @@ from itertools import pairwise
 
 from spacy.tokens import Doc, Span
 
-from bot.extraction.lexicon import cue_lexicon
 from bot.extraction.rules import Hit, Proposal, RuleAnalysis
 from bot.extraction.rules.beneficiary import article_beneficiary
 from bot.vocabulary import Guarantee, actors, parties
@@ -361,39 +360,6 @@ def _sentence_features(text: str, sent: Span, lower: list[str], cues: list[Hit],
 STANCE_CUES = frozenset({"positive", "negative", "doubt", "negator"})
 
 
-OPENING_MARKS = frozenset({'"', "“", "'", "‘", "(", "-", "—", "–", "--", ":"})
-
-
-def clause_marks(sent: Span, lower: list[str], cues: list[Hit]) -> list[int]:
-    """Where the clauses of a sentence start: at each boundary word, and after the first comma
-    of a clause put before the main one ("While Washington has ruled out ..., it has been
-    talking to Indonesia ..."), found at the sentence's start or after a dateline's dash."""
-    marks = [c.start for c in cues if c.value == "boundary"]
-    fronted = _fronted_words()
-    opens = [sent.start] + [i + 1 for i in range(sent.start, min(sent.end, sent.start + 12))
-                            if lower[i] in OPENING_MARKS]
-    for j in opens:
-        while j < sent.end and lower[j] in OPENING_MARKS:
-            j += 1
-        if j < sent.end and (lower[j] in fronted or " ".join(lower[j:j + 2]) in fronted):
-            comma = next((i for i in range(j + 2, sent.end - 1) if lower[i] == ","
-                          and not _list_comma(lower, i, j, sent.end)), None)
-            if comma is not None:
-                marks.append(comma)
-            break
-    return sorted(marks)
-
-
-def _list_comma(lower: list[str], i: int, begin: int, end: int) -> bool:
-    """"While Britain, France and Italy ...": a comma between short items of a list."""
-    short_before = any(w == "," for w in lower[max(begin + 1, i - 3):i]) or i - begin <= 3
-    return short_before and any(w in (",", "and", "or") for w in lower[i + 1:min(end, i + 4)])
-
-
-def _fronted_words() -> frozenset[str]:
-    return frozenset(cue_lexicon().words["fronted"])
-
-
 def _clause(marks: list[int], token: int) -> int:
     """Which clause of its sentence a token is in, counting the boundary words before it."""
     return sum(1 for at in marks if at <= token)
@@ -466,7 +432,7 @@ def _candidate(
             if c.value in ("negator", "negative", "doubt") and 0 <= h[0] - c.end <= 5:
                 f["near_before=" + c.value] = 1.0
         # the clause the party is named in: "..., while Indonesia said it was ready"
-        marks = clause_marks(sent, lower, cues)
+        marks = [c.start for c in cues if c.value == "boundary"]
         party_clause = _clause(marks, m_start)
         if party_clause != _clause(marks, h[0]):
             f["other_clause"] = 1.0

@@ -30,7 +30,7 @@ from bot.extraction.rules.sentences import SENTENCES_COMPONENT
 from bot.vocabulary import actors, parties
 
 # Tables of cues.toml that are word lists for rules, not cue classes.
-NOT_CUES = frozenset({"sending", "leading", "fronted"})
+NOT_CUES = frozenset({"sending", "leading"})
 
 
 @dataclass(frozen=True)
