@@ -123,6 +123,20 @@ def test_a_place_then_the_speaker_after_a_comma_is_no_list(text: str, party: str
     assert mine and not any("in_list" in c.features for c in mine)
 
 
+def test_a_candidate_knows_who_its_party_is_and_whose_conflict_it_is() -> None:
+    """Who holds a position is evidence of its stance (Moscow rarely seeks Ukraine's NATO
+    membership): each candidate carries its party, with its guarantee and with the article's
+    beneficiary, and the beneficiary with the guarantee (EU monitors in Armenia, UN
+    peacekeepers in Lebanon)."""
+    rules = RuleExtractor()
+    doc = rules.nlp("Talks\nRussia rejected Ukraine's bid to join NATO on Tuesday.")
+    view = build_view(doc, rules.analyse(doc))
+    russia = next(c for c in view.candidates if c.party == "rus")
+    assert view.beneficiary == "ukr"
+    assert {"pid=rus", "pid=rus&g=nato_membership", "pid=rus&ben=ukr",
+            "ben=ukr&g=nato_membership"} <= russia.features.keys()
+
+
 def test_a_party_reads_the_cues_of_its_own_clause() -> None:
     """"..., while Indonesia said it was ready": Indonesia's candidate sees the readiness of
     its clause, not Egypt's refusal before the boundary word."""

@@ -63,3 +63,35 @@ def test_nobody_knows_whether_anyone_else_is_named(rules: RuleExtractor) -> None
         alone, candidate(alone, "ukr", "security_guarantee", 1), "seeks", NOBODY)
     assert "others_named=2" in features(
         named, candidate(named, "ukr", "security_guarantee", 1), "seeks", NOBODY)
+
+
+def test_a_provider_named_in_the_sentence_before_is_an_option(rules: RuleExtractor) -> None:
+    """"The EU deployed monitors to Armenia. Russia says they must leave.": the provider is
+    named one sentence before the position."""
+    view = view_of(rules, "Monitors\nThe European Union deployed civilian monitors to Armenia. "
+                          "Azerbaijan wants the peacekeepers to leave, Baku said.")
+    cand = candidate(view, "aze", "peacekeeping_force", 2)
+    assert "eu" not in {m.party for m in view.mentions[2]}
+    assert "eu" in options(view, cand, "opposes")
+    read = features(view, cand, "opposes", "eu")
+    assert {"pool=near", "oid=eu", "oid=eu&g=peacekeeping_force"} <= read.keys()
+
+
+def test_the_ranker_reads_who_holds_the_position_and_for_whom(rules: RuleExtractor) -> None:
+    view = view_of(rules, "No troops\nRussia rejects any European peacekeepers in Ukraine.")
+    cand = candidate(view, "rus", "peacekeeping_force", 1)
+    read = features(view, cand, "opposes", NOBODY)
+    assert {"o=nobody&party=rus&s=opposes", "o=nobody&party=rus&g=peacekeeping_force",
+            f"o=nobody&g=peacekeeping_force&ben={view.beneficiary}"} <= read.keys()
+
+
+def test_a_beneficiary_can_provide_for_itself_but_not_for_others(rules: RuleExtractor) -> None:
+    """"Ukraine will keep building its own army": Ukraine holds the position and provides;
+    for anyone else's position the beneficiary is never the provider."""
+    view = view_of(rules, "Army\nUkraine will keep building its own army, Zelensky said, "
+                          "and Britain will train Ukrainian soldiers.")
+    assert view.beneficiary == "ukr"
+    own = next(c for c in view.candidates if c.party == "ukr")
+    assert "ukr" in options(view, own, "seeks")
+    other = next(c for c in view.candidates if c.party == "gbr")
+    assert "ukr" not in options(view, other, "backs")

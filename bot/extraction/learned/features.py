@@ -377,6 +377,11 @@ def _candidate(
     group = "group" if party in GROUPS else ("benef" if is_benef else "state")
     f["p=" + group] = 1.0
     f[f"p={group}&g={g}"] = 1.0
+    # who the party is: Moscow rarely seeks Ukraine's NATO membership, Kyiv rarely opposes it
+    f["pid=" + party] = 1.0
+    f[f"pid={party}&g={g}"] = 1.0
+    f[f"pid={party}&ben={beneficiary}"] = 1.0
+    f[f"ben={beneficiary}&g={g}"] = 1.0
     n_parties = len({m.party for m in all_ms})
     f["nparties=" + str(min(n_parties, 4))] = 1.0
     actor = next((m.actor for m in party_ms if m.actor), None)

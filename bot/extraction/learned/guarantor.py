@@ -1,30 +1,58 @@
-"""Who would provide the guarantee: a choice among nobody, the holder, the parties the
-evidence sentence names and the guarantors the rules found for the same guarantee elsewhere
-in the article, made by a small linear model over how each is named.
+"""Who would provide the guarantee: a choice among nobody, the holder and the parties the
+article names near the position, made by a small linear model over how each is named and
+who each is.
 
 "Kyiv wants US guarantees" → usa; "France offered troops" → fra (the holder);
-"Ukraine seeks membership" → nobody.
+"Ukraine seeks membership" → nobody. Besides how an option is named, the ranker reads who
+it is, for which guarantee and which beneficiary: a European force for Ukraine, EU monitors
+in Armenia and UN peacekeepers in Lebanon are named so often that the article may leave the
+provider implicit ("Russia says the monitors must leave").
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 from bot.extraction.learned.features import GROUPS, ArticleView, Candidate, PartyMention
 from bot.extraction.learned.model import LinearModel
 
 NOBODY = ""
+MOST_NAMED = 3  # the article's most-named parties are options for every position
 
 
-def options(view: ArticleView, cand: Candidate, stance: str) -> list[str]:
-    """Nobody, the holder, every other party named in the sentence, the rules' pick, and the
-    guarantors the rules found for the same guarantee anywhere in the article."""
+@dataclass(frozen=True)
+class ArticleFacts:
+    """What the ranker reads from the whole article, computed once per position."""
+
+    guarantors: frozenset[str]  # the rules' guarantors of the same guarantee, anywhere
+    named: Counter[str]  # how often each party is named in the article
+
+
+def article_facts(view: ArticleView, cand: Candidate) -> ArticleFacts:
+    return ArticleFacts(frozenset(_article_guarantors(view, cand)),
+                        Counter(m.party for ms in view.mentions for m in ms))
+
+
+def options(view: ArticleView, cand: Candidate, stance: str,
+            facts: ArticleFacts | None = None) -> list[str]:
+    """Nobody; the holder; every other party named in the sentence; the rules' pick; the
+    guarantors the rules found for the same guarantee anywhere in the article; the parties
+    of the sentences either side; and the article's most-named parties. The beneficiary
+    only as the holder ("Ukraine will keep building its own army")."""
+    facts = facts or article_facts(view, cand)
+    k = cand.sentence
     out = [NOBODY, cand.party]
-    out += [m.party for m in view.mentions[cand.sentence]]
+    out += [m.party for m in view.mentions[k]]
     out += [p.guarantor for p in view.rules.proposals
             if p.party == cand.party and p.guarantee.value == cand.guarantee and p.guarantor]
-    out += _article_guarantors(view, cand)
-    return list(dict.fromkeys(o for o in out if o != view.beneficiary or o == NOBODY))
+    out += sorted(facts.guarantors)
+    out += [m.party for j in (k - 1, k + 1) if 0 <= j < len(view.mentions)
+            for m in view.mentions[j]]
+    out += [p for p, _ in facts.named.most_common(MOST_NAMED)]
+    return list(dict.fromkeys(o for o in out
+                              if o in (NOBODY, cand.party) or o != view.beneficiary))
 
 
 def _article_guarantors(view: ArticleView, cand: Candidate) -> list[str]:
@@ -42,40 +70,71 @@ def _rules_pick(view: ArticleView, cand: Candidate, stance: str) -> str | None:
 
 
 def features(view: ArticleView, cand: Candidate, stance: str, option: str,
-             article: Collection[str] | None = None) -> dict[str, float]:
-    """How `option` relates to the position and its sentence."""
-    holder_benef = cand.party == view.beneficiary
+             facts: ArticleFacts | None = None) -> dict[str, float]:
+    """How `option` relates to the position, its sentence and its article, and who it is."""
+    facts = facts or article_facts(view, cand)
+    g, ben = cand.guarantee, view.beneficiary
+    holder_benef = cand.party == ben
     kind = "nobody" if option == NOBODY else ("holder" if option == cand.party else "other")
     f = {
         f"o={kind}": 1.0,
         f"o={kind}&s={stance}": 1.0,
-        f"o={kind}&g={cand.guarantee}": 1.0,
+        f"o={kind}&g={g}": 1.0,
         f"o={kind}&hb={holder_benef}": 1.0,
         f"o={kind}&s={stance}&hb={holder_benef}": 1.0,
         f"o={kind}&hgroup={cand.party in GROUPS}": 1.0,
+        # who holds the position, for what, for whom: Russia opposing a force is no provider
+        f"o={kind}&party={cand.party}": 1.0,
+        f"o={kind}&party={cand.party}&s={stance}": 1.0,
+        f"o={kind}&party={cand.party}&g={g}": 1.0,
+        f"o={kind}&ben={ben}": 1.0,
+        f"o={kind}&g={g}&ben={ben}": 1.0,
     }
     if kind == "nobody":
-        others = {m.party for m in view.mentions[cand.sentence]} - {cand.party, view.beneficiary}
+        others = {m.party for m in view.mentions[cand.sentence]} - {cand.party, ben}
         f[f"others_named={min(len(others), 2)}"] = 1.0
         f[f"others_named={min(len(others), 2)}&s={stance}"] = 1.0
     picked = _rules_pick(view, cand, stance)
     if picked is not None and picked == option:
         f[f"rules&o={kind}"] = 1.0
     if kind == "other":
-        f[f"other_group={option in GROUPS}"] = 1.0
-        if option in GROUPS:
-            f[f"group={option}&g={cand.guarantee}"] = 1.0
-        if option in (_article_guarantors(view, cand) if article is None else article):
-            f["article_guarantor"] = 1.0
-            f[f"article_guarantor&s={stance}"] = 1.0
-        for name, value in _relation(view, cand, option):
-            f[name] = value
-            f[f"{name}&s={stance}"] = value
+        f.update(_other(view, cand, stance, option, facts))
     elif kind == "holder":
         # "American troops", "Britain's own forces": the holder named with the guarantee
         for name, value in _relation(view, cand, option):
             f["h_" + name] = value
             f[f"h_{name}&s={stance}"] = value
+    return f
+
+
+def _other(view: ArticleView, cand: Candidate, stance: str, option: str,
+           facts: ArticleFacts) -> dict[str, float]:
+    """Features of a provider other than the holder: who it is, where the article names it
+    and how the sentence relates it to the guarantee."""
+    g = cand.guarantee
+    f = {
+        f"oid={option}": 1.0,
+        f"oid={option}&g={g}": 1.0,
+        f"oid={option}&g={g}&s={stance}": 1.0,
+        f"oid={option}&ben={view.beneficiary}": 1.0,
+        f"other_group={option in GROUPS}": 1.0,
+        f"art_count={min(facts.named[option], 4)}": 1.0,
+    }
+    if option in GROUPS:
+        f[f"group={option}&g={g}"] = 1.0
+    if option in facts.guarantors:
+        f["article_guarantor"] = 1.0
+        f[f"article_guarantor&s={stance}"] = 1.0
+    k = cand.sentence
+    if not any(m.party == option for m in view.mentions[k]):
+        near = any(m.party == option for j in (k - 1, k + 1) if 0 <= j < len(view.mentions)
+                   for m in view.mentions[j])
+        pool = "near" if near else "far"
+        f[f"pool={pool}"] = 1.0
+        f[f"pool={pool}&s={stance}"] = 1.0
+    for name, value in _relation(view, cand, option):
+        f[name] = value
+        f[f"{name}&s={stance}"] = value
     return f
 
 
@@ -105,7 +164,7 @@ def _relation(view: ArticleView, cand: Candidate, option: str) -> Iterator[tuple
 
 def choose(model: LinearModel, view: ArticleView, cand: Candidate, stance: str) -> str | None:
     """The likeliest guarantor (the first of equals), None for nobody."""
-    article = frozenset(_article_guarantors(view, cand))
-    found = options(view, cand, stance)
-    scores = model.label_scores([features(view, cand, stance, o, article) for o in found], "yes")
+    facts = article_facts(view, cand)
+    found = options(view, cand, stance, facts)
+    scores = model.label_scores([features(view, cand, stance, o, facts) for o in found], "yes")
     return found[scores.index(max(scores))] or None

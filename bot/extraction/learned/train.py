@@ -31,7 +31,7 @@ from bot.extraction.learned.extractor import (
     without_rules,
 )
 from bot.extraction.learned.features import STANCE_LABEL, ArticleView, build_view
-from bot.extraction.learned.guarantor import NOBODY
+from bot.extraction.learned.guarantor import NOBODY, article_facts
 from bot.extraction.learned.guarantor import features as guarantor_features
 from bot.extraction.learned.guarantor import options as guarantor_options
 from bot.extraction.learned.model import LABELS, LinearModel
@@ -175,11 +175,14 @@ def guarantor_examples(views: list[ArticleView], records: Sequence[Mapping[str, 
             if label == "none":
                 continue
             truth = gold.get((cand.party, label, cand.guarantee))
-            opts = guarantor_options(view, cand, label)
-            if truth is None or truth not in opts:
+            if truth is None:
                 continue
-            out += [(guarantor_features(view, cand, label, o), "yes" if o == truth else "no")
-                    for o in opts]
+            facts = article_facts(view, cand)
+            opts = guarantor_options(view, cand, label, facts)
+            if truth not in opts:
+                continue
+            out += [(guarantor_features(view, cand, label, o, facts),
+                     "yes" if o == truth else "no") for o in opts]
     return out
 
 
