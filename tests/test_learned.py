@@ -70,6 +70,9 @@ def test_one_labels_scores_in_python_equal_the_batch() -> None:
     for label in ("yes", "no"):
         column = model.batch_scores(rows)[:, model.labels.index(label)]
         assert np.allclose(model.label_scores(rows, label), column, rtol=0, atol=1e-9)
+        bias = float(model.bias[model.labels.index(label)])
+        assert np.allclose(model.label_scores(rows, label, bias=False), column - bias,
+                           rtol=0, atol=1e-9)
     assert pickle.loads(pickle.dumps(model)).label_scores(rows[1:2], "yes") == \
         model.label_scores(rows[1:2], "yes")
 

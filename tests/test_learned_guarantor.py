@@ -95,3 +95,24 @@ def test_a_beneficiary_can_provide_for_itself_but_not_for_others(rules: RuleExtr
     assert "ukr" in options(view, own, "seeks")
     other = next(c for c in view.candidates if c.party == "gbr")
     assert "ukr" not in options(view, other, "backs")
+
+
+def test_the_choice_scores_every_option_on_all_its_features(rules: RuleExtractor) -> None:
+    """`choose` scores what the options of one kind share once: it picks what scoring each
+    option's whole feature set (as training sees it) picks."""
+    from bot.extraction.learned.extractor import load_model
+    from bot.extraction.learned.guarantor import choose
+
+    model = load_model("guarantor")
+    view = view_of(rules, "Talks in Paris\nFrance and Britain are ready to send troops to "
+                          "Ukraine. Kyiv wants American air cover and security guarantees "
+                          "from Washington. Russia rejects any European force, Moscow said.")
+    checked = 0
+    for cand in view.candidates:
+        for stance in ("seeks", "backs", "opposes"):
+            found = options(view, cand, stance)
+            scores = model.label_scores([features(view, cand, stance, o) for o in found], "yes")
+            assert choose(model, view, cand, stance) == (
+                found[scores.index(max(scores))] or None)
+            checked += 1
+    assert checked >= 12

@@ -457,14 +457,14 @@ def _candidate(
         f["party_not_named"] = 1.0
     if speech and not real_ms:
         f["speech_unnamed"] = 1.0
-    ruled = [p for p in props if p.party == party and p.guarantee.value == g]
+    ruled = [p for p in props if p.party == party and p.guarantee == g]
     if ruled:
         best = max(ruled, key=lambda p: p.quality)
         f["r=" + best.stance.value] = 1.0
         f[f"r={best.stance.value}&{group}"] = 1.0
         f[f"r={best.stance.value}&q{best.quality}"] = 1.0
         actor = actor or best.actor
-    elif any(p.guarantee.value == g for p in props):
+    elif any(p.guarantee == g for p in props):
         f["r_other_party"] = 1.0
     else:
         f["r_none"] = 1.0

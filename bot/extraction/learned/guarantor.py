@@ -26,13 +26,15 @@ MOST_NAMED = 3  # the article's most-named parties are options for every positio
 class ArticleFacts:
     """What the ranker reads from the whole article, computed once per position."""
 
-    guarantors: frozenset[str]  # the rules' guarantors of the same guarantee, anywhere
+    guarantors: tuple[str, ...]  # the rules' guarantors of the same guarantee, anywhere
     named: Counter[str]  # how often each party is named in the article
+    picked: str | None  # the rules' guarantor for the same holder and guarantee, if any
 
 
-def article_facts(view: ArticleView, cand: Candidate) -> ArticleFacts:
-    return ArticleFacts(frozenset(_article_guarantors(view, cand)),
-                        Counter(m.party for ms in view.mentions for m in ms))
+def article_facts(view: ArticleView, cand: Candidate, stance: str) -> ArticleFacts:
+    return ArticleFacts(_article_guarantors(view, cand),
+                        Counter(m.party for ms in view.mentions for m in ms),
+                        _rules_pick(view, cand, stance))
 
 
 def options(view: ArticleView, cand: Candidate, stance: str,
@@ -41,12 +43,12 @@ def options(view: ArticleView, cand: Candidate, stance: str,
     guarantors the rules found for the same guarantee anywhere in the article; the parties
     of the sentences either side; and the article's most-named parties. The beneficiary
     only as the holder ("Ukraine will keep building its own army")."""
-    facts = facts or article_facts(view, cand)
+    facts = facts or article_facts(view, cand, stance)
     k = cand.sentence
     out = [NOBODY, cand.party]
     out += [m.party for m in view.mentions[k]]
     out += [p.guarantor for p in view.rules.proposals
-            if p.party == cand.party and p.guarantee.value == cand.guarantee and p.guarantor]
+            if p.party == cand.party and p.guarantee == cand.guarantee and p.guarantor]
     out += sorted(facts.guarantors)
     out += [m.party for j in (k - 1, k + 1) if 0 <= j < len(view.mentions)
             for m in view.mentions[j]]
@@ -55,16 +57,16 @@ def options(view: ArticleView, cand: Candidate, stance: str,
                               if o in (NOBODY, cand.party) or o != view.beneficiary))
 
 
-def _article_guarantors(view: ArticleView, cand: Candidate) -> list[str]:
+def _article_guarantors(view: ArticleView, cand: Candidate) -> tuple[str, ...]:
     """Guarantors the rules found for the same guarantee anywhere in the article."""
-    return list(dict.fromkeys(p.guarantor for p in view.rules.proposals
-                              if p.guarantee.value == cand.guarantee and p.guarantor))
+    return tuple(dict.fromkeys(p.guarantor for p in view.rules.proposals
+                               if p.guarantee == cand.guarantee and p.guarantor))
 
 
 def _rules_pick(view: ArticleView, cand: Candidate, stance: str) -> str | None:
     same = [p for p in view.rules.proposals
-            if p.party == cand.party and p.guarantee.value == cand.guarantee]
-    for p in sorted(same, key=lambda p: (p.sentence != cand.sentence, p.stance.value != stance)):
+            if p.party == cand.party and p.guarantee == cand.guarantee]
+    for p in sorted(same, key=lambda p: (p.sentence != cand.sentence, p.stance != stance)):
         return p.guarantor or NOBODY
     return None
 
@@ -72,10 +74,21 @@ def _rules_pick(view: ArticleView, cand: Candidate, stance: str) -> str | None:
 def features(view: ArticleView, cand: Candidate, stance: str, option: str,
              facts: ArticleFacts | None = None) -> dict[str, float]:
     """How `option` relates to the position, its sentence and its article, and who it is."""
-    facts = facts or article_facts(view, cand)
+    facts = facts or article_facts(view, cand, stance)
+    kind = _kind(cand, option)
+    return {**_kind_features(view, cand, stance, kind),
+            **_option_features(view, cand, stance, option, kind, facts)}
+
+
+def _kind(cand: Candidate, option: str) -> str:
+    return "nobody" if option == NOBODY else ("holder" if option == cand.party else "other")
+
+
+def _kind_features(view: ArticleView, cand: Candidate, stance: str, kind: str
+                   ) -> dict[str, float]:
+    """What every option of one kind (nobody, the holder, another party) shares."""
     g, ben = cand.guarantee, view.beneficiary
     holder_benef = cand.party == ben
-    kind = "nobody" if option == NOBODY else ("holder" if option == cand.party else "other")
     f = {
         f"o={kind}": 1.0,
         f"o={kind}&s={stance}": 1.0,
@@ -94,8 +107,15 @@ def features(view: ArticleView, cand: Candidate, stance: str, option: str,
         others = {m.party for m in view.mentions[cand.sentence]} - {cand.party, ben}
         f[f"others_named={min(len(others), 2)}"] = 1.0
         f[f"others_named={min(len(others), 2)}&s={stance}"] = 1.0
-    picked = _rules_pick(view, cand, stance)
-    if picked is not None and picked == option:
+    return f
+
+
+def _option_features(view: ArticleView, cand: Candidate, stance: str, option: str, kind: str,
+                     facts: ArticleFacts) -> dict[str, float]:
+    """What is particular to one option: whether the rules picked it, and for a provider
+    other than nobody, how the sentence names it."""
+    f = {}
+    if facts.picked is not None and facts.picked == option:
         f[f"rules&o={kind}"] = 1.0
     if kind == "other":
         f.update(_other(view, cand, stance, option, facts))
@@ -163,8 +183,15 @@ def _relation(view: ArticleView, cand: Candidate, option: str) -> Iterator[tuple
 
 
 def choose(model: LinearModel, view: ArticleView, cand: Candidate, stance: str) -> str | None:
-    """The likeliest guarantor (the first of equals), None for nobody."""
-    facts = article_facts(view, cand)
+    """The likeliest guarantor (the first of equals), None for nobody. What the options of
+    one kind share is scored once per kind."""
+    facts = article_facts(view, cand, stance)
     found = options(view, cand, stance, facts)
-    scores = model.label_scores([features(view, cand, stance, o, facts) for o in found], "yes")
+    kinds = [_kind(cand, o) for o in found]
+    unique = list(dict.fromkeys(kinds))
+    shared = dict(zip(unique, model.label_scores(
+        [_kind_features(view, cand, stance, k) for k in unique], "yes"), strict=True))
+    own = model.label_scores([_option_features(view, cand, stance, o, k, facts)
+                              for o, k in zip(found, kinds, strict=True)], "yes", bias=False)
+    scores = [shared[k] + s for k, s in zip(kinds, own, strict=True)]
     return found[scores.index(max(scores))] or None

@@ -59,17 +59,19 @@ class LinearModel:
             scores += self.weights[:, cols].astype(np.float64) @ vals
         return scores
 
-    def label_scores(self, rows: list[dict[str, float]], label: str) -> list[float]:
-        """The linear score of one label for each feature set, summed in Python floats: for
-        the few rows of one choice (the guarantor's options), cheaper than any numpy call.
-        Meant for small models: the first call copies that label's weights into a dict."""
+    def label_scores(self, rows: list[dict[str, float]], label: str, *, bias: bool = True
+                     ) -> list[float]:
+        """The linear score of one label for each feature set (without the bias if `bias` is
+        false: a part of a score), summed in Python floats: for the few rows of one choice
+        (the guarantor's options), cheaper than any numpy call. Meant for small models: the
+        first call copies that label's weights into a dict."""
         row = self.labels.index(label)
         weights = self._by_name.get(label)
         if weights is None:  # built once per label; a race only builds the same dict twice
             weights = {name: float(self.weights[row, col]) for name, col in self.index.items()}
             self._by_name[label] = weights
-        bias = float(self.bias[row])
-        return [bias + sum(weights.get(name, 0.0) * value for name, value in features.items())
+        offset = float(self.bias[row]) if bias else 0.0
+        return [offset + sum(weights.get(name, 0.0) * value for name, value in features.items())
                 for features in rows]
 
     def batch_scores(self, rows: list[dict[str, float]]) -> np.ndarray:

@@ -177,7 +177,7 @@ def guarantor_examples(views: list[ArticleView], records: Sequence[Mapping[str, 
             truth = gold.get((cand.party, label, cand.guarantee))
             if truth is None:
                 continue
-            facts = article_facts(view, cand)
+            facts = article_facts(view, cand, label)
             opts = guarantor_options(view, cand, label, facts)
             if truth not in opts:
                 continue
