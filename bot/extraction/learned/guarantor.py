@@ -1,5 +1,6 @@
-"""Who would provide the guarantee: a choice among nobody, the holder and the parties the
-article names near the position, made by a small linear model over how each is named and
+"""Who would provide the guarantee: a choice among nobody, the holder, the parties named in
+or beside the position's sentence, the article's most-named parties and the rules'
+guarantors of the same guarantee, made by a small linear model over how each is named and
 who each is.
 
 "Kyiv wants US guarantees" → usa; "France offered troops" → fra (the holder);
@@ -28,7 +29,9 @@ class ArticleFacts:
 
     guarantors: tuple[str, ...]  # the rules' guarantors of the same guarantee, anywhere
     named: Counter[str]  # how often each party is named in the article
-    picked: str | None  # the rules' guarantor for the same holder and guarantee, if any
+    # the guarantor of the rules' proposal for the same holder and guarantee (the same
+    # sentence and stance first): NOBODY when the rules proposed none, None without a proposal
+    picked: str | None
 
 
 def article_facts(view: ArticleView, cand: Candidate, stance: str) -> ArticleFacts:
@@ -39,8 +42,9 @@ def article_facts(view: ArticleView, cand: Candidate, stance: str) -> ArticleFac
 
 def options(view: ArticleView, cand: Candidate, stance: str,
             facts: ArticleFacts | None = None) -> list[str]:
-    """Nobody; the holder; every other party named in the sentence; the rules' pick; the
-    guarantors the rules found for the same guarantee anywhere in the article; the parties
+    """Nobody; the holder; every other party named in the sentence; every guarantor the rules
+    proposed for the same holder and guarantee; the guarantors the rules found for the same
+    guarantee anywhere in the article; the parties
     of the sentences either side; and the article's most-named parties. The beneficiary
     only as the holder ("Ukraine will keep building its own army")."""
     facts = facts or article_facts(view, cand, stance)
@@ -112,8 +116,11 @@ def _kind_features(view: ArticleView, cand: Candidate, stance: str, kind: str
 
 def _option_features(view: ArticleView, cand: Candidate, stance: str, option: str, kind: str,
                      facts: ArticleFacts) -> dict[str, float]:
-    """What is particular to one option: whether the rules picked it, and for a provider
-    other than nobody, how the sentence names it."""
+    """What is particular to one option: whether the rules picked it; for the holder, how
+    the sentence names it with the guarantee; for another party, who it is (with the
+    guarantee, the stance and the beneficiary), how often the article names it, whether it is
+    named in the sentence, beside it or further away, whether the rules found it as a
+    guarantor, and how the sentence names it."""
     f = {}
     if facts.picked is not None and facts.picked == option:
         f[f"rules&o={kind}"] = 1.0
