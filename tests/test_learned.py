@@ -55,6 +55,12 @@ def test_batch_scores_equal_one_row_at_a_time() -> None:
             assert all(abs(probs[k] - single[k]) < 1e-12 for k in probs)
             assert abs(sum(probs.values()) - 1.0) < 1e-9
     assert np.array_equal(model.weights, weights)
+    # the likeliest stance, as the extractor takes it, is the dicts' own maximum, bit for bit
+    for (label, p), probs in zip(model.batch_likeliest(rows, "none"),
+                                 model.batch_probabilities(rows), strict=True):
+        assert label == max((k for k in probs if k != "none"), key=probs.__getitem__)
+        assert p == probs[label]
+    assert model.batch_likeliest([], "none") == []
 
 
 def test_one_labels_scores_in_python_equal_the_batch() -> None:

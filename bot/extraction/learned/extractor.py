@@ -103,12 +103,8 @@ class CombinedExtractor:
                           headline=_opens_with_title(article))
         rows = [c.features if self.kind == "combined" else without_rules(c.features)
                 for c in view.candidates]
-        out = []
-        for cand, probs in zip(view.candidates, self._model.batch_probabilities(rows),
-                               strict=True):
-            stance = max((s for s in probs if s != "none"), key=probs.__getitem__)
-            out.append(Scored(cand, stance, probs[stance]))
-        return view, out
+        return view, [Scored(cand, stance, p) for cand, (stance, p) in zip(
+            view.candidates, self._model.batch_likeliest(rows, "none"), strict=True)]
 
     def extract(self, article: Article) -> list[Position]:
         return self.select(*self.scored(article))

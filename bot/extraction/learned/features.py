@@ -146,6 +146,9 @@ def _lists(mentions: list[PartyMention], lower: list[str], speech_at: Collection
     group: list[PartyMention] = []
 
     def flush() -> None:
+        if len(group) == 1:  # no list: the list fields are read only when list_size > 1
+            out.extend(group)
+            return
         for m in group:
             out.append(replace(m, list_start=group[0].start, list_end=group[-1].end,
                                list_size=len(group)))

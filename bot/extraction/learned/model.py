@@ -125,6 +125,23 @@ class LinearModel:
         probs = exp / exp.sum(axis=1, keepdims=True)
         return [dict(zip(self.labels, map(float, row), strict=True)) for row in probs]
 
+    def batch_likeliest(self, rows: list[dict[str, float]], skip: str
+                        ) -> list[tuple[str, float]]:
+        """For each feature set, the likeliest label other than `skip` (the first of equals,
+        in label order) and its probability: what `batch_probabilities` gives, without a
+        dict per row."""
+        if not rows:
+            return []
+        scores = self.batch_scores(rows)
+        scores -= scores.max(axis=1, keepdims=True)
+        exp = np.exp(scores)
+        probs = exp / exp.sum(axis=1, keepdims=True)
+        kept = [i for i, label in enumerate(self.labels) if label != skip]
+        best = probs[:, kept].argmax(axis=1)
+        labels = [self.labels[kept[j]] for j in best.tolist()]
+        return list(zip(labels, probs[np.arange(len(rows)), [kept[j] for j in best]].tolist(),
+                        strict=True))
+
     def independent(self, features: dict[str, float]) -> dict[str, float]:
         """P(label | features) of one-vs-rest labels, each on its own (a logistic per label)."""
         probs = 1.0 / (1.0 + np.exp(-self.scores(features)))
