@@ -115,15 +115,19 @@ class LinearModel:
         probs = 1.0 / (1.0 + np.exp(-self.batch_scores(rows)))
         return [dict(zip(self.labels, map(float, row), strict=True)) for row in probs]
 
+    def _batch_softmax(self, rows: list[dict[str, float]]) -> np.ndarray:
+        """P(label | features) of mutually exclusive labels, (rows, labels)."""
+        scores = self.batch_scores(rows)
+        scores -= scores.max(axis=1, keepdims=True)
+        exp = np.exp(scores)
+        return exp / exp.sum(axis=1, keepdims=True)
+
     def batch_probabilities(self, rows: list[dict[str, float]]) -> list[dict[str, float]]:
         """`probabilities` for many feature sets."""
         if not rows:
             return []
-        scores = self.batch_scores(rows)
-        scores -= scores.max(axis=1, keepdims=True)
-        exp = np.exp(scores)
-        probs = exp / exp.sum(axis=1, keepdims=True)
-        return [dict(zip(self.labels, map(float, row), strict=True)) for row in probs]
+        return [dict(zip(self.labels, map(float, row), strict=True))
+                for row in self._batch_softmax(rows)]
 
     def batch_likeliest(self, rows: list[dict[str, float]], skip: str
                         ) -> list[tuple[str, float]]:
@@ -132,10 +136,7 @@ class LinearModel:
         dict per row."""
         if not rows:
             return []
-        scores = self.batch_scores(rows)
-        scores -= scores.max(axis=1, keepdims=True)
-        exp = np.exp(scores)
-        probs = exp / exp.sum(axis=1, keepdims=True)
+        probs = self._batch_softmax(rows)
         kept = [i for i, label in enumerate(self.labels) if label != skip]
         best = probs[:, kept].argmax(axis=1)
         labels = [self.labels[kept[j]] for j in best.tolist()]
