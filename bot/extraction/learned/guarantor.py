@@ -44,9 +44,9 @@ def options(view: ArticleView, cand: Candidate, stance: str,
             facts: ArticleFacts | None = None) -> list[str]:
     """Nobody; the holder; every other party named in the sentence; every guarantor the rules
     proposed for the same holder and guarantee; the guarantors the rules found for the same
-    guarantee anywhere in the article; the parties
-    of the sentences either side; and the article's most-named parties. The beneficiary
-    only as the holder ("Ukraine will keep building its own army")."""
+    guarantee anywhere in the article; the parties of the sentences either side; and the
+    article's most-named parties. The beneficiary only as the holder ("Ukraine will keep
+    building its own army")."""
     facts = facts or article_facts(view, cand, stance)
     k = cand.sentence
     out = [NOBODY, cand.party]
