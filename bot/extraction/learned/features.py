@@ -297,20 +297,28 @@ def build_view(doc: Doc, rules: RuleAnalysis, guesser: Guesser | None = None, *,
                        guarantees_by, text)
 
 
-ROLE_PREFIXES = ("pk=", "pos=", "dist=", "first_named", "sent_start", "speech_after",
-                 "speech_before", "prep=", "possessive", "adj_of_g", "in_list", "p=")
-CUE_PREFIXES = ("bc=", "near_before=", "sc=", "first_person", "question", "quoted", "pc=")
+# The names (before any "=") of the features that say how the party is named and which cues
+# surround it: `_conjoin` pairs every feature of the first kind with every one of the second.
+ROLE_NAMES = frozenset({"pk", "pos", "dist", "first_named", "sent_start", "speech_after",
+                        "speech_before", "prep", "possessive", "adj_of_g", "in_list", "p"})
+CUE_NAMES = frozenset({"bc", "near_before", "sc", "first_person", "question", "quoted", "pc"})
 
 
 def _conjoin(f: dict[str, float]) -> None:
     """Pairs of how the party is named and which cues surround it: a linear model cannot
     combine them itself ("negative cue between" means opposes only when the party is the
     subject)."""
-    roles = [k for k in f if k.startswith(ROLE_PREFIXES) and "&" not in k]
-    cues = [k for k in f if k.startswith(CUE_PREFIXES) and "&" not in k]
-    for r in roles:
-        for c in cues:
-            f[f"{r}&{c}"] = 1.0
+    roles: list[str] = []
+    cues: list[str] = []
+    for key in f:
+        if "&" in key:
+            continue
+        name = key.partition("=")[0]
+        if name in ROLE_NAMES:
+            roles.append(key)
+        elif name in CUE_NAMES:
+            cues.append(key)
+    f.update(dict.fromkeys([f"{r}&{c}" for r in roles for c in cues], 1.0))
 
 
 def _main_party(mentions: list[PartyMention], rules: RuleAnalysis) -> str | None:

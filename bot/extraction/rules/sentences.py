@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import cast
 
 import numpy as np
-from spacy.attrs import SENT_START
+from spacy.attrs import IS_PUNCT, IS_SPACE, IS_TITLE, LOWER, ORTH, SENT_START, SPACY
 from spacy.language import Language
 from spacy.pipeline.sentencizer import Sentencizer
 from spacy.tokens import Doc
@@ -51,32 +51,32 @@ def token_lists(doc: Doc) -> TokenLists:
 def split_sentences(doc: Doc) -> Doc:
     """Mark sentence starts: line breaks and quotation rules first, final punctuation (the
     `sentencizer`'s reading) for every token they leave open."""
-    words: list[str] = []
-    lower: list[str] = []
-    title_case: list[bool] = []
-    spaces: list[str] = []
-    starts = np.zeros(len(doc), dtype=np.int64)  # 1 starts a sentence, -1 does not
+    # one array call and C-level maps instead of a Token object (and six properties) a token
+    columns = doc.to_array([ORTH, LOWER, SPACY, IS_SPACE, IS_PUNCT, IS_TITLE]).T.tolist()
+    lookup = doc.vocab.strings.__getitem__
+    words: list[str] = list(map(lookup, columns[0]))
+    lower: list[str] = list(map(lookup, columns[1]))
+    spaces = [" " if trailing else "" for trailing in columns[2]]
+    is_space, is_punct = columns[3], columns[4]
+    title_case = [bool(t) for t in columns[5]]
+    starts: list[int] = []  # 1 starts a sentence, -1 does not
     inside = False
     opened = -1
-    # the previous token's text, trailing space and whether it is a space token ("" for none)
-    prev_text, prev_ws, prev_space = "", "", False
+    # the previous token's text and whether it is a space token ("" for none); a trailing
+    # space (`whitespace_`) is one " " at most, so a line break is always a token's own text
+    prev_text, prev_space = "", False
     seen_period = False
-    for token in doc:
-        i, text, ws, space = token.i, token.text, token.whitespace_, token.is_space
-        words.append(text)
-        spaces.append(ws)
-        lower.append(token.lower_)
-        title_case.append(token.is_title)
+    for i, text in enumerate(words):
+        space = is_space[i]
         # the sentencizer's guess: a token after final punctuation that is no punctuation
         final = text in FINAL_PUNCTUATION
         guess = i == 0
-        if seen_period and not final and not token.is_punct:
+        if seen_period and not final and not is_punct[i]:
             guess, seen_period = True, False
         elif final:
             seen_period = True
         mark = 0
-        after_break = "\n" in prev_text or "\n" in prev_ws
-        if i > 0 and after_break and not space:
+        if i > 0 and "\n" in prev_text and not space:
             mark, inside = 1, False
         else:
             if i > 0 and prev_space:
@@ -92,11 +92,12 @@ def split_sentences(doc: Doc) -> Doc:
                 inside = False
             elif inside and i - opened < MAX_QUOTE_TOKENS and i > 0:
                 mark = -1
-        starts[i] = mark or (1 if guess else -1)
-        prev_text, prev_ws, prev_space = text, ws, space
+        starts.append(mark or (1 if guess else -1))
+        prev_text, prev_space = text, space
     if len(doc):
         # spaCy reads attribute arrays as uint64: -1 goes in as its two's complement
-        doc.from_array([SENT_START], cast(Ints2d, starts.astype(np.uint64).reshape(-1, 1)))
+        array = np.array(starts, dtype=np.int64).astype(np.uint64).reshape(-1, 1)
+        doc.from_array([SENT_START], cast(Ints2d, array))
     text = "".join(w + s for w, s in zip(words, spaces, strict=True))
     # plain lists and a string, so that the Doc still serialises (msgpack, DocBin, n_process)
     doc.user_data[TOKENS_KEY] = (words, lower, title_case, text)
