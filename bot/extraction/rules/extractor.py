@@ -86,7 +86,7 @@ class RuleExtractor:
     """Rules over spaCy matches; `extract` is safe to call from one thread at a time."""
 
     name = "rules"
-    version = "1.27"
+    version = "1.28"
 
     def __init__(self) -> None:
         self._matchers = Matchers()
