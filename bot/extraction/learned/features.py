@@ -299,6 +299,8 @@ def build_view(doc: Doc, rules: RuleAnalysis, guesser: Guesser | None = None, *,
 
 # The names (before any "=") of the features that say how the party is named and which cues
 # surround it: `_conjoin` pairs every feature of the first kind with every one of the second.
+# Names match exactly ("question", not "question_mark"): a new role or cue feature is paired
+# only once its name is added here.
 ROLE_NAMES = frozenset({"pk", "pos", "dist", "first_named", "sent_start", "speech_after",
                         "speech_before", "prep", "possessive", "adj_of_g", "in_list", "p"})
 CUE_NAMES = frozenset({"bc", "near_before", "sc", "first_person", "question", "quoted", "pc"})
