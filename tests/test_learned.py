@@ -159,6 +159,19 @@ def test_a_party_reads_the_cues_of_its_own_clause() -> None:
     assert "pc=negator" in by_party["egy"] and "other_clause" not in by_party["egy"]
 
 
+def test_roles_are_paired_with_cues_by_exact_name() -> None:
+    """How the party is named meets each cue around it; conjunctions, other features and
+    names that merely start like a role or a cue are left alone."""
+    from bot.extraction.learned.features import _conjoin
+
+    features = dict.fromkeys(["pk=A", "first_named", "question", "bc=negative", "b=troops",
+                              "p=state&g=nato_membership", "question_mark", "pid=fra"], 1.0)
+    before = set(features)
+    _conjoin(features)
+    assert set(features) - before == {"pk=A&question", "pk=A&bc=negative",
+                                      "first_named&question", "first_named&bc=negative"}
+
+
 def test_the_guarantor_is_the_best_option_the_first_of_equals_and_none_for_nobody() -> None:
     from bot.extraction.learned.guarantor import choose
 
