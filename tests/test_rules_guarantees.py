@@ -80,3 +80,17 @@ def test_a_guarantee_set_against_another_or_compared_takes_no_stance() -> None:
     assert compared(s.st, s.guarantee("peacekeeping_force"), s.sent)
     s = sentence(shared_extractor(), "They sent more than 10,000 troops.")
     assert not compared(s.st, s.guarantee("peacekeeping_force"), s.sent)
+
+
+def test_guarantees_named_in_other_conflicts_words() -> None:
+    """Round 10's phrases: a treaty's demilitarised islands, a collective-defence pledge in
+    so many words, entering the alliance, a European perspective, joint patrols."""
+    cases = {
+        "Ankara wants the islands returned to their demilitarised status.": "demilitarized_zone",
+        "Niger pledged to treat any attack on Mali as an attack on itself.": "security_guarantee",
+        "Moscow will never accept Georgia's entry into the alliance.": "nato_membership",
+        "Athens backs Turkey's European perspective.": "eu_membership",
+        "Manila wants more joint patrols with its allies.": "air_sea_protection",
+    }
+    for text, guarantee in cases.items():
+        assert guarantee in {g for _, g in _spans(text)}, text
