@@ -307,3 +307,34 @@ def test_committed_models_were_fitted_on_this_train_split_with_the_pinned_versio
         assert isinstance(used, dict)
         for name in ("scikit-learn", "scipy", "numpy"):
             assert used[name] == pins[name], (kind, name)
+
+
+def test_a_sentence_unlikely_to_carry_any_stance_keeps_only_the_rules_proposals() -> None:
+    """At inference, a sentence the sentence model finds unlikely to carry a position of any
+    stance is given candidates only where the rules proposed one; training sees them all."""
+    from bot.extraction.learned.features import STANCE_LABEL, UNLIKELY_STANCE
+
+    rules = RuleExtractor()
+    doc = rules.nlp("Italy has flatly refused to send soldiers to Ukraine, Giorgia Meloni said."
+                    " Soldiers from Poland and Hungary have trained near the Ukrainian border.")
+    analysis = rules.analyse(doc)
+    proposed = {(p.sentence, p.party) for p in analysis.proposals}
+    assert (0, "ita") in proposed and not any(s == 1 for s, _ in proposed)
+
+    def guesser(stance: float):
+        def guess(rows: list[dict[str, float]]) -> list[dict[str, float]]:
+            return [{"peacekeeping_force": 0.9,
+                     **{STANCE_LABEL + s: stance for s in ("seeks", "backs", "opposes",
+                                                           "doubts")}} for _ in rows]
+        return guess
+
+    def parties(view) -> set[tuple[int, str]]:  # type: ignore[no-untyped-def]
+        return {(c.sentence, c.party) for c in view.candidates}
+
+    likely = build_view(doc, analysis, guesser(0.5), headline=False, prune=True)
+    unlikely = build_view(doc, analysis, guesser(UNLIKELY_STANCE / 2), headline=False,
+                          prune=True)
+    unpruned = build_view(doc, analysis, guesser(UNLIKELY_STANCE / 2), headline=False)
+    assert {(1, "pol"), (1, "hun"), (0, "ita")} <= parties(likely)
+    assert parties(unlikely) == {(0, "ita")}
+    assert parties(unpruned) == parties(likely)

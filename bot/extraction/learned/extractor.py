@@ -100,7 +100,7 @@ class CombinedExtractor:
         """Every candidate of the article with its most likely stance."""
         doc = self.rules.nlp(article.text)
         view = build_view(doc, self.rules.analyse(doc), self._sentences.batch_independent,
-                          headline=_opens_with_title(article))
+                          headline=_opens_with_title(article), prune=True)
         rows = [c.features if self.kind == "combined" else without_rules(c.features)
                 for c in view.candidates]
         return view, [Scored(cand, stance, p) for cand, (stance, p) in zip(
