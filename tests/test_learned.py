@@ -13,7 +13,7 @@ import pytest
 from bot.evaluate import evaluate_records, read_gold
 from bot.extraction import default_extractor
 from bot.extraction.learned.extractor import CombinedExtractor, load_model
-from bot.extraction.learned.features import build_view
+from bot.extraction.learned.features import ArticleView, build_view
 from bot.extraction.learned.model import LinearModel
 from bot.extraction.rules import RuleExtractor
 from bot.models import Article
@@ -311,30 +311,54 @@ def test_committed_models_were_fitted_on_this_train_split_with_the_pinned_versio
 
 def test_a_sentence_unlikely_to_carry_any_stance_keeps_only_the_rules_proposals() -> None:
     """At inference, a sentence the sentence model finds unlikely to carry a position of any
-    stance is given candidates only where the rules proposed one; training sees them all."""
-    from bot.extraction.learned.features import STANCE_LABEL, UNLIKELY_STANCE
+    stance is given candidates only for the (party, guarantee) pairs the rules proposed;
+    training sees them all."""
+    from bot.extraction.learned.features import STANCE_LABEL, UNLIKELY_STANCE, Guesser
 
     rules = RuleExtractor()
     doc = rules.nlp("Italy has flatly refused to send soldiers to Ukraine, Giorgia Meloni said."
                     " Soldiers from Poland and Hungary have trained near the Ukrainian border.")
     analysis = rules.analyse(doc)
-    proposed = {(p.sentence, p.party) for p in analysis.proposals}
-    assert (0, "ita") in proposed and not any(s == 1 for s, _ in proposed)
+    proposed = {(p.sentence, p.party, p.guarantee.value) for p in analysis.proposals}
+    assert proposed == {(0, "ita", "peacekeeping_force")}
 
-    def guesser(stance: float):
+    def guesser(stance: float) -> Guesser:
         def guess(rows: list[dict[str, float]]) -> list[dict[str, float]]:
-            return [{"peacekeeping_force": 0.9,
+            # two guarantees guessed in every sentence: only the proposed one may stay
+            return [{"peacekeeping_force": 0.9, "security_guarantee": 0.9,
                      **{STANCE_LABEL + s: stance for s in ("seeks", "backs", "opposes",
                                                            "doubts")}} for _ in rows]
         return guess
 
-    def parties(view) -> set[tuple[int, str]]:  # type: ignore[no-untyped-def]
-        return {(c.sentence, c.party) for c in view.candidates}
+    def candidates(view: ArticleView) -> set[tuple[int, str, str]]:
+        return {(c.sentence, c.party, c.guarantee) for c in view.candidates}
 
     likely = build_view(doc, analysis, guesser(0.5), headline=False, prune=True)
     unlikely = build_view(doc, analysis, guesser(UNLIKELY_STANCE / 2), headline=False,
                           prune=True)
     unpruned = build_view(doc, analysis, guesser(UNLIKELY_STANCE / 2), headline=False)
-    assert {(1, "pol"), (1, "hun"), (0, "ita")} <= parties(likely)
-    assert parties(unlikely) == {(0, "ita")}
-    assert parties(unpruned) == parties(likely)
+    assert {(1, "pol", "peacekeeping_force"), (1, "hun", "security_guarantee"),
+            (0, "ita", "security_guarantee"), (0, "ukr", "peacekeeping_force")} <= \
+        candidates(likely)
+    assert candidates(unlikely) == {(0, "ita", "peacekeeping_force")}
+    assert candidates(unpruned) == candidates(likely)
+
+
+def test_the_extractor_prunes_and_says_so_in_its_version(monkeypatch: pytest.MonkeyPatch,
+                                                         combined: CombinedExtractor) -> None:
+    """The extractor builds its candidates with pruning on, and its version names the bar (a
+    new bar re-extracts stores)."""
+    import bot.extraction.learned.extractor as extractor_module
+    from bot.extraction.learned.features import UNLIKELY_STANCE
+
+    asked: list[object] = []
+    real = extractor_module.build_view
+
+    def spy(*args: object, **kwargs: object) -> ArticleView:
+        asked.append(kwargs.get("prune"))
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(extractor_module, "build_view", spy)
+    combined.extract(Article(id="a", title="", text="Italy refused to send troops to Ukraine."))
+    assert asked == [True]
+    assert combined.version.endswith(f"u{UNLIKELY_STANCE:g}")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from spacy.language import Language
 
-from bot.extraction.learned.features import ArticleView, Candidate, build_view
+from bot.extraction.learned.features import UNLIKELY_STANCE, ArticleView, Candidate, build_view
 from bot.extraction.learned.guarantor import choose as choose_guarantor
 from bot.extraction.learned.model import LinearModel
 from bot.extraction.lexicon import party_slug
@@ -85,9 +85,10 @@ class CombinedExtractor:
             str(meta.get("threshold_ruled", default)))
         self.threshold_new = threshold if threshold is not None else float(
             str(meta.get("threshold_new", default)))
+        # the pruning bar changes which candidates exist, so it is part of the version too
         self.version = (f"{self.rules.version}+{self._model.meta.get('version', '0')}"
                         f"{self._sentences.meta.get('version', '0')}"
-                        f"{self._guarantor.meta.get('version', '0')}")
+                        f"{self._guarantor.meta.get('version', '0')}u{UNLIKELY_STANCE:g}")
         if kind != "combined":
             self.name = "model"
 

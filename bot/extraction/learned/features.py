@@ -44,7 +44,9 @@ STANCE_LABEL = "st:"
 # A sentence the sentence model finds this unlikely to carry a position of any stance gets
 # candidates only where the rules proposed one: the others were all but never kept (one in
 # about 2,000 kept candidates of dev and the real-news set), and building them was a fifth of
-# the candidates' cost. Inference only (`prune`): training sees every candidate.
+# the candidates' cost. Only the extractor prunes (`prune`): the model is fitted on every
+# candidate, and its bars are chosen through the extractor, so with pruning. Part of the
+# extractor's version: changing it re-extracts stores.
 UNLIKELY_STANCE = 0.02
 # Words by which a sentence refers back to what the previous one proposed.
 REFERRING = frozenset({"it", "this", "that", "idea", "plan", "proposal", "move", "such",
@@ -285,13 +287,14 @@ def build_view(doc: Doc, rules: RuleAnalysis, guesser: Guesser | None = None, *,
         unlikely = prune and _stance_max(guessed) < UNLIKELY_STANCE
         if unlikely and not props:
             continue
+        proposed = {(p.party, p.guarantee.value) for p in props}
         prior = _stance_prior(guessed)
         context = _sentence_features(text[sent.start_char:sent.end_char], sent, lower,
                                      cues_by[k], k if headline else k + 1)
         for party in dict.fromkeys(m.party for m in ms):
             party_ms = [m for m in ms if m.party == party]
             for g in sorted(g_values | new):
-                if unlikely and not any(p.party == party and p.guarantee == g for p in props):
+                if unlikely and (party, g) not in proposed:
                     continue
                 g_hits = [h for h in gs if h[2] == g]
                 cand = _candidate(k, sent, party, g, party_ms, g_hits, ms, lower, cues_by[k],
