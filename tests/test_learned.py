@@ -278,6 +278,29 @@ def test_training_is_reproducible() -> None:
     assert np.array_equal(models[0].weights, models[1].weights)
 
 
+def test_a_halved_model_is_stored_in_half_and_loads_as_it_scored(tmp_path: Path) -> None:
+    model = load_model("guarantor")
+    halved = model.halved()
+    assert halved.meta["version"] == f"{model.meta['version']}h"
+    assert not np.array_equal(halved.weights, model.weights)  # rounded, so a new version
+    halved.save(tmp_path / "half.npz")
+    with np.load(tmp_path / "half.npz") as arrays:
+        assert arrays["weights"].dtype == np.float16
+    again = LinearModel.load((tmp_path / "half.npz").read_bytes())
+    assert again.weights.dtype == np.float32
+    assert np.array_equal(again.weights, halved.weights)  # nothing lost in the file
+    row = {name: 1.0 for name in sorted(model.index)[:30]}
+    assert again.batch_scores([row]).tolist() == halved.batch_scores([row]).tolist()
+
+
+def test_the_committed_sentence_model_is_the_half_precision_one() -> None:
+    """`make train` halves the sentence model, the largest artifact (see train.py)."""
+    path = ROOT / "bot/extraction/learned/artifacts/sentences.npz"
+    with np.load(path) as arrays:
+        assert arrays["weights"].dtype == np.float16
+    assert str(load_model("sentences").meta["version"]).endswith("h")
+
+
 def test_a_pickled_model_scores_the_same_and_ships_without_its_derived_copies() -> None:
     model = load_model("combined")
     data = pickle.dumps(model)
