@@ -9,7 +9,7 @@ development split. Deterministic: same text, same positions.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -20,6 +20,7 @@ from bot.extraction.learned.features import UNLIKELY_STANCE, ArticleView, Candid
 from bot.extraction.learned.guarantor import choose as choose_guarantor
 from bot.extraction.learned.model import LinearModel
 from bot.extraction.lexicon import party_slug
+from bot.extraction.plaintext import normalise
 from bot.extraction.rules import RuleExtractor
 from bot.models import Article, Position
 from bot.vocabulary import Guarantee, Stance
@@ -55,10 +56,11 @@ class Scored:
     probability: float
 
 
-def _opens_with_title(article: Article) -> bool:
-    """Whether the text's first line is the title (ingest puts it there; a bare text may not)."""
-    first = article.text.lstrip().split("\n", 1)[0].strip()
-    title = article.title.strip()
+def _opens_with_title(text: str, title: str) -> bool:
+    """Whether the text's first line is the title (ingest puts it there; a bare text may not),
+    both read as the pipeline reads them (`plaintext`)."""
+    first = " ".join(normalise(text.lstrip().split("\n", 1)[0]).text.casefold().split())
+    title = " ".join(normalise(title).text.casefold().split())
     return bool(title) and (first == title or first.startswith(title) or title.startswith(first))
 
 
@@ -99,9 +101,13 @@ class CombinedExtractor:
 
     def scored(self, article: Article) -> tuple[ArticleView, list[Scored]]:
         """Every candidate of the article with its most likely stance."""
-        doc = self.rules.nlp(article.text)
+        plain = normalise(article.text)
+        doc = self.rules.nlp(plain.text)
         view = build_view(doc, self.rules.analyse(doc), self._sentences.batch_independent,
-                          headline=_opens_with_title(article), prune=True)
+                          headline=_opens_with_title(plain.text, article.title),
+                          prune=True)
+        if not plain.unchanged:
+            view = replace(view, plain=plain)
         rows = [c.features if self.kind == "combined" else without_rules(c.features)
                 for c in view.candidates]
         return view, [Scored(cand, stance, p) for cand, (stance, p) in zip(
@@ -134,6 +140,6 @@ class CombinedExtractor:
             guarantee=Guarantee(cand.guarantee),
             guarantor=choose_guarantor(self._guarantor, view, cand, s.stance),
             beneficiary=view.beneficiary,
-            evidence=view.text[sent.start_char:sent.end_char].strip(),
+            evidence=view.quote(sent),
             confidence=round(s.probability, 3),
         )

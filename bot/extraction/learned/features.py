@@ -18,6 +18,7 @@ from itertools import pairwise
 
 from spacy.tokens import Doc, Span
 
+from bot.extraction.plaintext import PlainText
 from bot.extraction.rules import Hit, Proposal, RuleAnalysis
 from bot.extraction.rules.beneficiary import article_beneficiary
 from bot.vocabulary import Guarantee, actors, parties
@@ -134,7 +135,17 @@ class ArticleView:
     sentence_features: list[dict[str, float]]
     mentions: list[list[PartyMention]]  # named parties, by sentence
     guarantees: list[list[tuple[int, int, str, str]]]  # guarantee phrases, by sentence
-    text: str  # the article's text (spaCy rebuilds `doc.text` at each call)
+    text: str  # the text the pipeline read (spaCy rebuilds `doc.text` at each call)
+    plain: PlainText | None = None  # how `text` maps to the article as it came, where it differs
+
+    def quote(self, sentence: Span) -> str:
+        """A sentence as evidence: stripped, in the article's own characters."""
+        start, end = sentence.start_char, sentence.end_char
+        if self.plain is None:
+            return self.text[start:end].strip()
+        piece = self.text[start:end]
+        lead = len(piece) - len(piece.lstrip())
+        return self.plain.original_span(start + lead, start + len(piece.rstrip())).strip()
 
 
 def _longest(hits: list[Hit]) -> list[Hit]:

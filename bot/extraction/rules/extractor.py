@@ -9,12 +9,13 @@ guarantor found (`guarantor`), and the stance named by the article's beneficiary
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from bot.extraction.attribution import Actor, Mention, Tracker
+from bot.extraction.plaintext import normalise
 from bot.extraction.rules.beneficiary import default_guarantor, stance_of
 from bot.extraction.rules.clauses import (
     clause_boundaries,
@@ -86,7 +87,7 @@ class RuleExtractor:
     """Rules over spaCy matches; `extract` is safe to call from one thread at a time."""
 
     name = "rules"
-    version = "1.28"
+    version = "1.29"
 
     def __init__(self) -> None:
         self._matchers = Matchers()
@@ -96,8 +97,13 @@ class RuleExtractor:
         return self._matchers.nlp
 
     def extract(self, article: Article) -> list[Position]:
-        """Positions of one article, at most one per (party, stance, guarantee)."""
-        return self.analyse(self.nlp(article.text)).positions
+        """Positions of one article, at most one per (party, stance, guarantee), their
+        evidence quoted from the article as it came (`plaintext`)."""
+        plain = normalise(article.text)
+        positions = self.analyse(self.nlp(plain.text)).positions
+        if plain.unchanged:
+            return positions
+        return [replace(p, evidence=plain.restore(p.evidence)) for p in positions]
 
     def analyse(self, doc: Doc) -> RuleAnalysis:
         """The rules' positions for a parsed article, with every proposal they made on the way
