@@ -24,7 +24,7 @@ from bot.confidence import load_bands, parse_bands
 from bot.digest import Shift, ShiftKind
 from bot.evaluate import format_report, read_gold, score
 from bot.export import COLUMNS, write_export
-from bot.extraction.learned.extractor import CombinedExtractor
+from bot.extraction.learned.extractor import CombinedExtractor, agreement
 from bot.extraction.rules import RuleExtractor
 from bot.history import Change
 from bot.ingest import article_from_record
@@ -83,12 +83,12 @@ def test_the_combined_extractor_gives_each_kept_position_its_probability() -> No
             assert 0.0 <= position.confidence <= 1.0
             assert position.confidence >= min(extractor.threshold_ruled, extractor.threshold_new)
             assert position.confidence == round(position.confidence, 3)
-            # it is the probability of a candidate of the same tuple that cleared its bar
-            assert position.confidence in {
-                round(s.probability, 3) for s in scored
-                if (s.candidate.party, s.stance, s.candidate.guarantee)
-                == (position.party, str(position.stance), str(position.guarantee))
-            }
+            # it is the agreement of the tuple's candidates, at least the likeliest one's
+            probabilities = [s.probability for s in scored
+                             if (s.candidate.party, s.stance, s.candidate.guarantee)
+                             == (position.party, str(position.stance), str(position.guarantee))]
+            assert position.confidence == round(agreement(probabilities), 3)
+            assert position.confidence >= round(max(probabilities), 3)
             found += 1
     assert found > 10
 

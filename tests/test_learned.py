@@ -17,6 +17,7 @@ from bot.extraction.learned.features import ArticleView, build_view
 from bot.extraction.learned.model import LinearModel
 from bot.extraction.rules import RuleExtractor
 from bot.models import Article
+from bot.vocabulary import Guarantee, Stance
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -384,4 +385,37 @@ def test_the_extractor_prunes_and_says_so_in_its_version(monkeypatch: pytest.Mon
     monkeypatch.setattr(extractor_module, "build_view", spy)
     combined.extract(Article(id="a", title="", text="Italy refused to send troops to Ukraine."))
     assert asked == [True]
-    assert combined.version.endswith(f"u{UNLIKELY_STANCE:g}")
+    assert combined.version.endswith(f"u{UNLIKELY_STANCE:g}{extractor_module.AGGREGATION}")
+
+
+def test_candidates_of_one_position_add_up_as_independent_witnesses() -> None:
+    from bot.extraction.learned.extractor import agreement
+
+    assert agreement([]) == 0.0
+    assert agreement([0.5]) == 0.5
+    assert agreement([0.2, 0.2]) == pytest.approx(0.36)
+    assert agreement([0.9, 0.1, 0.0]) == pytest.approx(0.91)
+
+
+def test_a_position_stated_twice_can_clear_a_bar_that_neither_sentence_clears() -> None:
+    """The kept position's confidence is the candidates' agreement, not the best one's
+    probability; its evidence is one of their sentences."""
+    from bot.extraction.learned.extractor import agreement
+
+    text = ("Poland is ready to send troops to Ukraine after a ceasefire, Donald Tusk said.\n"
+            "Tusk repeated on Friday that Polish soldiers could serve in a force in Ukraine.")
+    article = Article(id="t", title="", text=text)
+    view, scored = CombinedExtractor().scored(article)
+    key = ("pol", "backs", "peacekeeping_force")
+    group = [s for s in scored if (s.candidate.party, s.stance, s.candidate.guarantee) == key]
+    assert len(group) >= 2
+    best = max(s.probability for s in group)
+    together = agreement([s.probability for s in group])
+    assert together > best
+    bar = (best + together) / 2
+    kept = {p.key: p for p in CombinedExtractor(threshold=bar).select(view, scored)}
+    position = kept[("pol", Stance.BACKS, Guarantee.PEACEKEEPING_FORCE)]
+    assert position.confidence == round(together, 3)
+    assert position.evidence in {view.quote(view.sentences[s.candidate.sentence]) for s in group}
+    assert ("pol", Stance.BACKS, Guarantee.PEACEKEEPING_FORCE) not in {
+        p.key for p in CombinedExtractor(threshold=together + 1e-6).select(view, scored)}

@@ -137,6 +137,7 @@ class ArticleView:
     guarantees: list[list[tuple[int, int, str, str]]]  # guarantee phrases, by sentence
     text: str  # the text the pipeline read (spaCy rebuilds `doc.text` at each call)
     plain: PlainText | None = None  # how `text` maps to the article as it came, where it differs
+    headline: bool = True  # whether sentence 0 is the article's headline
 
     def quote(self, sentence: Span) -> str:
         """A sentence as evidence: stripped, in the article's own characters."""
@@ -323,7 +324,7 @@ def build_view(doc: Doc, rules: RuleAnalysis, guesser: Guesser | None = None, *,
                     cand.features["g_guessed&g=" + g] = 1.0
                 candidates.append(cand)
     return ArticleView(sents, candidates, beneficiary, rules, sentence_features, mentions_by,
-                       guarantees_by, text)
+                       guarantees_by, text, headline=headline)
 
 
 # The names (before any "=") of the features that say how the party is named and which cues
