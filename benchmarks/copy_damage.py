@@ -57,9 +57,11 @@ def windows_line_ends(text: str) -> str:
 
 
 def entities(text: str) -> str:
-    """Entities a feed or a scraper left in."""
-    return (text.replace("&", "&amp;").replace("’", "&#8217;").replace("'", "&#39;")
-            .replace('"', "&quot;"))
+    """Entities a feed or a scraper left in: quotes and apostrophes, and `&nbsp;` before short
+    words."""
+    encoded = (text.replace("&", "&amp;").replace("’", "&#8217;").replace("'", "&#39;")
+               .replace('"', "&quot;"))
+    return re.sub(r" (?=\w{1,3}\b)", "&nbsp;", encoded)
 
 
 def soft_hyphens(text: str) -> str:

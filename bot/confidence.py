@@ -1,10 +1,11 @@
 """How sure the extractor is of a position, in bands an analyst reads and adjusts.
 
-The combined extractor gives each position it keeps its model's probability
-(`Position.confidence`); `bot/data/confidence.toml` says below which value a card marks a
-position as one the extractor is unsure of, and which bands `python -m bot eval` measures
-precision in. A position without a confidence (another extractor, stored before, or checked
-by an analyst) is never marked.
+The combined extractor gives each position it keeps the chance, by its model, that at least
+one of the position's candidate sentences carries it (`Position.confidence`);
+`bot/data/confidence.toml` says below which value a card marks a position as one the
+extractor is unsure of, and which bands `python -m bot eval` measures precision in. A
+position without a confidence (another extractor, stored before, or checked by an analyst)
+is never marked.
 """
 
 from __future__ import annotations

@@ -36,8 +36,9 @@ class Position:
     # Who found it when two extractors are merged (hybrid): "rules", "llm" or "both".
     found_by: str | None = None
     # How likely the extractor thinks this position is right, 0-1 (the combined extractor's
-    # model probability, rounded to 3 places; calibrated on the dev split, see
-    # bot/data/confidence.toml). None: an extractor that gives none (rules, a language model).
+    # chance that one of the position's candidate sentences carries it, rounded to 3 places;
+    # calibrated on the dev split, see bot/data/confidence.toml). None: an extractor that
+    # gives none (rules, a language model).
     confidence: float | None = None
 
     @property

@@ -419,3 +419,27 @@ def test_a_position_stated_twice_can_clear_a_bar_that_neither_sentence_clears() 
     assert position.evidence in {view.quote(view.sentences[s.candidate.sentence]) for s in group}
     assert ("pol", Stance.BACKS, Guarantee.PEACEKEEPING_FORCE) not in {
         p.key for p in CombinedExtractor(threshold=together + 1e-6).select(view, scored)}
+
+
+def test_the_quoted_sentence_prefers_the_body_only_where_sentence_0_is_a_headline() -> None:
+    """`_evidence`: among the candidates that clear their own bar (all when none does), a
+    body sentence before the headline, where the text opens with its headline; else the
+    likeliest."""
+    from types import SimpleNamespace
+
+    from bot.extraction.learned.extractor import Scored, _evidence
+    from bot.extraction.learned.features import Candidate
+
+    def scored(sentence: int, probability: float) -> Scored:
+        return Scored(Candidate(sentence, "pol", "peacekeeping_force", "", {}), "backs",
+                      probability)
+
+    opening, body = scored(0, 0.9), scored(3, 0.5)
+    group = [opening, body]
+    with_headline, bare = SimpleNamespace(headline=True), SimpleNamespace(headline=False)
+    assert _evidence(with_headline, group, lambda s: 0.3) is body  # type: ignore[arg-type]
+    assert _evidence(bare, group, lambda s: 0.3) is opening  # type: ignore[arg-type]
+    # only the headline clears its bar: it is quoted
+    assert _evidence(with_headline, group, lambda s: 0.6) is opening  # type: ignore[arg-type]
+    # none does: all of them are considered
+    assert _evidence(with_headline, group, lambda s: 0.95) is body  # type: ignore[arg-type]

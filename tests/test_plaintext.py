@@ -42,12 +42,20 @@ def test_clean_text_is_read_as_it_is() -> None:
 
 
 def test_entities_are_decoded_even_when_encoded_twice_and_map_back() -> None:
-    original = "Kyiv&#8217;s bid &amp; the &amp;quot;coalition&amp;quot; AT&T &madeup; &amp;amp;"
+    original = ("Kyiv&#8217;s bid &amp; the &amp;quot;coalition&AMP;quot; AT&T &madeup; "
+                "&ampersand; &amp;amp;")
     plain = normalise(original)
-    assert plain.text == 'Kyiv’s bid & the "coalition" AT&T &madeup; &'
+    assert plain.text == 'Kyiv’s bid & the "coalition" AT&T &madeup; &ampersand; &'
     at = plain.text.index('"coalition"')
-    assert plain.original_span(at, at + len('"coalition"')) == "&amp;quot;coalition&amp;quot;"
+    assert plain.original_span(at, at + len('"coalition"')) == "&amp;quot;coalition&AMP;quot;"
     assert plain.restore("Kyiv’s bid") == "Kyiv&#8217;s bid"
+
+
+def test_decoded_entities_are_read_like_the_characters_typed() -> None:
+    plain = normalise("Ukr&shy;aine&nbsp;asks NA&#8203;TO for help.&#13;&#10;Moscow says no.")
+    assert plain.text == "Ukraine asks NATO for help.\n\nMoscow says no."
+    restored = plain.restore("Ukraine asks NATO for help.")
+    assert restored == "Ukr&shy;aine&nbsp;asks NA&#8203;TO for help."
 
 
 def test_invisible_characters_go_and_odd_spaces_and_breaks_become_plain() -> None:
@@ -63,8 +71,20 @@ def test_hard_wrapped_paragraphs_are_joined_with_a_space_for_each_break() -> Non
     wrapped = hard_wrapped("Kyiv presses for a force\n\n" + PROSE + "\n\n" + PROSE)
     assert wrap_width(wrapped.split("\n")) is not None
     joined = unwrap(wrapped)
-    assert len(joined) == len(wrapped)  # nothing moves: evidence maps back by position
     assert joined.split("\n\n") == ["Kyiv presses for a force", PROSE, PROSE]
+    plain = normalise(wrapped)
+    at = plain.text.index("Officials in Paris")
+    assert plain.original_span(at, len(plain.text)) == wrapped[wrapped.index("Officials in"):]
+
+
+def test_a_word_broken_at_its_hyphen_is_mended_and_a_long_headline_kept_apart() -> None:
+    headline = "Kyiv keeps pressing its European partners for a reassurance force on the ground"
+    body = PROSE.replace("reassurance force", "peace-keeping force")
+    wrapped = headline + "\n" + textwrap.fill(body, 56) + "\n\n" + textwrap.fill(body, 56)
+    assert any(line.endswith("peace-") for line in wrapped.split("\n"))
+    joined = unwrap(wrapped)
+    assert joined.split("\n")[0] == headline
+    assert joined.split("\n")[1] == body
 
 
 @pytest.mark.parametrize("text", [
@@ -77,6 +97,9 @@ def test_hard_wrapped_paragraphs_are_joined_with_a_space_for_each_break() -> Non
                ] * 5),
     # ordinary copy: one line a paragraph
     "\n".join([PROSE] * 6),
+    # short paragraphs of one sentence each, all near one width: no line goes on in lower case
+    "\n".join([f"Paragraph {i} says that Kyiv wants a European force on the ground soon."
+               for i in range(8)]),
 ])
 def test_lines_that_were_not_wrapped_stay_apart(text: str) -> None:
     assert unwrap(text) == text
@@ -85,7 +108,8 @@ def test_lines_that_were_not_wrapped_stay_apart(text: str) -> None:
 
 @pytest.mark.parametrize("damage", [
     pytest.param(hard_wrapped, id="hard-wrapped"),
-    pytest.param(lambda t: t.replace("’", "&#8217;").replace('"', "&quot;"), id="entities"),
+    pytest.param(lambda t: t.replace("’", "&#8217;").replace('"', "&quot;").replace(" ", "&nbsp;"),
+                 id="entities"),
     pytest.param(lambda t: t.replace("Ukraine", "Ukr\u00adaine").replace("NATO", "NA\u200bTO")
                  .replace("guarantee", "guar\u00adantee").replace("\n", "\r\n"),
                  id="invisible-crlf"),
@@ -102,3 +126,14 @@ def test_damaged_copy_gives_the_clean_copy_s_positions_quoted_from_itself(damage
     assert expected and {p.key for p in found} == {p.key for p in expected}
     for position in found:
         assert position.evidence in damaged.text  # verbatim, as the article came
+
+
+def test_no_annotated_text_is_changed_so_training_reads_what_the_extractor_reads() -> None:
+    """Training parses the raw gold texts (their spans index them); that is only right while
+    the plain-text pass leaves every annotated text as it is."""
+    from bot.extraction.learned.splits import load_split
+
+    root = Path(__file__).resolve().parents[1]
+    for split in ("train", "dev", "test"):
+        for record in load_split(split, root):
+            assert normalise(str(record["text"])).unchanged, record["id"]

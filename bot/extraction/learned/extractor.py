@@ -1,10 +1,11 @@
 """The combined extractor: the rules propose, a trained linear model decides.
 
-For each article the rules run once (their positions, their proposals by sentence, their
-speakers); `features.build_view` widens the proposals to every plausible (sentence, party,
-guarantee); the model gives each a stance or `none`; the article keeps, per (party, stance,
-guarantee), the candidate the model is surest of when it clears the threshold chosen on the
-development split. Deterministic: same text, same positions.
+For each article (read as `plaintext` makes it) the rules run once (their positions, their
+proposals by sentence, their speakers); `features.build_view` widens the proposals to every
+plausible (sentence, party, guarantee); the model gives each a stance or `none`; the article
+keeps a (party, stance, guarantee) when its candidates together clear the bar chosen on the
+development split (`agreement`), quoting one of their sentences (`_evidence`).
+Deterministic: same text, same positions.
 """
 
 from __future__ import annotations

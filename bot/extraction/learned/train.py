@@ -133,6 +133,8 @@ def cross_fitted_views(records: Sequence[Mapping[str, Any]], rules: RuleExtracto
     text; and the sentence model fitted on everything, for use after training."""
     parsed = []
     for record in records:
+        # the raw text, which gold spans index: `plaintext.normalise` changes no annotated
+        # text (tests/test_plaintext.py), so the extractor reads them the same way
         doc = rules.nlp(str(record["text"]))
         parsed.append((doc, rules.analyse(doc)))
     plain = [build_view(doc, analysis) for doc, analysis in parsed]
