@@ -160,6 +160,18 @@ def test_a_party_reads_the_cues_of_its_own_clause() -> None:
     assert "pc=negator" in by_party["egy"] and "other_clause" not in by_party["egy"]
 
 
+def test_only_the_party_named_first_is_first_named_and_all_count_the_parties() -> None:
+    """What the candidates of one sentence share is read once for all of them: who is named
+    first, and how many parties the sentence gives candidates to."""
+    rules = RuleExtractor()
+    doc = rules.nlp("Germany said France would send troops to Ukraine.")
+    view = build_view(doc, rules.analyse(doc), headline=False)
+    by_party = {c.party: c.features for c in view.candidates
+                if c.guarantee == "peacekeeping_force"}
+    assert "first_named" in by_party["deu"] and "first_named" not in by_party["fra"]
+    assert all("nparties=3" in f for f in by_party.values())
+
+
 def test_roles_are_paired_with_cues_by_exact_name() -> None:
     """How the party is named meets each cue around it; conjunctions, other features and
     names that merely start like a role or a cue are left alone."""
