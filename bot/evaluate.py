@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bot.confidence import ConfidenceBands, load_bands
 from bot.models import Position
 from bot.vocabulary import GUARANTEE_ORDER, Stance
@@ -24,6 +26,11 @@ Key = tuple[str, str, str, str]  # article id, party, stance, guarantee
 
 # the row that pools every conflict but Ukraine's (the hidden set reports it apart)
 BEYOND_UKRAINE = "(all but ukraine)"
+# The F1 interval: how many times the articles are drawn again, with which seed (the same
+# interval every run), and the share of the draws' F1s it spans.
+INTERVAL_DRAWS = 2000
+INTERVAL_SEED = 20261206
+INTERVAL_LEVEL = 0.95
 
 
 @dataclass(frozen=True)
@@ -109,6 +116,12 @@ class EvalResult:
     articles: int = 0
     # precision by confidence band, for extractors that give a confidence (else empty)
     calibration: list[BandScore] = field(default_factory=list)
+    # by article id, every article scored (one with no gold and no position counts zeros)
+    per_article: dict[str, Counts] = field(default_factory=dict)
+
+    def f1_interval(self) -> tuple[float, float] | None:
+        """Where F1 would fall on other articles like these (`f1_interval`)."""
+        return f1_interval(self.per_article)
 
     @property
     def guarantor_accuracy(self) -> float:
@@ -132,6 +145,8 @@ class EvalResult:
             "beyond_ukraine": self.beyond_ukraine.as_dict() if self.beyond_ukraine else None,
             "calibration": [b.as_dict() for b in self.calibration],
         }
+        interval = self.f1_interval()
+        out["f1_interval"] = [round(x, 4) for x in interval] if interval else None
         if verbose:
             out["misses"] = [asdict(m) for m in self.misses]
             out["false_hits"] = [asdict(m) for m in self.false_hits]
@@ -198,6 +213,11 @@ def score(
         Miss(*k, actor=predicted[k].actor, evidence=predicted[k].evidence)
         for k in sorted(predicted.keys() - gold.keys())
     ]
+    by_article = {str(record["id"]): [0, 0, 0] for record in records}
+    for keys, column in ((matched, 0), (predicted.keys() - matched, 1),
+                         (gold.keys() - matched, 2)):
+        for key in keys:
+            by_article[key[0]][column] += 1
     return EvalResult(
         overall=Counts(len(matched), len(predicted) - len(matched), len(gold) - len(matched)),
         guarantor_correct=guarantor_ok,
@@ -212,7 +232,33 @@ def score(
         false_hits=false_hits,
         articles=len(records),
         calibration=calibration(predicted, matched, bands or load_bands()),
+        per_article={a: Counts(*c) for a, c in by_article.items()},
     )
+
+
+def f1_interval(per_article: Mapping[str, Counts], draws: int = INTERVAL_DRAWS,
+                level: float = INTERVAL_LEVEL) -> tuple[float, float] | None:
+    """A bootstrap interval of the micro-averaged F1: the articles are drawn again, with
+    replacement, `draws` times, and the interval spans the middle `level` of the draws' F1s
+    (None under two articles). Articles, not positions, are drawn: the positions of one
+    article stand or fall together. A fixed seed gives the same interval every run."""
+    if len(per_article) < 2:
+        return None
+    counts = np.array([(c.tp, c.fp, c.fn) for c in per_article.values()], dtype=np.int64)
+    rng = np.random.default_rng(INTERVAL_SEED)
+    f1s = []
+    for start in range(0, draws, 250):  # in blocks: a (draws, articles) array can be large
+        picks = rng.integers(0, len(counts), size=(min(250, draws - start), len(counts)))
+        tp, fp, fn = (counts[:, column][picks].sum(axis=1) for column in range(3))
+        denominator = 2 * tp + fp + fn
+        f1s.append(np.where(denominator > 0, 2 * tp / np.maximum(denominator, 1), 0.0))
+    low, high = np.quantile(np.concatenate(f1s), [(1 - level) / 2, (1 + level) / 2])
+    return float(low), float(high)
+
+
+def _interval_text(result: EvalResult) -> str:
+    interval = result.f1_interval()
+    return f"{interval[0]:.3f}–{interval[1]:.3f}" if interval else "-"
 
 
 def calibration(
@@ -305,7 +351,8 @@ def format_report(result: EvalResult, verbose: bool) -> str:
     o = result.overall
     lines = [
         f"articles {result.articles}  gold {o.tp + o.fn}  system {o.tp + o.fp}  matched {o.tp}",
-        f"precision {o.precision:.3f}  recall {o.recall:.3f}  F1 {o.f1:.3f}",
+        f"precision {o.precision:.3f}  recall {o.recall:.3f}  F1 {o.f1:.3f}  "
+        f"({INTERVAL_LEVEL:.0%} interval {_interval_text(result)}, articles drawn again)",
         f"guarantor accuracy {result.guarantor_accuracy:.3f}  "
         f"evidence accuracy {result.evidence_accuracy:.3f}  (on {o.tp} matched)",
         "",
@@ -386,11 +433,12 @@ def ablation_extractors() -> dict[str, Any]:
 def format_ablation(results: Mapping[str, EvalResult]) -> str:
     """One line per extractor, then F1 per style, set, conflict and stance side by side."""
     names = list(results)
-    lines = [f"{'extractor':<14} {'F1':>6} {'P':>6} {'R':>6} {'guarantor':>9} {'evidence':>8}"]
+    lines = [f"{'extractor':<14} {'F1':>6} {'F1 ' + format(INTERVAL_LEVEL, '.0%'):>11} "
+             f"{'P':>6} {'R':>6} {'guarantor':>9} {'evidence':>8}"]
     for name, r in results.items():
         o = r.overall
-        lines.append(f"{name:<14} {o.f1:6.3f} {o.precision:6.3f} {o.recall:6.3f} "
-                     f"{r.guarantor_accuracy:9.3f} {r.evidence_accuracy:8.3f}")
+        lines.append(f"{name:<14} {o.f1:6.3f} {_interval_text(r):>11} {o.precision:6.3f} "
+                     f"{o.recall:6.3f} {r.guarantor_accuracy:9.3f} {r.evidence_accuracy:8.3f}")
     first = results[names[0]]
     groups = {title: list(dict.fromkeys(g for n in names for g in table_of(results[n], title)))
               for title in ("style", "set", "conflict", "stance")}

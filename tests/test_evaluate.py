@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from bot.evaluate import (
+    Counts,
     evaluate_records,
+    f1_interval,
     format_ablation,
     format_report,
     read_gold,
@@ -209,3 +211,33 @@ def test_splits_keep_writers_apart() -> None:
         assert not test_writers & {r.get("writer") for r in split[name]}
         assert not test_styles & {r["style"] for r in split[name]}
     assert all(r["set"] for records in split.values() for r in records)
+
+
+def test_each_article_is_counted_and_the_f1_interval_spans_its_estimate() -> None:
+    """Articles, not positions, are drawn again: one found and one missed article give an
+    interval from 0 to 1 around F1 0.5, the same every run; one article gives none."""
+    records = [gold_record([g("esp", "backs", "peacekeeping_force", "Spain backs")], "a1"),
+               gold_record([g("hun", "opposes", "eu_membership", "Hungary blocks")], "a2"),
+               gold_record([], "a3")]
+    predictions = {"a1": [pos("esp", "backs", "peacekeeping_force", "Spain backs.")]}
+    result = score(records, predictions)
+    assert result.per_article == {"a1": Counts(1, 0, 0), "a2": Counts(0, 0, 1),
+                                  "a3": Counts(0, 0, 0)}
+    assert result.overall.f1 == pytest.approx(2 / 3)
+    low, high = result.f1_interval() or (None, None)
+    assert low == 0.0 and high == 1.0
+    assert result.f1_interval() == (low, high)
+    assert result.as_dict()["f1_interval"] == [0.0, 1.0]
+    assert "95% interval 0.000–1.000" in format_report(result, False)
+    assert score(records[:1], predictions).f1_interval() is None
+
+
+def test_the_f1_interval_narrows_with_more_articles() -> None:
+    """The same mix of articles, ten times as many: a narrower interval around the same F1."""
+    mix = [Counts(2, 1, 0), Counts(0, 1, 2), Counts(3, 0, 1), Counts(1, 1, 1)]
+    few = dict(enumerate(mix * 3))
+    many = dict(enumerate(mix * 30))
+    few_low, few_high = f1_interval({str(k): v for k, v in few.items()}) or (0.0, 0.0)
+    many_low, many_high = f1_interval({str(k): v for k, v in many.items()}) or (0.0, 0.0)
+    f1 = Counts(6, 3, 4).f1
+    assert few_low < many_low < f1 < many_high < few_high
