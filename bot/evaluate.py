@@ -241,10 +241,16 @@ def f1_interval(per_article: Mapping[str, Counts], draws: int = INTERVAL_DRAWS,
     """A bootstrap interval of the micro-averaged F1: the articles are drawn again, with
     replacement, `draws` times, and the interval spans the middle `level` of the draws' F1s
     (None under two articles). Articles, not positions, are drawn: the positions of one
-    article stand or fall together. A fixed seed gives the same interval every run."""
+    article stand or fall together. A fixed seed gives the same interval every run, for
+    the same articles in any order."""
+    if draws < 1 or not 0 < level < 1:
+        raise ValueError(f"draws must be at least 1 and level between 0 and 1, not {draws}, "
+                         f"{level}")
     if len(per_article) < 2:
         return None
-    counts = np.array([(c.tp, c.fp, c.fn) for c in per_article.values()], dtype=np.int64)
+    # in the articles' order by id: the same interval whatever order the records came in
+    counts = np.array([(per_article[a].tp, per_article[a].fp, per_article[a].fn)
+                       for a in sorted(per_article)], dtype=np.int64)
     rng = np.random.default_rng(INTERVAL_SEED)
     f1s = []
     for start in range(0, draws, 250):  # in blocks: a (draws, articles) array can be large

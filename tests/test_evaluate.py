@@ -214,8 +214,8 @@ def test_splits_keep_writers_apart() -> None:
 
 
 def test_each_article_is_counted_and_the_f1_interval_spans_its_estimate() -> None:
-    """Articles, not positions, are drawn again: one found and one missed article give an
-    interval from 0 to 1 around F1 0.5, the same every run; one article gives none."""
+    """Every article is counted, also one with nothing in it: one found and one missed
+    article give an interval from 0 to 1 around F1 2/3; one article gives none."""
     records = [gold_record([g("esp", "backs", "peacekeeping_force", "Spain backs")], "a1"),
                gold_record([g("hun", "opposes", "eu_membership", "Hungary blocks")], "a2"),
                gold_record([], "a3")]
@@ -224,20 +224,42 @@ def test_each_article_is_counted_and_the_f1_interval_spans_its_estimate() -> Non
     assert result.per_article == {"a1": Counts(1, 0, 0), "a2": Counts(0, 0, 1),
                                   "a3": Counts(0, 0, 0)}
     assert result.overall.f1 == pytest.approx(2 / 3)
-    low, high = result.f1_interval() or (None, None)
-    assert low == 0.0 and high == 1.0
-    assert result.f1_interval() == (low, high)
+    assert result.f1_interval() == (0.0, 1.0)
     assert result.as_dict()["f1_interval"] == [0.0, 1.0]
     assert "95% interval 0.000–1.000" in format_report(result, False)
     assert score(records[:1], predictions).f1_interval() is None
+    # an article with nothing found and nothing to find is still drawn: alone, F1 0
+    assert f1_interval({"a": Counts(1, 0, 0), "b": Counts(0, 0, 0)}) == (0.0, 1.0)
 
 
-def test_the_f1_interval_narrows_with_more_articles() -> None:
-    """The same mix of articles, ten times as many: a narrower interval around the same F1."""
-    mix = [Counts(2, 1, 0), Counts(0, 1, 2), Counts(3, 0, 1), Counts(1, 1, 1)]
-    few = dict(enumerate(mix * 3))
-    many = dict(enumerate(mix * 30))
-    few_low, few_high = f1_interval({str(k): v for k, v in few.items()}) or (0.0, 0.0)
-    many_low, many_high = f1_interval({str(k): v for k, v in many.items()}) or (0.0, 0.0)
+MIX = [Counts(2, 1, 0), Counts(0, 1, 2), Counts(3, 0, 1), Counts(1, 1, 1)]
+
+
+def _articles(counts: list[Counts]) -> dict[str, Counts]:
+    return {f"a{i:03d}": c for i, c in enumerate(counts)}
+
+
+def test_the_f1_interval_narrows_with_more_articles_and_a_lower_level() -> None:
+    """The same mix of articles, ten times as many: a narrower interval around the same F1;
+    the middle half of the draws is narrower than the middle 95 %."""
+    few_low, few_high = f1_interval(_articles(MIX * 3)) or (0.0, 0.0)
+    many_low, many_high = f1_interval(_articles(MIX * 30)) or (0.0, 0.0)
+    half_low, half_high = f1_interval(_articles(MIX * 30), level=0.5) or (0.0, 0.0)
     f1 = Counts(6, 3, 4).f1
-    assert few_low < many_low < f1 < many_high < few_high
+    assert few_low < many_low < half_low < f1 < half_high < many_high < few_high
+    with pytest.raises(ValueError):
+        f1_interval(_articles(MIX), level=1.5)
+
+
+def test_the_f1_interval_draws_articles_not_positions_the_same_way_every_run() -> None:
+    """Twenty articles found or missed whole swing F1 more than forty articles of one
+    position each with the same totals: the positions of an article are drawn together.
+    The draws are the same every run and for the articles in any order."""
+    whole = _articles([Counts(2, 0, 0)] * 10 + [Counts(0, 0, 2)] * 10)
+    single = _articles([Counts(1, 0, 0)] * 20 + [Counts(0, 0, 1)] * 20)
+    whole_low, whole_high = f1_interval(whole) or (0.0, 0.0)
+    single_low, single_high = f1_interval(single) or (0.0, 0.0)
+    assert whole_high - whole_low > single_high - single_low
+    mixed = _articles(MIX * 30)
+    assert f1_interval(mixed) == f1_interval(dict(reversed(list(mixed.items()))))
+    assert f1_interval(mixed) == f1_interval(dict(mixed))
