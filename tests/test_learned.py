@@ -99,7 +99,7 @@ def test_committed_artifacts_are_small_and_versioned() -> None:
     folder = ROOT / "bot/extraction/learned/artifacts"
     files = sorted(folder.glob("*.npz"))
     assert {f.name for f in files} == {"combined.npz", "model_only.npz", "sentences.npz",
-                                       "guarantor.npz"}
+                                       "guarantor.npz", "beneficiary.npz"}
     assert sum(f.stat().st_size for f in files) < 20 * 1024 * 1024
     meta = load_model("combined").meta
     assert 0.0 < float(str(meta["threshold_ruled"])) < 1.0
@@ -283,12 +283,16 @@ def test_training_is_reproducible() -> None:
     records = read_gold(ROOT / "tests/fixtures/extraction/blind9_gold.jsonl")[:8]
     rules = RuleExtractor()
     models = []
+    rankers = []
     for _ in range(2):
-        views, _sentences = cross_fitted_views(records, rules)
+        views, _sentences, beneficiary = cross_fitted_views(records, rules)
         data, _, _ = examples(records, views)
         models.append(fit(data, "combined"))
+        rankers.append(beneficiary)
     assert models[0].meta["version"] == models[1].meta["version"]
     assert np.array_equal(models[0].weights, models[1].weights)
+    assert rankers[0].meta == rankers[1].meta
+    assert np.array_equal(rankers[0].weights, rankers[1].weights)
 
 
 def test_a_halved_model_is_stored_in_half_and_loads_as_it_scored(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from spacy.language import Language
 
+from bot.extraction.learned.beneficiary import chooser
 from bot.extraction.learned.features import UNLIKELY_STANCE, ArticleView, Candidate, build_view
 from bot.extraction.learned.guarantor import choose as choose_guarantor
 from bot.extraction.learned.model import LinearModel
@@ -30,7 +31,9 @@ from bot.vocabulary import Guarantee, Stance
 MODEL_FILES = {"combined": "combined.npz", "model": "model_only.npz"}
 SENTENCE_MODEL = "sentences.npz"
 GUARANTOR_MODEL = "guarantor.npz"
-ARTIFACTS = {**MODEL_FILES, "sentences": SENTENCE_MODEL, "guarantor": GUARANTOR_MODEL}
+BENEFICIARY_MODEL = "beneficiary.npz"
+ARTIFACTS = {**MODEL_FILES, "sentences": SENTENCE_MODEL, "guarantor": GUARANTOR_MODEL,
+             "beneficiary": BENEFICIARY_MODEL}
 RULE_PREFIXES = ("r=", "r_", "ra=")
 # how a position's candidates are combined (`agreement`), in the version: it changes what is kept
 AGGREGATION = "or"
@@ -39,7 +42,8 @@ AGGREGATION = "or"
 @cache
 def load_model(kind: str = "combined", directory: Path | None = None) -> LinearModel:
     """The committed model of `kind` (`combined` or `model`, the ablation without rule
-    features; `sentences`, the guarantees a sentence speaks of; `guarantor`), read once per
+    features; `sentences`, the guarantees a sentence speaks of; `guarantor`; `beneficiary`,
+    whose security an article is about), read once per
     process; from `directory` instead of the package when given (training)."""
     name = ARTIFACTS[kind]
     if directory is not None:
@@ -105,6 +109,8 @@ class CombinedExtractor:
         self._model = load_model(kind, artifacts)
         self._sentences = load_model("sentences", artifacts)
         self._guarantor = load_model("guarantor", artifacts)
+        beneficiary = load_model("beneficiary", artifacts)
+        self._beneficiary = chooser(beneficiary)
         meta = self._model.meta
         default = float(str(meta.get("threshold", 0.5)))
         # the rules' own proposals and the model's additions clear different bars
@@ -115,7 +121,9 @@ class CombinedExtractor:
         # the pruning bar changes which candidates exist, so it is part of the version too
         self.version = (f"{self.rules.version}+{self._model.meta.get('version', '0')}"
                         f"{self._sentences.meta.get('version', '0')}"
-                        f"{self._guarantor.meta.get('version', '0')}u{UNLIKELY_STANCE:g}"
+                        f"{self._guarantor.meta.get('version', '0')}"
+                        f"{beneficiary.meta.get('version', '0')}"
+                        f"u{UNLIKELY_STANCE:g}"
                         f"{AGGREGATION}")
         if kind != "combined":
             self.name = "model"
@@ -131,7 +139,7 @@ class CombinedExtractor:
         doc = self.rules.nlp(plain.text)
         view = build_view(doc, self.rules.analyse(doc), self._sentences.batch_independent,
                           headline=_opens_with_title(plain.text, article.title),
-                          prune=True)
+                          prune=True, beneficiary_of=self._beneficiary)
         if not plain.unchanged:
             view = replace(view, plain=plain)
         rows = [c.features if self.kind == "combined" else without_rules(c.features)

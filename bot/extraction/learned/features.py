@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 
@@ -75,6 +75,11 @@ class PartyMention:
     @property
     def head_end(self) -> int:
         return self.list_end if self.list_size > 1 else self.end
+
+
+# Whose security the article is about, from its named parties in text order and the token
+# where its first sentence ends (`learned.beneficiary`); without one, the rules' list decides.
+Chooser = Callable[[Sequence[PartyMention], int], str]
 
 
 @dataclass
@@ -236,17 +241,20 @@ def _distance_bucket(d: int) -> str:
 
 
 def build_view(doc: Doc, rules: RuleAnalysis, guesser: Guesser | None = None, *,
-               headline: bool = True, prune: bool = False) -> ArticleView:
+               headline: bool = True, prune: bool = False,
+               beneficiary_of: Chooser | None = None) -> ArticleView:
     """Every candidate of one parsed article, with features. `guesser` gives the probability
     of each guarantee for a sentence's words (the sentence model); `headline`: the text's
-    first line is the article's title (as in ingested articles and gold files)."""
+    first line is the article's title (as in ingested articles and gold files); `beneficiary_of`
+    reads whose security the article is about (the rules' list when not given)."""
     sents = list(doc.sents)
     text = rules.text or doc.text
     lower = rules.lower or [t.lower_ for t in doc]
     hits = rules.hits
     speech_at = {h.start for h in hits if h.kind in ("S", "SP")}
     mentions = _lists(_party_mentions(hits), lower, speech_at)
-    beneficiary = article_beneficiary(mentions)
+    beneficiary = (beneficiary_of(mentions, sents[0].end if sents else 0)
+                   if beneficiary_of is not None else article_beneficiary(mentions))
     mentions_by = _bucket(mentions, sents, lambda m: m.start)
     guarantees_by = _bucket(_guarantee_hits(rules.guarantees, hits), sents, lambda g: g[0])
     cues = [h for h in hits if h.kind in ("C", "CA")]

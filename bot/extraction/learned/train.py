@@ -23,7 +23,9 @@ from typing import Any
 import numpy as np
 
 from bot.evaluate import score
+from bot.extraction.learned import beneficiary as beneficiary_ranker
 from bot.extraction.learned.extractor import (
+    BENEFICIARY_MODEL,
     GUARANTOR_MODEL,
     MODEL_FILES,
     SENTENCE_MODEL,
@@ -126,11 +128,25 @@ def fit_sentences(data: list[tuple[dict[str, float], set[str]]]) -> LinearModel:
                        {"version": "s" + digest.hexdigest()[:6], "kind": "sentences"})
 
 
+def fit_beneficiary(views: list[ArticleView], records: Sequence[Mapping[str, Any]]
+                    ) -> LinearModel:
+    """The beneficiary ranker, fitted on the gold beneficiary of each training article; the
+    parties' receiver-or-provider bands it reads travel in its metadata."""
+    roles = beneficiary_ranker.party_roles(records)
+    articles = [([m for ms in view.mentions for m in ms],
+                 view.sentences[0].end if view.sentences else 0, record)
+                for view, record in zip(views, records, strict=True)]
+    model = fit_binary(beneficiary_ranker.examples(articles, roles), "b")
+    model.meta["roles"] = roles
+    return model
+
+
 def cross_fitted_views(records: Sequence[Mapping[str, Any]], rules: RuleExtractor
-                       ) -> tuple[list[ArticleView], LinearModel]:
+                       ) -> tuple[list[ArticleView], LinearModel, LinearModel]:
     """Views whose guessed guarantees and stance priors come from a sentence model that never
     saw the article (k folds), so the candidate model learns how far to trust it on unseen
-    text; and the sentence model fitted on everything, for use after training."""
+    text; the sentence model fitted on everything, for use after training; and the
+    beneficiary ranker the views read the beneficiary with."""
     parsed = []
     for record in records:
         # the raw text, which gold spans index: `plaintext.normalise` changes no annotated
@@ -138,6 +154,8 @@ def cross_fitted_views(records: Sequence[Mapping[str, Any]], rules: RuleExtracto
         doc = rules.nlp(str(record["text"]))
         parsed.append((doc, rules.analyse(doc)))
     plain = [build_view(doc, analysis) for doc, analysis in parsed]
+    beneficiary = fit_beneficiary(plain, records)
+    choose = beneficiary_ranker.chooser(beneficiary)
     views: list[ArticleView | None] = [None] * len(records)
     for fold in range(FOLDS):
         held = [i for i in range(len(records)) if i % FOLDS == fold]
@@ -145,9 +163,10 @@ def cross_fitted_views(records: Sequence[Mapping[str, Any]], rules: RuleExtracto
         model = fit_sentences(sentence_examples([plain[i] for i in rest],
                                                 [records[i] for i in rest]))
         for i in held:
-            views[i] = build_view(parsed[i][0], parsed[i][1], model.batch_independent)
+            views[i] = build_view(parsed[i][0], parsed[i][1], model.batch_independent,
+                                  beneficiary_of=choose)
     full = fit_sentences(sentence_examples(plain, records))
-    return [v for v in views if v is not None], full
+    return [v for v in views if v is not None], full, beneficiary
 
 
 def examples(records: Sequence[Mapping[str, Any]], views: list[ArticleView]
@@ -293,8 +312,9 @@ def trained_with() -> dict[str, object]:
 def _train(out: Path) -> int:
     rules = RuleExtractor()
     train, dev = load_split("train"), load_split("dev")
-    views, sentences = cross_fitted_views(train, rules)
+    views, sentences, beneficiary = cross_fitted_views(train, rules)
     out.mkdir(parents=True, exist_ok=True)
+    beneficiary.save(out / BENEFICIARY_MODEL)
     # the largest artifact (one weight per word and pair per label): half precision cuts it by
     # 43 % and moved one of 7,368 kept positions (round 12, BENCHMARKS.md)
     sentences = sentences.halved()

@@ -1,0 +1,117 @@
+"""The beneficiary ranker: whose security an article is about, read from the parties it names,
+also for a conflict the rules' list of beneficiaries does not have."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bot.extraction.learned import beneficiary as ranker
+from bot.extraction.learned.extractor import CombinedExtractor, load_model
+from bot.extraction.learned.features import PartyMention, build_view
+from bot.extraction.learned.model import LinearModel
+from bot.extraction.rules import RuleExtractor
+from bot.extraction.rules.beneficiary import beneficiary_order
+from bot.models import Article
+
+
+@pytest.fixture(scope="module")
+def rules() -> RuleExtractor:
+    return RuleExtractor()
+
+
+def named(*parties: str, start: int = 10) -> list[PartyMention]:
+    return [PartyMention(start + 3 * i, start + 3 * i + 1, p, "P") for i, p in enumerate(parties)]
+
+
+def toy_model(weights: dict[str, float], roles: dict[str, str] | None = None) -> LinearModel:
+    names = sorted(weights)
+    w = np.zeros((2, len(names)), dtype=np.float32)
+    w[1] = [weights[n] for n in names]
+    return LinearModel(("no", "yes"), {n: i for i, n in enumerate(names)}, w,
+                       np.zeros(2, dtype=np.float32), {"version": "btoy", "roles": roles or {}})
+
+
+def position(party: str, guarantor: str | None, beneficiary: str) -> dict[str, object]:
+    return {"party": party, "stance": "backs", "guarantee": "peacekeeping_force",
+            "guarantor": guarantor, "beneficiary": beneficiary}
+
+
+def test_roles_band_parties_by_receiving_against_providing() -> None:
+    records = [{"positions": [position("usa", "usa", "slb")] * 12 +
+                             [position("slb", None, "slb")] * 3}]
+    roles = ranker.party_roles(records)
+    assert roles["slb"] == "B2"  # received 15 times, provided never
+    assert roles["usa"] == "G2"  # provided 12 times, received never
+    assert "fra" not in roles  # a party the articles never had: no band (read as neither)
+
+
+def test_the_features_say_how_a_party_is_named() -> None:
+    mentions = named("slb", "aus", "slb", "chn", start=0)  # the first sentence ends at token 2
+    f = ranker.features("slb", mentions, 2, {"slb": "B1"})
+    assert {"title", "L=no", "share=top", "rank=1", "first=1", "n=2", "role=B1"} <= {
+        k for k, v in f.items() if v}
+    g = ranker.features("chn", mentions, 2, {})
+    assert g["title"] == 0.0 and "role=N" in g and "share=>=.5" in g and "first=3" in g
+
+
+def test_the_likeliest_named_party_wins_and_equals_go_to_the_first_named() -> None:
+    model = toy_model({"role=B2": 2.0, "role=G2": -2.0})
+    roles = {"kwt": "B2", "usa": "G2"}
+    assert ranker.choose(toy_model({"role=B2": 2.0}, roles), named("usa", "kwt"), 0) == "kwt"
+    assert ranker.choose(model, named("fra", "deu"), 0) == "fra"  # equal scores: first named
+    assert ranker.choose(model, [], 0) == beneficiary_order()[0]  # nobody named
+
+
+def test_examples_label_the_gold_beneficiary_and_skip_articles_that_never_name_it() -> None:
+    record = {"positions": [position("aus", "aus", "slb"), position("chn", "chn", "slb")]}
+    rows = ranker.examples([(named("aus", "slb", "chn"), 0, record),
+                            (named("aus", "chn"), 0, record)], {})
+    assert [label for _, label in rows] == ["no", "yes", "no"]
+
+
+def test_a_view_reads_its_beneficiary_with_the_chooser_given(rules: RuleExtractor) -> None:
+    doc = rules.nlp("Honiara weighs a new police mission\n"
+                    "Solomon Islands ministers said Australia should lead a police mission.")
+    seen: list[tuple[tuple[str, ...], int]] = []
+
+    def pick(mentions: object, title_end: int) -> str:
+        assert isinstance(mentions, list)
+        seen.append((tuple(m.party for m in mentions), title_end))
+        return "slb"
+
+    assert build_view(doc, rules.analyse(doc), beneficiary_of=pick).beneficiary == "slb"
+    assert seen and seen[0][0][:1] == ("slb",) and seen[0][1] > 0
+    # without a chooser, the rules' list decides: Solomon Islands is not on it
+    assert build_view(doc, rules.analyse(doc)).beneficiary != "slb"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Honiara asks Canberra to keep its police\n"
+     "The Solomon Islands government asked Australia to extend its police mission, after China "
+     "offered police trainers. Solomon Islands officials said the Australian force must stay "
+     "until the elections. Beijing said its offer stood.", "slb"),
+    ("Europeans pledge a reassurance force\n"
+     "France and Britain said they would send troops to Ukraine after a ceasefire. Kyiv "
+     "welcomed the offer, and Zelensky asked Washington for air cover.", "ukr"),
+])
+def test_the_committed_ranker_finds_the_beneficiary_of_a_conflict_off_the_list(
+        text: str, expected: str) -> None:
+    """The committed model reads a conflict off the rules' list (Solomon Islands, named most
+    and in the headline, beside Australia and China, which the training articles know as
+    providers) and still reads a Ukraine article as Ukraine's. (A party the training knows
+    as a receiver can still win over an unknown one named more often: Iraq over Kuwait,
+    README.md.)"""
+    extractor = CombinedExtractor()
+    title = text.split("\n", 1)[0]
+    view, _ = extractor.scored(Article(id="b", title=title, text=text))
+    assert view.beneficiary == expected
+    positions = extractor.extract(Article(id="b", title=title, text=text))
+    assert all(p.beneficiary == expected for p in positions)
+
+
+def test_the_committed_ranker_carries_its_roles_and_is_in_the_version() -> None:
+    model = load_model("beneficiary")
+    roles = model.meta["roles"]
+    assert isinstance(roles, dict) and roles.get("ukr") == "B2" and roles.get("usa") == "G2"
+    assert str(model.meta["version"]) in CombinedExtractor().version
