@@ -103,6 +103,7 @@ class EvalResult:
     guarantor_correct: int
     evidence_correct: int
     per_guarantee: dict[str, Counts]
+    beneficiary_correct: int = 0
     per_stance: dict[str, Counts] = field(default_factory=dict)
     # by the records' `style` and `set` fields (empty when the records carry none)
     per_style: dict[str, Counts] = field(default_factory=dict)
@@ -131,12 +132,17 @@ class EvalResult:
     def evidence_accuracy(self) -> float:
         return self.evidence_correct / self.overall.tp if self.overall.tp else 0.0
 
+    @property
+    def beneficiary_accuracy(self) -> float:
+        return self.beneficiary_correct / self.overall.tp if self.overall.tp else 0.0
+
     def as_dict(self, verbose: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
             "articles": self.articles,
             **self.overall.as_dict(),
             "guarantor_accuracy": round(self.guarantor_accuracy, 4),
             "evidence_accuracy": round(self.evidence_accuracy, 4),
+            "beneficiary_accuracy": round(self.beneficiary_accuracy, 4),
             "per_guarantee": {g: c.as_dict() for g, c in self.per_guarantee.items()},
             "per_stance": {g: c.as_dict() for g, c in self.per_stance.items()},
             "per_style": {g: c.as_dict() for g, c in self.per_style.items()},
@@ -158,6 +164,7 @@ class _Gold:
     actor: str
     guarantor: str | None
     spans: tuple[str, ...]
+    beneficiary: str | None = None
 
 
 def _gold_tuples(records: Iterable[Mapping[str, Any]]) -> dict[Key, _Gold]:
@@ -170,9 +177,10 @@ def _gold_tuples(records: Iterable[Mapping[str, Any]]) -> dict[Key, _Gold]:
             spans = tuple(s for s in spans if s)
             if key in gold:  # the same tuple twice: pool its evidence spans
                 old = gold[key]
-                gold[key] = _Gold(old.actor, old.guarantor, old.spans + spans)
+                gold[key] = _Gold(old.actor, old.guarantor, old.spans + spans, old.beneficiary)
             else:
-                gold[key] = _Gold(str(p.get("actor", "")), p.get("guarantor"), spans)
+                gold[key] = _Gold(str(p.get("actor", "")), p.get("guarantor"), spans,
+                                  p.get("beneficiary"))
     return gold
 
 
@@ -192,6 +200,7 @@ def score(
             predicted.setdefault(key, position)
     matched = gold.keys() & predicted.keys()
     guarantor_ok = sum(gold[k].guarantor == predicted[k].guarantor for k in matched)
+    beneficiary_ok = sum(gold[k].beneficiary == predicted[k].beneficiary for k in matched)
     evidence_ok = sum(
         any(span in predicted[k].evidence for span in gold[k].spans) for k in matched
     )
@@ -222,6 +231,7 @@ def score(
         overall=Counts(len(matched), len(predicted) - len(matched), len(gold) - len(matched)),
         guarantor_correct=guarantor_ok,
         evidence_correct=evidence_ok,
+        beneficiary_correct=beneficiary_ok,
         per_guarantee=per,
         per_stance=per_stance,
         per_style=per_style,
@@ -360,7 +370,8 @@ def format_report(result: EvalResult, verbose: bool) -> str:
         f"precision {o.precision:.3f}  recall {o.recall:.3f}  F1 {o.f1:.3f}  "
         f"({INTERVAL_LEVEL:.0%} interval {_interval_text(result)}, articles drawn again)",
         f"guarantor accuracy {result.guarantor_accuracy:.3f}  "
-        f"evidence accuracy {result.evidence_accuracy:.3f}  (on {o.tp} matched)",
+        f"evidence accuracy {result.evidence_accuracy:.3f}  "
+        f"beneficiary accuracy {result.beneficiary_accuracy:.3f}  (on {o.tp} matched)",
         "",
         f"{'guarantee':<20} {'P':>6} {'R':>6} {'F1':>6} {'tp':>4} {'fp':>4} {'fn':>4}",
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,28 @@ def test_hand_computed_scores() -> None:
     assert per["demilitarized_zone"].f1 == 0.0
     assert [m.party for m in result.misses] == ["hun"]
     assert {m.party for m in result.false_hits} == {"hun", "pol"}
+
+
+def test_the_beneficiary_is_scored_on_matched_positions() -> None:
+    """A matched position whose beneficiary differs from the gold one counts against
+    beneficiary accuracy; an unmatched one does not count at all."""
+    records = [gold_record([
+        g("aus", "backs", "peacekeeping_force", "Spain backs peacekeepers"),
+        g("esp", "backs", "peacekeeping_force", "Spain backs peacekeepers"),
+    ])]
+    records[0]["positions"][0]["beneficiary"] = "slb"
+    wrong = replace(pos("aus", "backs", "peacekeeping_force", "Spain backs peacekeepers."),
+                    beneficiary="ukr")
+    right = pos("esp", "backs", "peacekeeping_force", "Spain backs peacekeepers.")
+    stray = replace(pos("fra", "backs", "peacekeeping_force", "Spain backs peacekeepers."),
+                    beneficiary="slb")
+    result = score(records, {"a1": [wrong, right, stray]})
+    assert result.overall.tp == 2
+    assert result.beneficiary_accuracy == pytest.approx(0.5)
+    assert result.as_dict()["beneficiary_accuracy"] == 0.5
+    fixed = score(records, {"a1": [replace(wrong, beneficiary="slb"), right]})
+    assert fixed.beneficiary_accuracy == pytest.approx(1.0)
+    assert "beneficiary accuracy 1.000" in format_report(fixed, verbose=False)
 
 
 def test_scores_by_conflict_pool_everything_but_ukraine() -> None:
