@@ -173,6 +173,7 @@ def test_run_eval_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert run_eval(path, as_json=True, verbose=True) == 0
     out = json.loads(capsys.readouterr().out)
     assert {"precision", "recall", "f1", "guarantor_accuracy", "evidence_accuracy",
+            "beneficiary_accuracy",
             "per_guarantee", "misses", "false_hits"} <= out.keys()
     assert run_eval(path, as_json=False, verbose=True) == 0
     assert "F1" in capsys.readouterr().out

@@ -3,6 +3,8 @@ also for a conflict the rules' list of beneficiaries does not have."""
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 
@@ -44,6 +46,24 @@ def test_roles_band_parties_by_receiving_against_providing() -> None:
     assert roles["slb"] == "B2"  # received 15 times, provided never
     assert roles["usa"] == "G2"  # provided 12 times, received never
     assert "fra" not in roles  # a party the articles never had: no band (read as neither)
+
+
+def test_positions_without_a_beneficiary_are_not_counted_as_a_party() -> None:
+    record = {"positions": [position("slb", None, "slb"), {**position("aus", "aus", "slb"),
+                                                          "beneficiary": None},
+                            {**position("chn", "chn", "slb"), "beneficiary": None}]}
+    roles = ranker.party_roles([record])
+    assert "None" not in roles and roles["slb"] == "B1"
+    assert ranker.gold_beneficiary(record) == "slb"  # two nulls do not outvote one party
+    assert ranker.gold_beneficiary({"positions": [{**position("aus", None, "slb"),
+                                                   "beneficiary": None}]}) is None
+
+
+def test_a_model_without_roles_is_refused_with_a_clear_error() -> None:
+    model = toy_model({"title": 1.0})
+    model.meta.pop("roles")
+    with pytest.raises(ValueError, match="make train"):
+        ranker.chooser(model)
 
 
 def test_the_features_say_how_a_party_is_named() -> None:
@@ -108,6 +128,21 @@ def test_the_committed_ranker_finds_the_beneficiary_of_a_conflict_off_the_list(
     assert view.beneficiary == expected
     positions = extractor.extract(Article(id="b", title=title, text=text))
     assert all(p.beneficiary == expected for p in positions)
+
+
+def test_the_extractor_with_its_ranker_pickles_for_re_extraction_workers() -> None:
+    """Re-extraction sends the extractor to worker processes; one that cannot be pickled
+    would fall back to a thread."""
+    extractor = CombinedExtractor()
+    copy = pickle.loads(pickle.dumps(extractor))
+    article = Article(id="p", title="Honiara weighs a police mission",
+                      text="Honiara weighs a police mission\nSolomon Islands ministers said "
+                           "Australia should lead a new police mission.")
+    assert copy.version == extractor.version
+    assert copy.extract(article) == extractor.extract(article)
+    from bot.reextract import _workers_for
+
+    assert _workers_for(extractor, 2) == 2  # a worker process, not the fallback thread
 
 
 def test_the_committed_ranker_carries_its_roles_and_is_in_the_version() -> None:

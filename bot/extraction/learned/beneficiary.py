@@ -1,14 +1,16 @@
 """Whose security an article is about, learned: a small linear ranker over the parties it names.
 
 The rules take the beneficiary from a closed list (`data/beneficiaries.toml`): an article on a
-conflict the list lacks (Solomon Islands, Kuwait, Greenland ...) got the listed party it names
-most, and failing any, Ukraine. Its positions then read as the wrong party's, and a card
+conflict the list lacks (Solomon Islands, Suriname, Mauritania ...) got the listed party it
+names most, and failing any, Ukraine. Its positions then read as the wrong party's, and a card
 filtered by that party showed them. The ranker scores every party the article names by how
 it is named (how often, how soon, in the headline, as a person's party or an adjective), by
 whether the list has it, and by how the training articles use that party: mostly as a
 receiver of guarantees, mostly as a provider, or neither (a party the training never met is
 neither). The likeliest is the beneficiary; an article that names no party keeps the list's
-first.
+first. The bands favour parties the training knows as receivers: an article on Kuwait that
+names Iraq twice reads as Iraq's. The rules' own reading (their proposals, the rules-alone
+extractor) still uses the list.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from bot.extraction.learned.features import Chooser, PartyMention
@@ -35,7 +38,8 @@ def party_roles(records: Iterable[Mapping[str, Any]]) -> dict[str, str]:
     receiver: Counter[str] = Counter()
     for record in records:
         for p in record.get("positions", []):
-            receiver[str(p["beneficiary"])] += 1
+            if p.get("beneficiary"):
+                receiver[str(p["beneficiary"])] += 1
             if p.get("guarantor"):
                 provider[str(p["guarantor"])] += 1
     return {party: _band(math.log((receiver[party] + 1) / (provider[party] + 1)))
@@ -83,22 +87,25 @@ def choose(model: LinearModel, mentions: Sequence[PartyMention], title_end: int)
     named = list(dict.fromkeys(m.party for m in mentions))
     if not named:
         return beneficiary_order()[0]
-    roles = model.meta.get("roles", {})
-    assert isinstance(roles, dict)
+    roles = model.meta["roles"]
+    assert isinstance(roles, dict)  # checked by `chooser`
     scores = model.label_scores([features(p, mentions, title_end, roles) for p in named], "yes")
     return named[scores.index(max(scores))]
 
 
 def chooser(model: LinearModel) -> Chooser:
-    """`choose` with its model bound, for `build_view`."""
-    def pick(mentions: Sequence[PartyMention], title_end: int) -> str:
-        return choose(model, mentions, title_end)
-    return pick
+    """`choose` with its model bound, for `build_view` (a partial, so an extractor holding it
+    still pickles into a re-extraction worker process)."""
+    if not isinstance(model.meta.get("roles"), dict):
+        raise ValueError("the beneficiary model has no `roles` in its metadata: run `make train`")
+    return partial(choose, model)
 
 
 def gold_beneficiary(record: Mapping[str, Any]) -> str | None:
-    """The beneficiary most of an annotated article's positions have (the first of equals)."""
-    counts = Counter(str(p["beneficiary"]) for p in record.get("positions", []))
+    """The beneficiary most of an annotated article's positions have (the first of equals;
+    positions without one are not counted)."""
+    counts = Counter(str(p["beneficiary"]) for p in record.get("positions", [])
+                     if p.get("beneficiary"))
     return counts.most_common(1)[0][0] if counts else None
 
 

@@ -78,7 +78,8 @@ class PartyMention:
 
 
 # Whose security the article is about, from its named parties in text order and the token
-# where its first sentence ends (`learned.beneficiary`); without one, the rules' list decides.
+# where the headline ends (0 without one) (`learned.beneficiary`); without one, the rules'
+# list decides.
 Chooser = Callable[[Sequence[PartyMention], int], str]
 
 
@@ -253,7 +254,7 @@ def build_view(doc: Doc, rules: RuleAnalysis, guesser: Guesser | None = None, *,
     hits = rules.hits
     speech_at = {h.start for h in hits if h.kind in ("S", "SP")}
     mentions = _lists(_party_mentions(hits), lower, speech_at)
-    beneficiary = (beneficiary_of(mentions, sents[0].end if sents else 0)
+    beneficiary = (beneficiary_of(mentions, sents[0].end if sents and headline else 0)
                    if beneficiary_of is not None else article_beneficiary(mentions))
     mentions_by = _bucket(mentions, sents, lambda m: m.start)
     guarantees_by = _bucket(_guarantee_hits(rules.guarantees, hits), sents, lambda g: g[0])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import platform
 import subprocess
@@ -134,9 +135,11 @@ def fit_beneficiary(views: list[ArticleView], records: Sequence[Mapping[str, Any
     parties' receiver-or-provider bands it reads travel in its metadata."""
     roles = beneficiary_ranker.party_roles(records)
     articles = [([m for ms in view.mentions for m in ms],
-                 view.sentences[0].end if view.sentences else 0, record)
+                 view.sentences[0].end if view.sentences and view.headline else 0, record)
                 for view, record in zip(views, records, strict=True)]
-    model = fit_binary(beneficiary_ranker.examples(articles, roles), "b")
+    # the bands change its choices as much as its weights do, so they are in its version
+    salt = json.dumps(roles, sort_keys=True)
+    model = fit_binary(beneficiary_ranker.examples(articles, roles), "b", salt)
     model.meta["roles"] = roles
     return model
 
@@ -207,7 +210,8 @@ def guarantor_examples(views: list[ArticleView], records: Sequence[Mapping[str, 
     return out
 
 
-def fit_binary(data: list[tuple[dict[str, float], str]], prefix: str) -> LinearModel:
+def fit_binary(data: list[tuple[dict[str, float], str]], prefix: str, salt: str = ""
+               ) -> LinearModel:
     from sklearn.feature_extraction import DictVectorizer
     from sklearn.linear_model import LogisticRegression
 
@@ -219,7 +223,7 @@ def fit_binary(data: list[tuple[dict[str, float], str]], prefix: str) -> LinearM
     weights = np.zeros((2, x.shape[1]), dtype=np.float32)
     weights[1] = classifier.coef_[0]
     bias = np.array([0.0, classifier.intercept_[0]], dtype=np.float32)
-    digest = hashlib.sha1(weights.tobytes() + bias.tobytes())
+    digest = hashlib.sha1(weights.tobytes() + bias.tobytes() + salt.encode())
     names = vectorizer.get_feature_names_out()
     return LinearModel(("no", "yes"), {str(n): i for i, n in enumerate(names)}, weights, bias,
                        {"version": prefix + digest.hexdigest()[:6],

@@ -2,9 +2,11 @@
 
 `data/beneficiaries.toml` lists the parties that receive guarantees, most common first; an
 article's beneficiary is the one of them it names most often (ties: the earlier in the list; the
-first of the list when it names none). The beneficiary decides how a position reads: a holder that
-is the beneficiary `seeks` a guarantee, any other party `backs` it, and the beneficiary (like the
-aggressors) is never the guarantor of its own guarantee.
+first of the list when it names none). For the rules the beneficiary decides how a position reads:
+a holder that is the beneficiary `seeks` a guarantee, any other party `backs` it, and the
+beneficiary (like the aggressors) is never the guarantor of its own guarantee. The learned stage
+reads its own beneficiary (`bot.extraction.learned.beneficiary`, which also finds parties off the
+list), and its model, not this rule, decides the stance.
 """
 
 from __future__ import annotations
