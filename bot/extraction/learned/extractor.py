@@ -19,7 +19,13 @@ from pathlib import Path
 from spacy.language import Language
 
 from bot.extraction.learned.beneficiary import chooser
-from bot.extraction.learned.features import UNLIKELY_STANCE, ArticleView, Candidate, build_view
+from bot.extraction.learned.features import (
+    UNLIKELY_STANCE,
+    ArticleView,
+    Candidate,
+    build_view,
+    read_beneficiary,
+)
 from bot.extraction.learned.guarantor import choose as choose_guarantor
 from bot.extraction.learned.model import LinearModel
 from bot.extraction.lexicon import party_slug
@@ -137,8 +143,12 @@ class CombinedExtractor:
         """Every candidate of the article with its most likely stance."""
         plain = normalise(article.text)
         doc = self.rules.nlp(plain.text)
-        view = build_view(doc, self.rules.analyse(doc), self._sentences.batch_independent,
-                          headline=_opens_with_title(plain.text, article.title),
+        headline = _opens_with_title(plain.text, article.title)
+        hits = self.rules.hits(doc)
+        # the rules read the ranker's beneficiary too: their seeks and backs follow it
+        beneficiary = read_beneficiary(doc, hits, self._beneficiary, headline=headline)
+        view = build_view(doc, self.rules.analyse(doc, hits, beneficiary),
+                          self._sentences.batch_independent, headline=headline,
                           prune=True, beneficiary_of=self._beneficiary)
         if not plain.unchanged:
             view = replace(view, plain=plain)

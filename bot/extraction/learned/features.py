@@ -21,6 +21,7 @@ from spacy.tokens import Doc, Span
 from bot.extraction.plaintext import PlainText
 from bot.extraction.rules import Hit, Proposal, RuleAnalysis
 from bot.extraction.rules.beneficiary import article_beneficiary
+from bot.extraction.rules.sentences import token_lists
 from bot.vocabulary import Guarantee, actors, parties
 
 GROUPS = frozenset({"eu", "europe", "nato", "un", "g7"})
@@ -241,6 +242,22 @@ def _distance_bucket(d: int) -> str:
     return "13+"
 
 
+def article_mentions(hits: list[Hit], lower: list[str]) -> list[PartyMention]:
+    """Every party the article names, in text order, lists of parties joined."""
+    speech_at = {h.start for h in hits if h.kind in ("S", "SP")}
+    return _lists(_party_mentions(hits), lower, speech_at)
+
+
+def read_beneficiary(doc: Doc, hits: list[Hit], beneficiary_of: Chooser, *,
+                     headline: bool = True) -> str:
+    """Whose security a parsed article is about, as `beneficiary_of` reads its named parties:
+    what `build_view` reads, found before the rules run so that they read it too."""
+    first = next(iter(doc.sents), None)
+    lower = token_lists(doc).lower
+    return beneficiary_of(article_mentions(hits, lower),
+                          first.end if first is not None and headline else 0)
+
+
 def build_view(doc: Doc, rules: RuleAnalysis, guesser: Guesser | None = None, *,
                headline: bool = True, prune: bool = False,
                beneficiary_of: Chooser | None = None) -> ArticleView:
@@ -252,8 +269,7 @@ def build_view(doc: Doc, rules: RuleAnalysis, guesser: Guesser | None = None, *,
     text = rules.text or doc.text
     lower = rules.lower or [t.lower_ for t in doc]
     hits = rules.hits
-    speech_at = {h.start for h in hits if h.kind in ("S", "SP")}
-    mentions = _lists(_party_mentions(hits), lower, speech_at)
+    mentions = article_mentions(hits, lower)
     beneficiary = (beneficiary_of(mentions, sents[0].end if sents and headline else 0)
                    if beneficiary_of is not None else article_beneficiary(mentions))
     mentions_by = _bucket(mentions, sents, lambda m: m.start)

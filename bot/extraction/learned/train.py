@@ -33,7 +33,7 @@ from bot.extraction.learned.extractor import (
     CombinedExtractor,
     without_rules,
 )
-from bot.extraction.learned.features import STANCE_LABEL, ArticleView, build_view
+from bot.extraction.learned.features import STANCE_LABEL, ArticleView, build_view, read_beneficiary
 from bot.extraction.learned.guarantor import NOBODY, article_facts
 from bot.extraction.learned.guarantor import features as guarantor_features
 from bot.extraction.learned.guarantor import options as guarantor_options
@@ -159,6 +159,12 @@ def cross_fitted_views(records: Sequence[Mapping[str, Any]], rules: RuleExtracto
     plain = [build_view(doc, analysis) for doc, analysis in parsed]
     beneficiary = fit_beneficiary(plain, records)
     choose = beneficiary_ranker.chooser(beneficiary)
+    # the rules read the ranker's beneficiary, as in `CombinedExtractor`: run them again where
+    # it is not the one their list gave
+    for i, (doc, analysis) in enumerate(parsed):
+        chosen = read_beneficiary(doc, analysis.hits, choose)
+        if chosen != analysis.beneficiary:
+            parsed[i] = (doc, rules.analyse(doc, analysis.hits, chosen))
     views: list[ArticleView | None] = [None] * len(records)
     for fold in range(FOLDS):
         held = [i for i in range(len(records)) if i % FOLDS == fold]

@@ -105,10 +105,13 @@ class RuleExtractor:
             return positions
         return [replace(p, evidence=plain.restore(p.evidence)) for p in positions]
 
-    def analyse(self, doc: Doc) -> RuleAnalysis:
+    def analyse(self, doc: Doc, hits: list[Hit] | None = None,
+                beneficiary: str | None = None) -> RuleAnalysis:
         """The rules' positions for a parsed article, with every proposal they made on the way
-        (for a later stage that decides among them) and the speaker of each sentence."""
-        st = read_article(doc, self.hits(doc))
+        (for a later stage that decides among them) and the speaker of each sentence.
+        `hits`: the article's phrase matches when already found (`hits`); `beneficiary`: whose
+        security the article is about when a later stage has read it (else the rules' list)."""
+        st = read_article(doc, self.hits(doc) if hits is None else hits, beneficiary)
         run = _Collected(st)
         positions = run.run()
         return RuleAnalysis(positions, run.proposals, run.speakers, st.hits, st.guarantees,

@@ -45,10 +45,12 @@ class ArticleState:
     text: str = ""  # the doc's text, kept once: spaCy rebuilds it from the tokens each time
 
 
-def read_article(doc: Doc, hits: list[Hit]) -> ArticleState:
+def read_article(doc: Doc, hits: list[Hit], beneficiary: str | None = None) -> ArticleState:
     """The state of one parsed article with its phrase matches: guarantees resolved (party
-    words, memberships, references, copulas), cues outside guarantees and names."""
-    beneficiary = beneficiary_of(hits)
+    words, memberships, references, copulas), cues outside guarantees and names. The
+    beneficiary is read from the list (`beneficiary_of`) unless a later stage gives its own."""
+    if beneficiary is None:
+        beneficiary = beneficiary_of(hits)
     cues_lex = cue_lexicon()
     tokens = token_lists(doc)  # kept by the sentence pass: no second walk over the Doc
     words, lower, title_case = tokens.words, tokens.lower, tokens.title_case
