@@ -86,11 +86,16 @@ GUARANTEE_ORDER: tuple[Guarantee, ...] = tuple(GUARANTEES)
 class Party:
     code: str
     name: str
-    kind: str  # "state" or "organisation" or "group"
+    kind: str  # "state", "territory" (self-governing), "organisation" or "group"
     names: tuple[str, ...]
     adjectives: tuple[str, ...]
     capitals: tuple[str, ...]
     metonyms: tuple[str, ...]
+
+    @property
+    def is_place(self) -> bool:
+        """A state or a self-governing territory, as against a group or an organisation."""
+        return self.kind in ("state", "territory")
 
     def all_words(self) -> tuple[str, ...]:
         return (self.code, self.name, *self.names, *self.adjectives, *self.capitals, *self.metonyms)

@@ -48,7 +48,7 @@ GUARANTEES = {
 
 
 def system_prompt() -> str:
-    groups = ", ".join(f"{p.code} ({p.name})" for p in parties().values() if p.kind != "state")
+    groups = ", ".join(f"{p.code} ({p.name})" for p in parties().values() if not p.is_place)
     stances = "\n".join(f"- {s.value}: the actor {text}" for s, text in STANCES.items())
     guarantees = "\n".join(f"- {g.value}: {GUARANTEES[g]}" for g in GUARANTEE_ORDER)
     return f"""You extract positions from one news article about guarantees for a ceasefire \
