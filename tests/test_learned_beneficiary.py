@@ -150,3 +150,17 @@ def test_the_committed_ranker_carries_its_roles_and_is_in_the_version() -> None:
     roles = model.meta["roles"]
     assert isinstance(roles, dict) and roles.get("ukr") == "B2" and roles.get("usa") == "G2"
     assert str(model.meta["version"]) in CombinedExtractor().version
+
+
+def test_the_rules_inside_the_extractor_read_the_rankers_beneficiary() -> None:
+    """The rules' own proposals (seeks for the beneficiary, backs for the rest) follow the
+    ranker, not their list, inside the combined extractor."""
+    extractor = CombinedExtractor()
+    text = ("Honiara asks Canberra to keep its police\n"
+            "The Solomon Islands government asked Australia to extend its police mission. "
+            "Solomon Islands officials said the Australian force must stay.")
+    article = Article(id="r", title=text.split("\n", 1)[0], text=text)
+    view, _ = extractor.scored(article)
+    assert view.beneficiary == "slb" and view.rules.beneficiary == "slb"
+    alone = RuleExtractor().analyse(extractor.nlp(text))
+    assert alone.beneficiary != "slb"  # the rules alone still read their list

@@ -90,3 +90,27 @@ def test_the_learned_features_share_the_one_implementation() -> None:
     from bot.extraction.learned import features
 
     assert features.article_beneficiary is article_beneficiary
+
+
+def test_a_beneficiary_read_by_a_later_stage_decides_seeks_and_backs() -> None:
+    """The combined extractor gives the rules the ranker's beneficiary: Kuwait, off the list,
+    then seeks what it asks for instead of backing it for Iraq."""
+    ex = shared_extractor()
+    text = ("Kuwait asks for UN monitors on the Iraq border\n"
+            "Kuwait's foreign minister called for UN monitors along the border with Iraq.")
+    doc = ex.nlp(text)
+    by_list = ex.analyse(doc)
+    given = ex.analyse(doc, beneficiary="kwt")
+    assert by_list.beneficiary != "kwt" and given.beneficiary == "kwt"
+    assert ("kwt", Stance.SEEKS, Guarantee.PEACEKEEPING_FORCE) in {
+        (p.party, p.stance, p.guarantee) for p in given.positions}
+    assert all(p.beneficiary == "kwt" for p in given.positions)
+    assert ("kwt", Stance.SEEKS, Guarantee.PEACEKEEPING_FORCE) not in {
+        (p.party, p.stance, p.guarantee) for p in by_list.positions}
+
+
+def test_greenland_speaks_for_itself() -> None:
+    """A self-governing territory with its own ISO code is a party of its own, not Denmark."""
+    ex = shared_extractor()
+    st = read(ex, "Greenland's premier said Nuuk wants NATO to protect the island.")
+    assert "grl" in {h.value for h in st.names if h.kind in ("P", "J")}

@@ -9,8 +9,8 @@ whether the list has it, and by how the training articles use that party: mostly
 receiver of guarantees, mostly as a provider, or neither (a party the training never met is
 neither). The likeliest is the beneficiary; an article that names no party keeps the list's
 first. The bands favour parties the training knows as receivers: an article on Kuwait that
-names Iraq twice reads as Iraq's. The rules' own reading (their proposals, the rules-alone
-extractor) still uses the list.
+names Iraq twice reads as Iraq's. Inside the combined extractor the rules read the ranker's
+choice too (their seeks and backs follow it); the rules alone still use the list.
 """
 
 from __future__ import annotations

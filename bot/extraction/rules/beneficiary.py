@@ -4,9 +4,10 @@
 article's beneficiary is the one of them it names most often (ties: the earlier in the list; the
 first of the list when it names none). For the rules the beneficiary decides how a position reads:
 a holder that is the beneficiary `seeks` a guarantee, any other party `backs` it, and the
-beneficiary (like the aggressors) is never the guarantor of its own guarantee. The learned stage
-reads its own beneficiary (`bot.extraction.learned.beneficiary`, which also finds parties off the
-list), and its model, not this rule, decides the stance.
+beneficiary (like the aggressors) is never the guarantor of its own guarantee. Inside the
+combined extractor the learned ranker (`bot.extraction.learned.beneficiary`, which also finds
+parties off the list) reads the beneficiary and gives it to the rules (`RuleExtractor.analyse`);
+its model, not this rule, decides the stance.
 """
 
 from __future__ import annotations
