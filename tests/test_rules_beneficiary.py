@@ -108,9 +108,3 @@ def test_a_beneficiary_read_by_a_later_stage_decides_seeks_and_backs() -> None:
     assert ("kwt", Stance.SEEKS, Guarantee.PEACEKEEPING_FORCE) not in {
         (p.party, p.stance, p.guarantee) for p in by_list.positions}
 
-
-def test_greenland_speaks_for_itself() -> None:
-    """A self-governing territory with its own ISO code is a party of its own, not Denmark."""
-    ex = shared_extractor()
-    st = read(ex, "Greenland's premier said Nuuk wants NATO to protect the island.")
-    assert "grl" in {h.value for h in st.names if h.kind in ("P", "J")}

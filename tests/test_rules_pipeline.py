@@ -69,3 +69,15 @@ def test_the_public_names_are_where_other_code_imports_them() -> None:
     assert isinstance(analysis, RuleAnalysis)
     assert all(isinstance(p, Proposal) for p in analysis.proposals) and analysis.proposals
     assert ex.name == "rules" and ex.version == "1.31"
+
+
+def test_a_parliament_or_named_armed_forces_name_their_state() -> None:
+    found = _kinds("The Sejm and the Bundestag debated it; the Knesset did not. The PLA drilled.")
+    assert {("Sejm", "P", "pol"), ("Bundestag", "P", "deu"), ("Knesset", "P", "isr"),
+            ("PLA", "P", "chn")} <= found
+
+
+def test_a_self_governing_territory_is_a_party_of_its_own() -> None:
+    found = _kinds("Greenland's premier spoke in Nuuk; the Faroese government agreed.")
+    assert ("Greenland", "P", "grl") in found and ("Faroese", "J", "fro") in found
+    assert not any(value == "dnk" for _, _, value in found)
