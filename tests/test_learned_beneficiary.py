@@ -10,7 +10,7 @@ import pytest
 
 from bot.extraction.learned import beneficiary as ranker
 from bot.extraction.learned.extractor import CombinedExtractor, load_model
-from bot.extraction.learned.features import PartyMention, build_view
+from bot.extraction.learned.features import PartyMention, build_view, read_beneficiary
 from bot.extraction.learned.model import LinearModel
 from bot.extraction.rules import RuleExtractor
 from bot.extraction.rules.beneficiary import beneficiary_order
@@ -104,6 +104,11 @@ def test_a_view_reads_its_beneficiary_with_the_chooser_given(rules: RuleExtracto
     assert seen and seen[0][0][:1] == ("slb",) and seen[0][1] > 0
     # without a chooser, the rules' list decides: Solomon Islands is not on it
     assert build_view(doc, rules.analyse(doc)).beneficiary != "slb"
+    # a beneficiary read already (`read_beneficiary`) is taken as it is, not read again
+    seen.clear()
+    given = build_view(doc, rules.analyse(doc), beneficiary_of=pick, beneficiary="aus")
+    assert given.beneficiary == "aus" and not seen
+    assert read_beneficiary(doc, rules.hits(doc), pick) == "slb" and seen
 
 
 @pytest.mark.parametrize(("text", "expected"), [

@@ -149,7 +149,7 @@ class CombinedExtractor:
         beneficiary = read_beneficiary(doc, hits, self._beneficiary, headline=headline)
         view = build_view(doc, self.rules.analyse(doc, hits, beneficiary),
                           self._sentences.batch_independent, headline=headline,
-                          prune=True, beneficiary_of=self._beneficiary)
+                          prune=True, beneficiary=beneficiary)
         if not plain.unchanged:
             view = replace(view, plain=plain)
         rows = [c.features if self.kind == "combined" else without_rules(c.features)

@@ -260,18 +260,21 @@ def read_beneficiary(doc: Doc, hits: list[Hit], beneficiary_of: Chooser, *,
 
 def build_view(doc: Doc, rules: RuleAnalysis, guesser: Guesser | None = None, *,
                headline: bool = True, prune: bool = False,
-               beneficiary_of: Chooser | None = None) -> ArticleView:
+               beneficiary_of: Chooser | None = None, beneficiary: str | None = None
+               ) -> ArticleView:
     """Every candidate of one parsed article, with features. `guesser` gives the probability
     of each guarantee for a sentence's words (the sentence model); `headline`: the text's
     first line is the article's title (as in ingested articles and gold files); `beneficiary_of`
-    reads whose security the article is about (the rules' list when not given)."""
+    reads whose security the article is about (the rules' list when not given), unless
+    `beneficiary` gives what it read already (`read_beneficiary`)."""
     sents = list(doc.sents)
     text = rules.text or doc.text
     lower = rules.lower or [t.lower_ for t in doc]
     hits = rules.hits
     mentions = article_mentions(hits, lower)
-    beneficiary = (beneficiary_of(mentions, sents[0].end if sents and headline else 0)
-                   if beneficiary_of is not None else article_beneficiary(mentions))
+    if beneficiary is None:
+        beneficiary = (beneficiary_of(mentions, sents[0].end if sents and headline else 0)
+                       if beneficiary_of is not None else article_beneficiary(mentions))
     mentions_by = _bucket(mentions, sents, lambda m: m.start)
     guarantees_by = _bucket(_guarantee_hits(rules.guarantees, hits), sents, lambda g: g[0])
     cues = [h for h in hits if h.kind in ("C", "CA")]
