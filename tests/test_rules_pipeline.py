@@ -72,9 +72,17 @@ def test_the_public_names_are_where_other_code_imports_them() -> None:
 
 
 def test_a_parliament_or_named_armed_forces_name_their_state() -> None:
-    found = _kinds("The Sejm and the Bundestag debated it; the Knesset did not. The PLA drilled.")
+    found = _kinds("The Sejm and the Bundestag debated it; the Knesset did not. The IDF drilled.")
     assert {("Sejm", "P", "pol"), ("Bundestag", "P", "deu"), ("Knesset", "P", "isr"),
-            ("PLA", "P", "chn")} <= found
+            ("IDF", "P", "isr")} <= found
+
+
+def test_names_other_states_share_are_not_metonyms() -> None:
+    """"Majlis" is many states' parliament, "People's Liberation Army" part of South Sudan's
+    SPLA, "Westminster" a masthead or a style of parliament: none names one state."""
+    found = _kinds("Azerbaijan's Milli Majlis met. The Sudan People's Liberation Army spoke. "
+                   "A Westminster-style parliament in Ottawa voted.")
+    assert not {value for _, kind, value in found if kind == "P"} & {"irn", "chn", "gbr"}
 
 
 def test_a_self_governing_territory_is_a_party_of_its_own() -> None:
