@@ -82,6 +82,9 @@ GUARANTEES: dict[Guarantee, GuaranteeInfo] = {
 GUARANTEE_ORDER: tuple[Guarantee, ...] = tuple(GUARANTEES)
 
 
+PARTY_KINDS = ("state", "territory", "organisation", "group")
+
+
 @dataclass(frozen=True)
 class Party:
     code: str
@@ -128,6 +131,10 @@ def _strings(entry: dict[str, object], key: str) -> tuple[str, ...]:
 def parties() -> dict[str, Party]:
     """All parties of `bot/data/parties.toml`, keyed by code."""
     table = _read_toml("parties.toml")
+    for code, entry in table.items():
+        if entry.get("kind", "state") not in PARTY_KINDS:
+            raise ValueError(f"parties.toml: [{code}] has kind {entry.get('kind')!r}, not one of "
+                             f"{', '.join(PARTY_KINDS)}")
     return {
         code: Party(
             code=code,

@@ -1,18 +1,19 @@
-"""Every annotated corpus file is well formed: the checks a new writer's file must pass before it
-is scored (tests/fixtures/extraction/writer_brief.md)."""
+"""Every writer's file of the annotated corpus is well formed: the checks a new writer's file must
+pass before it is scored (tests/fixtures/extraction/writer_brief.md)."""
 
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
 
-from bot.vocabulary import Guarantee, Stance
+from bot.vocabulary import Guarantee, Stance, parties
 
-CORPUS = Path("tests/fixtures/extraction/corpus")
-PARTY = re.compile(r"^([a-z]{3}|eu|europe|nato|un|g7)$")
+CORPUS = Path(__file__).resolve().parent / "fixtures" / "extraction" / "corpus"
+# Codes the bot does not have that writers used before the brief forbade them or for a place
+# the bot lacks (tests/fixtures/extraction/README.md): never matched, kept as written.
+UNREACHABLE = frozenset({"knu", "nug", "kos", "flk"})
 # Regional bodies that writers before round 13 coded as parties (README.md: they can never be
 # matched); from w90 on, writers were told to leave such positions out.
 LEGACY_BODIES = frozenset({"au", "afu", "ecowas", "asean", "igad", "igd", "aes", "osce", "oas",
@@ -24,6 +25,7 @@ FIELDS = ("id", "title", "published", "text", "writer", "style", "conflict", "po
 def _problems(path: Path) -> list[str]:
     out: list[str] = []
     legacy = LEGACY_BODIES if int(path.stem[1:] or 0) < 90 else frozenset()
+    known = set(parties())
     ids: set[str] = set()
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
@@ -45,15 +47,26 @@ def _problems(path: Path) -> list[str]:
                 out.append(f"{where}: stance {p.get('stance')}")
             if p.get("guarantee") not in {g.value for g in Guarantee}:
                 out.append(f"{where}: guarantee {p.get('guarantee')}")
-            if not PARTY.match(str(p.get("party"))) and p.get("party") not in legacy:
-                out.append(f"{where}: party {p.get('party')}")
-            for span in [p.get("evidence", ""), *p.get("also", [])]:
+            for field in ("party", "guarantor", "beneficiary"):
+                code = p.get(field)
+                if field != "party" and code is None:
+                    continue
+                if code not in known and code not in legacy | UNREACHABLE:
+                    out.append(f"{where}: {field} {code}")
+            for span in [p.get("evidence", ""), *(p.get("also") or [])]:
                 if not span or span not in text:
                     out.append(f"{where}: span not in the text: {str(span)[:60]!r}")
     return out
 
 
-@pytest.mark.parametrize("path", sorted(CORPUS.glob("w*.jsonl")), ids=lambda p: p.stem)
+WRITER_FILES = sorted(CORPUS.glob("w*.jsonl"))
+
+
+def test_the_writers_files_are_found() -> None:
+    assert len(WRITER_FILES) >= 100
+
+
+@pytest.mark.parametrize("path", WRITER_FILES, ids=lambda p: p.stem)
 def test_a_corpus_file_is_well_formed(path: Path) -> None:
     assert _problems(path) == []
 
@@ -61,9 +74,11 @@ def test_a_corpus_file_is_well_formed(path: Path) -> None:
 def test_the_check_finds_what_a_writer_can_get_wrong(tmp_path: Path) -> None:
     bad = tmp_path / "w0.jsonl"
     position = {"party": "Hamas", "stance": "welcomes", "guarantee": "peacekeeping_force",
-                "evidence": "not in the text"}
+                "guarantor": "xyz", "beneficiary": "pse", "evidence": "not in the text",
+                "also": None}
     bad.write_text(json.dumps({"id": "a", "text": "Hamas said yes.",
                                "positions": [position, position]}) + "\n", encoding="utf-8")
     found = " ".join(_problems(bad))
-    for part in ("no writer", "twice", "stance welcomes", "party Hamas", "span not in the text"):
+    for part in ("no writer", "twice", "stance welcomes", "party Hamas", "guarantor xyz",
+                 "span not in the text"):
         assert part in found

@@ -158,14 +158,16 @@ def test_the_committed_ranker_carries_its_roles_and_is_in_the_version() -> None:
 
 
 def test_the_rules_inside_the_extractor_read_the_rankers_beneficiary() -> None:
-    """The rules' own proposals (seeks for the beneficiary, backs for the rest) follow the
-    ranker, not their list, inside the combined extractor."""
+    """The rules' own positions (seeks for the beneficiary, backs for the rest) follow the
+    ranker, not their list, inside the combined extractor; the rules alone keep the list."""
     extractor = CombinedExtractor()
-    text = ("Honiara asks Canberra to keep its police\n"
-            "The Solomon Islands government asked Australia to extend its police mission. "
-            "Solomon Islands officials said the Australian force must stay.")
-    article = Article(id="r", title=text.split("\n", 1)[0], text=text)
-    view, _ = extractor.scored(article)
+    text = ("Honiara asks for peacekeepers\n"
+            "The Solomon Islands government called for Australian peacekeepers to stay. Solomon "
+            "Islands officials said the peacekeepers must stay until the elections.")
+    view, _ = extractor.scored(Article(id="r", title=text.split("\n", 1)[0], text=text))
+    inside = {(p.party, p.stance.value, p.guarantee.value) for p in view.rules.positions}
     assert view.beneficiary == "slb" and view.rules.beneficiary == "slb"
-    alone = RuleExtractor().analyse(extractor.nlp(text))
-    assert alone.beneficiary != "slb"  # the rules alone still read their list
+    assert ("slb", "seeks", "peacekeeping_force") in inside
+    alone = extractor.rules.analyse(extractor.nlp(text))
+    assert ("slb", "backs", "peacekeeping_force") in {
+        (p.party, p.stance.value, p.guarantee.value) for p in alone.positions}

@@ -153,8 +153,9 @@ def correction_modal(
 
 
 def party_groups(parties: list[Party], exclude: str) -> list[OptionGroup]:
-    """Every party as select options: groups and organisations first, then states in
-    alphabetical groups of at most 100 (Slack's limit per group)."""
+    """Every party as select options: groups and organisations first, then states (and
+    self-governing territories) in alphabetical groups of at most 100 (Slack's limit per
+    group)."""
     shown = [p for p in parties if p.code != exclude]
     groups = sorted((p for p in shown if not p.is_place), key=lambda p: p.name)
     states = sorted((p for p in shown if p.is_place), key=lambda p: p.name)

@@ -109,8 +109,9 @@ class RuleExtractor:
                 beneficiary: str | None = None) -> RuleAnalysis:
         """The rules' positions for a parsed article, with every proposal they made on the way
         (for a later stage that decides among them) and the speaker of each sentence.
-        `hits`: the article's phrase matches when already found (`hits`); `beneficiary`: whose
-        security the article is about when a later stage has read it (else the rules' list)."""
+        `hits`: the article's phrase matches when already found (`RuleExtractor.hits`);
+        `beneficiary`: whose security the article is about when a later stage has read it
+        (else the rules' list)."""
         st = read_article(doc, self.hits(doc) if hits is None else hits, beneficiary)
         run = _Collected(st)
         positions = run.run()
