@@ -248,14 +248,19 @@ def article_mentions(hits: list[Hit], lower: list[str]) -> list[PartyMention]:
     return _lists(_party_mentions(hits), lower, speech_at)
 
 
+def headline_end(first: Span | None, headline: bool) -> int:
+    """The token where the headline ends (the first sentence's end), 0 without one: what a
+    `Chooser` reads to know which names are in the headline."""
+    return first.end if first is not None and headline else 0
+
+
 def read_beneficiary(doc: Doc, hits: list[Hit], beneficiary_of: Chooser, *,
                      headline: bool = True) -> str:
     """Whose security a parsed article is about, as `beneficiary_of` reads its named parties:
     what `build_view` reads, found before the rules run so that they read it too."""
-    first = next(iter(doc.sents), None)
     lower = token_lists(doc).lower
     return beneficiary_of(article_mentions(hits, lower),
-                          first.end if first is not None and headline else 0)
+                          headline_end(next(iter(doc.sents), None), headline))
 
 
 def build_view(doc: Doc, rules: RuleAnalysis, guesser: Guesser | None = None, *,
@@ -273,7 +278,8 @@ def build_view(doc: Doc, rules: RuleAnalysis, guesser: Guesser | None = None, *,
     hits = rules.hits
     mentions = article_mentions(hits, lower)
     if beneficiary is None:
-        beneficiary = (beneficiary_of(mentions, sents[0].end if sents and headline else 0)
+        beneficiary = (beneficiary_of(mentions, headline_end(sents[0] if sents else None,
+                                                             headline))
                        if beneficiary_of is not None else article_beneficiary(mentions))
     mentions_by = _bucket(mentions, sents, lambda m: m.start)
     guarantees_by = _bucket(_guarantee_hits(rules.guarantees, hits), sents, lambda g: g[0])

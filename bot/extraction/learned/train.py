@@ -33,7 +33,13 @@ from bot.extraction.learned.extractor import (
     CombinedExtractor,
     without_rules,
 )
-from bot.extraction.learned.features import STANCE_LABEL, ArticleView, build_view, read_beneficiary
+from bot.extraction.learned.features import (
+    STANCE_LABEL,
+    ArticleView,
+    build_view,
+    headline_end,
+    read_beneficiary,
+)
 from bot.extraction.learned.guarantor import NOBODY, article_facts
 from bot.extraction.learned.guarantor import features as guarantor_features
 from bot.extraction.learned.guarantor import options as guarantor_options
@@ -135,7 +141,8 @@ def fit_beneficiary(views: list[ArticleView], records: Sequence[Mapping[str, Any
     parties' receiver-or-provider bands it reads travel in its metadata."""
     roles = beneficiary_ranker.party_roles(records)
     articles = [([m for ms in view.mentions for m in ms],
-                 view.sentences[0].end if view.sentences and view.headline else 0, record)
+                 headline_end(view.sentences[0] if view.sentences else None, view.headline),
+                 record)
                 for view, record in zip(views, records, strict=True)]
     # the bands change its choices as much as its weights do, so they are in its version
     salt = json.dumps(roles, sort_keys=True)
