@@ -70,7 +70,7 @@ class Scored:
     probability: float
 
 
-def _opens_with_title(text: str, title: str) -> bool:
+def opens_with_title(text: str, title: str) -> bool:
     """Whether the text's first line is the title (ingest puts it there; a bare text may not),
     both read as the pipeline reads them (`plaintext`)."""
     first = " ".join(normalise(text.lstrip().split("\n", 1)[0]).text.casefold().split())
@@ -143,7 +143,7 @@ class CombinedExtractor:
         """Every candidate of the article with its most likely stance."""
         plain = normalise(article.text)
         doc = self.rules.nlp(plain.text)
-        headline = _opens_with_title(plain.text, article.title)
+        headline = opens_with_title(plain.text, article.title)
         hits = self.rules.hits(doc)
         # the rules read the ranker's beneficiary too: their seeks and backs follow it
         beneficiary = read_beneficiary(doc, hits, self._beneficiary, headline=headline)

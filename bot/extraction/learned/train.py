@@ -31,6 +31,7 @@ from bot.extraction.learned.extractor import (
     MODEL_FILES,
     SENTENCE_MODEL,
     CombinedExtractor,
+    opens_with_title,
     without_rules,
 )
 from bot.extraction.learned.features import (
@@ -153,36 +154,38 @@ def fit_beneficiary(views: list[ArticleView], records: Sequence[Mapping[str, Any
 
 def cross_fitted_views(records: Sequence[Mapping[str, Any]], rules: RuleExtractor
                        ) -> tuple[list[ArticleView], LinearModel, LinearModel]:
-    """Views whose guessed guarantees and stance priors come from a sentence model that never
-    saw the article (k folds), so the candidate model learns how far to trust it on unseen
-    text; the sentence model fitted on everything, for use after training; and the
-    beneficiary ranker the views read the beneficiary with."""
+    """Views whose guessed guarantees, stance priors and beneficiary come from a sentence model
+    and a beneficiary ranker that never saw the article (k folds), so the candidate model
+    learns how far to trust them on unseen text; and the sentence model and the ranker fitted
+    on everything, for use after training. An article's first line is its headline only where
+    it is the article's title, as the extractor reads it."""
     parsed = []
     for record in records:
         # the raw text, which gold spans index: `plaintext.normalise` changes no annotated
         # text (tests/test_plaintext.py), so the extractor reads them the same way
         doc = rules.nlp(str(record["text"]))
-        parsed.append((doc, rules.analyse(doc)))
-    plain = [build_view(doc, analysis) for doc, analysis in parsed]
-    beneficiary = fit_beneficiary(plain, records)
-    choose = beneficiary_ranker.chooser(beneficiary)
-    # the rules read the ranker's beneficiary, as in `CombinedExtractor`: run them again where
-    # it is not the one their list gave
-    for i, (doc, analysis) in enumerate(parsed):
-        chosen = read_beneficiary(doc, analysis.hits, choose)
-        if chosen != analysis.beneficiary:
-            parsed[i] = (doc, rules.analyse(doc, analysis.hits, chosen))
+        headline = opens_with_title(str(record["text"]), str(record.get("title", "")))
+        parsed.append((doc, rules.analyse(doc), headline))
+    plain = [build_view(doc, analysis, headline=headline) for doc, analysis, headline in parsed]
     views: list[ArticleView | None] = [None] * len(records)
     for fold in range(FOLDS):
         held = [i for i in range(len(records)) if i % FOLDS == fold]
         rest = [i for i in range(len(records)) if i % FOLDS != fold]
         model = fit_sentences(sentence_examples([plain[i] for i in rest],
                                                 [records[i] for i in rest]))
+        choose = beneficiary_ranker.chooser(fit_beneficiary([plain[i] for i in rest],
+                                                            [records[i] for i in rest]))
         for i in held:
-            views[i] = build_view(parsed[i][0], parsed[i][1], model.batch_independent,
-                                  beneficiary_of=choose)
+            doc, analysis, headline = parsed[i]
+            # the rules read the ranker's beneficiary, as in `CombinedExtractor`: run them
+            # again where it is not the one their list gave
+            chosen = read_beneficiary(doc, analysis.hits, choose, headline=headline)
+            if chosen != analysis.beneficiary:
+                analysis = rules.analyse(doc, analysis.hits, chosen)
+            views[i] = build_view(doc, analysis, model.batch_independent, headline=headline,
+                                  beneficiary=chosen)
     full = fit_sentences(sentence_examples(plain, records))
-    return [v for v in views if v is not None], full, beneficiary
+    return [v for v in views if v is not None], full, fit_beneficiary(plain, records)
 
 
 def examples(records: Sequence[Mapping[str, Any]], views: list[ArticleView]
