@@ -165,6 +165,22 @@ def actors() -> dict[str, Actor]:
     }
 
 
+@cache
+def places() -> dict[str, str]:
+    """Regions and cities below the state (`bot/data/places.toml`), each to its party's code."""
+    table = _read_toml("places.toml")
+    known = parties()
+    out: dict[str, str] = {}
+    for code, entry in table.items():
+        if code not in known:
+            raise ValueError(f"places.toml: [{code}] is not a party of parties.toml")
+        for place in _strings(entry, "places"):
+            if place in out and out[place] != code:
+                raise ValueError(f"places.toml: {place!r} is under [{out[place]}] and [{code}]")
+            out[place] = code
+    return out
+
+
 def party_name(code: str | None) -> str:
     if code is None:
         return "unspecified"

@@ -68,7 +68,7 @@ def test_the_public_names_are_where_other_code_imports_them() -> None:
     analysis = ex.analyse(ex.nlp("Poland backed a peacekeeping force."))
     assert isinstance(analysis, RuleAnalysis)
     assert all(isinstance(p, Proposal) for p in analysis.proposals) and analysis.proposals
-    assert ex.name == "rules" and ex.version == "1.31"
+    assert ex.name == "rules" and ex.version == "1.32"
 
 
 def test_a_parliament_or_named_armed_forces_name_their_state() -> None:

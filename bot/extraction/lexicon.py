@@ -121,6 +121,8 @@ class AttributionLexicon:
     first_person: frozenset[str]
     role_nouns: tuple[str, ...]
     not_subject: frozenset[str]
+    place_between: frozenset[str] = frozenset()  # "regional" in "the Kharkiv regional governor"
+    place_officials: frozenset[str] = frozenset()  # "governor": a place's officials
 
 
 @dataclass(frozen=True)
@@ -240,6 +242,8 @@ def attribution_lexicon() -> AttributionLexicon:
         first_person=frozenset(_list(anaphora, "first_person")),
         role_nouns=tuple(_list(anaphora, "role_nouns")),
         not_subject=frozenset(_list(table["not_subject"], "before")),
+        place_between=frozenset(_list(table["places"], "between")),
+        place_officials=frozenset(_list(table["places"], "officials")),
     )
 
 

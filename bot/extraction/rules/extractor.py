@@ -87,7 +87,7 @@ class RuleExtractor:
     """Rules over spaCy matches; `extract` is safe to call from one thread at a time."""
 
     name = "rules"
-    version = "1.31"
+    version = "1.32"
 
     def __init__(self) -> None:
         self._matchers = Matchers()
