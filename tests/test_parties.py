@@ -18,3 +18,10 @@ def test_a_territory_is_listed_with_the_states_not_the_groups() -> None:
     in_groups = {o.value for o in groups[0].options}
     in_states = {o.value for g in groups[1:] for o in g.options}
     assert "grl" in in_states and "grl" not in in_groups and "nato" in in_groups
+
+
+def test_the_falklands_speak_for_themselves() -> None:
+    """Round 16's writers coded the Falkland Islands' own government `flk`, as Greenland's."""
+    falklands = parties()["flk"]
+    assert falklands.kind == "territory" and "Falkland Islands" in falklands.names
+    assert not falklands.capitals  # Stanley is also a first name
