@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from bot.extraction import Extractor
 from bot.extraction.rules import Hit
 from bot.extraction.rules.pipeline import official_places
 from bot.vocabulary import parties, places
+from tests.extraction_helpers import keys_of
 from tests.rules_helpers import shared_extractor
 
 
@@ -56,3 +58,16 @@ def test_a_party_name_covering_a_place_wins() -> None:
     lower = ["papua", "new", "guinea", "governor"]
     found = [Hit(0, 3, "P", "png"), Hit(0, 1, "L", "idn")]
     assert official_places(found, lower) == [Hit(0, 3, "P", "png")]
+
+
+@pytest.mark.parametrize(("text", "key"), [
+    ("Belgorod Governor Vyacheslav Gladkov said the region would never accept foreign "
+     "peacekeepers near the border.", ("rus", "opposes", "peacekeeping_force")),
+    ("Kharkiv Mayor Ihor Terekhov said on Tuesday the city needed more Patriot systems from "
+     "Western partners to protect it from Russian glide bombs.",
+     ("ukr", "seeks", "air_sea_protection")),
+])
+def test_a_governors_or_mayors_position_is_their_states(
+        extractor: Extractor, text: str, key: tuple[str, str, str]) -> None:
+    """Before places.toml neither sentence gave any position: no state was named."""
+    assert key in keys_of(extractor, text)
