@@ -123,6 +123,9 @@ class AttributionLexicon:
     not_subject: frozenset[str]
     place_between: frozenset[str] = frozenset()  # "regional" in "the Kharkiv regional governor"
     place_officials: frozenset[str] = frozenset()  # "governor": a place's officials
+    place_titles: frozenset[str] = frozenset()  # "governor" of "the governor of Belgorod"
+    place_not_before: frozenset[str] = frozenset()  # "league": "Scottish Premier League"
+    place_not_after: frozenset[str] = frozenset()  # "installed": "Russian-installed"
 
 
 @dataclass(frozen=True)
@@ -244,6 +247,9 @@ def attribution_lexicon() -> AttributionLexicon:
         not_subject=frozenset(_list(table["not_subject"], "before")),
         place_between=frozenset(_list(table["places"], "between")),
         place_officials=frozenset(_list(table["places"], "officials")),
+        place_titles=frozenset(_list(table["places"], "titles")),
+        place_not_before=frozenset(_list(table["places"], "not_before")),
+        place_not_after=frozenset(_list(table["places"], "not_after")),
     )
 
 

@@ -27,6 +27,7 @@ from bot.extraction.rules.guarantees import compared, skip
 from bot.extraction.rules.guarantor import as_member, find_guarantor
 from bot.extraction.rules.holders import answer_after, passive_after, relative_clause
 from bot.extraction.rules.pipeline import Hit, Matchers, bucket
+from bot.extraction.rules.places import official_places
 from bot.extraction.rules.polarity import cues_before, read_stance
 from bot.extraction.rules.speakers import (
     dateline_end,
@@ -119,8 +120,9 @@ class RuleExtractor:
                             st.beneficiary, st.text, st.lower)
 
     def hits(self, doc: Doc) -> list[Hit]:
-        """Every phrase match of the lexicons in a parsed article."""
-        return self._matchers.hits(doc)
+        """Every phrase match of the lexicons in a parsed article, a place below the state
+        only where an official of it speaks (`places.official_places`)."""
+        return official_places(self._matchers.hits(doc), [t.text for t in doc])
 
 
 @dataclass

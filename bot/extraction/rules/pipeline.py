@@ -7,9 +7,8 @@ none of them touches spaCy beyond the `Doc` and its sentences.
 Kinds of hit: G guarantee phrase, GI inverse guarantee ("a cap on the army"), GP guarantee only
 right after a party word, M membership word, R reference ("the proposal"), C stance cue (its value
 is the cue class), CA cue after the guarantee, S speech verb, SP speech phrase, T title,
-A actor, P party name, J party adjective. A place below the state (L, `bot/data/places.toml`)
-is kept only where it heads an official's phrase, and then as its party's adjective (J) or,
-before "'s", as its name (P): `official_places`.
+A actor, P party name, J party adjective, L place below the state (`bot/data/places.toml`),
+which `places.official_places` turns into its party's name where an official of it speaks.
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span
 
 from bot.extraction.lexicon import (
-    AttributionLexicon,
     attribution_lexicon,
     cue_lexicon,
     guarantee_lexicons,
@@ -123,37 +121,7 @@ class Matchers:
             for match_id, start, end in matcher(doc):
                 kind, value = self._labels[match_id]
                 found.append(Hit(start, end, kind, value))
-        return official_places(found, [t.lower_ for t in doc])
-
-
-def official_places(found: list[Hit], lower: list[str]) -> list[Hit]:
-    """The hits with each place (L) replaced by its party where it heads an official's phrase
-    ("Kharkiv Mayor Ihor Terekhov": J; "Kharkiv's mayor": P) and dropped elsewhere, or where a
-    party's or an actor's name covers it."""
-    names = [h for h in found if h.kind in ("A", "P", "J")]
-    lex = attribution_lexicon()
-    out = [h for h in found if h.kind != "L"]
-    for h in found:
-        if h.kind != "L" or any(n.start < h.end and h.start < n.end for n in names):
-            continue
-        k, kind = h.end, "J"
-        if k < len(lower) and lower[k] in ("'s", "’s"):
-            k, kind = k + 1, "P"
-        while k < len(lower) and lower[k] in lex.place_between:
-            k += 1
-        heads = k < len(lower) and lower[k] in lex.place_officials
-        if heads or _official_of(h.start, lower, lex):
-            out.append(Hit(h.start, h.end, kind, h.value))
-    return out
-
-
-def _official_of(start: int, lower: list[str], lex: AttributionLexicon) -> bool:
-    """Whether an official's title and "of" come just before: "the governor of (the) Belgorod
-    region", "mayor of Kharkiv"."""
-    k = start - 1
-    if k >= 0 and lower[k] == "the":
-        k -= 1
-    return k >= 1 and lower[k] == "of" and lower[k - 1] in lex.place_officials
+        return found
 
 
 def with_the(names: list[str]) -> list[str]:
