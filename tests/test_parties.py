@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.cards.corrections import party_groups
 from bot.vocabulary import PARTY_KINDS, parties
+from tests.rules_helpers import shared_extractor
 
 
 def test_every_party_has_a_known_kind() -> None:
@@ -25,3 +26,9 @@ def test_the_falklands_speak_for_themselves() -> None:
     falklands = parties()["flk"]
     assert falklands.kind == "territory" and "Falkland Islands" in falklands.names
     assert not falklands.capitals  # Stanley is also a first name
+    ex = shared_extractor()
+    doc = ex.nlp("The Falkland Islands government said it welcomed the pledge. Milei said the "
+                 "Malvinas were Argentine.")
+    found = {(doc[h.start:h.end].text, h.value) for h in ex.hits(doc) if h.kind in ("P", "J")}
+    # the islands' own government, but not Argentina's word for its claim
+    assert found == {("Falkland Islands", "flk"), ("Argentine", "arg")}
