@@ -198,6 +198,14 @@ def articles_from_jsonl(text: str, where: str) -> Iterator[ReadResult]:
         yield article_from_record(record, here)
 
 
+def record_title(record: dict[str, Any], body: str) -> str:
+    """A gold-format record's title, or its text's first line where it has none."""
+    title = record.get("title")
+    if not isinstance(title, str) or not title.strip():
+        title = body.strip().splitlines()[0]
+    return title.strip()[:300]
+
+
 def article_from_record(record: object, where: str) -> ReadResult:
     """One gold-format record (only id, title, text, url, published, source are used)."""
     if not isinstance(record, dict):
@@ -206,13 +214,10 @@ def article_from_record(record: object, where: str) -> ReadResult:
     if not isinstance(body, str) or len(body.strip()) < MIN_ARTICLE_CHARS:
         return IngestProblem(where, "no article text in field 'text'")
     url = record.get("url") if isinstance(record.get("url"), str) else None
-    title = record.get("title")
-    if not isinstance(title, str) or not title.strip():
-        title = body.strip().splitlines()[0]
     record_id = record.get("id")
     return Article(
         id=str(record_id) if record_id else article_id_for(url, body),
-        title=title.strip()[:300],
+        title=record_title(record, body),
         text=body,
         url=url,
         outlet=outlet_from_url(url),

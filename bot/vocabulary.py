@@ -174,6 +174,8 @@ def places() -> dict[str, str]:
     for code, entry in table.items():
         if code not in known:
             raise ValueError(f"places.toml: [{code}] is not a party of parties.toml")
+        if not isinstance(entry, dict):
+            raise ValueError(f"places.toml: {code} must be a table with a `places` list")
         for place in _strings(entry, "places"):
             if place in out and out[place] != code:
                 raise ValueError(f"places.toml: {place!r} is under [{out[place]}] and [{code}]")

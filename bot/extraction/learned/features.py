@@ -269,9 +269,10 @@ def build_view(doc: Doc, rules: RuleAnalysis, guesser: Guesser | None = None, *,
                ) -> ArticleView:
     """Every candidate of one parsed article, with features. `guesser` gives the probability
     of each guarantee for a sentence's words (the sentence model); `headline`: the text's
-    first line is the article's title (as in ingested articles and gold files); `beneficiary_of`
-    reads whose security the article is about (the rules' list when not given), unless
-    `beneficiary` gives what it read already (`read_beneficiary`)."""
+    first line is the article's title (as ingest makes it; a gold text may open otherwise, so
+    the callers check: `opens_with_title`); `beneficiary_of` reads whose security the article
+    is about (the rules' list when not given), unless `beneficiary` gives what it read already
+    (`read_beneficiary`)."""
     sents = list(doc.sents)
     text = rules.text or doc.text
     lower = rules.lower or [t.lower_ for t in doc]

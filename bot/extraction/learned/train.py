@@ -47,7 +47,7 @@ from bot.extraction.learned.guarantor import options as guarantor_options
 from bot.extraction.learned.model import LABELS, LinearModel
 from bot.extraction.learned.splits import load_split
 from bot.extraction.rules import RuleExtractor
-from bot.ingest import IngestProblem, article_from_record
+from bot.ingest import IngestProblem, article_from_record, record_title
 from bot.vocabulary import GUARANTEE_ORDER, Stance
 
 SEED = 20261206
@@ -164,7 +164,8 @@ def cross_fitted_views(records: Sequence[Mapping[str, Any]], rules: RuleExtracto
         # the raw text, which gold spans index: `plaintext.normalise` changes no annotated
         # text (tests/test_plaintext.py), so the extractor reads them the same way
         doc = rules.nlp(str(record["text"]))
-        headline = opens_with_title(str(record["text"]), str(record.get("title", "")))
+        headline = opens_with_title(str(record["text"]), record_title(dict(record),
+                                                                      str(record["text"])))
         parsed.append((doc, rules.analyse(doc), headline))
     plain = [build_view(doc, analysis, headline=headline) for doc, analysis, headline in parsed]
     views: list[ArticleView | None] = [None] * len(records)
@@ -184,8 +185,10 @@ def cross_fitted_views(records: Sequence[Mapping[str, Any]], rules: RuleExtracto
                 analysis = rules.analyse(doc, analysis.hits, chosen)
             views[i] = build_view(doc, analysis, model.batch_independent, headline=headline,
                                   beneficiary=chosen)
+    assert all(v is not None for v in views)  # every article is held out by one fold
     full = fit_sentences(sentence_examples(plain, records))
     return [v for v in views if v is not None], full, fit_beneficiary(plain, records)
+
 
 
 def examples(records: Sequence[Mapping[str, Any]], views: list[ArticleView]
