@@ -75,15 +75,21 @@ def test_a_place_that_no_official_of_speaks_for_names_nobody(text: str) -> None:
 
 
 def test_a_name_covering_a_place_wins() -> None:
-    words = ["Papua", "New", "Guinea", "governor"]
+    doc = shared_extractor().nlp("Papua New Guinea governor")
     found = [Hit(0, 3, "P", "png"), Hit(0, 1, "L", "idn")]
-    assert official_places(found, words) == [Hit(0, 3, "P", "png")]
+    assert official_places(found, doc) == [Hit(0, 3, "P", "png")]
 
 
 def test_a_name_inside_a_longer_place_of_another_party_is_dropped() -> None:
-    words = ["Northern", "Ireland", "First", "Minister"]
+    doc = shared_extractor().nlp("Northern Ireland First Minister")
     found = [Hit(1, 2, "P", "irl"), Hit(0, 2, "L", "gbr")]
-    assert official_places(found, words) == [Hit(0, 2, "J", "gbr")]
+    assert official_places(found, doc) == [Hit(0, 2, "J", "gbr")]
+
+
+def test_hits_without_a_place_come_back_as_they_are() -> None:
+    doc = shared_extractor().nlp("Poland backs it")
+    found = [Hit(0, 1, "P", "pol")]
+    assert official_places(found, doc) is found
 
 
 @pytest.mark.parametrize(("text", "key"), [

@@ -122,7 +122,7 @@ class RuleExtractor:
     def hits(self, doc: Doc) -> list[Hit]:
         """Every phrase match of the lexicons in a parsed article, a place below the state
         only where an official of it speaks (`places.official_places`)."""
-        return official_places(self._matchers.hits(doc), [t.text for t in doc])
+        return official_places(self._matchers.hits(doc), doc)
 
 
 @dataclass

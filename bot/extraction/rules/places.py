@@ -11,18 +11,23 @@ words that make the phrases are in `bot/extraction/data/attribution.toml`, `[pla
 
 from __future__ import annotations
 
+from spacy.tokens import Doc
+
 from bot.extraction.lexicon import AttributionLexicon, attribution_lexicon
 from bot.extraction.rules.pipeline import Hit
 
 NAMES = ("A", "P", "J")
 
 
-def official_places(found: list[Hit], words: list[str]) -> list[Hit]:
+def official_places(found: list[Hit], doc: Doc) -> list[Hit]:
     """The hits with each place replaced by its party where it heads an official's phrase and
     dropped elsewhere; a name of another party inside a longer place is dropped too."""
-    lex = attribution_lexicon()
-    lower = [w.lower() for w in words]
     places = _longest([h for h in found if h.kind == "L"])
+    if not places:
+        return found  # most articles: nothing to do, and reading the tokens costs a tenth
+    lex = attribution_lexicon()
+    words = [t.text for t in doc]
+    lower = [w.lower() for w in words]
     inside = {n for n in found if n.kind in NAMES for p in places
               if p.start <= n.start and n.end <= p.end and n.end - n.start < p.end - p.start
               and n.value != p.value}
