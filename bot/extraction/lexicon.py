@@ -125,7 +125,8 @@ class AttributionLexicon:
     place_officials: frozenset[str] = frozenset()  # "governor": a place's officials
     place_titles: frozenset[str] = frozenset()  # "governor" of "the governor of Belgorod"
     place_not_before: frozenset[str] = frozenset()  # "league": "Scottish Premier League"
-    place_not_after: frozenset[str] = frozenset()  # "installed": "Russian-installed"
+    place_not_after: frozenset[str] = frozenset()  # "-installed": "Russian-installed"
+    place_organisations: frozenset[str] = frozenset()  # "authority": "... Monetary Authority"
 
 
 @dataclass(frozen=True)
@@ -250,6 +251,7 @@ def attribution_lexicon() -> AttributionLexicon:
         place_titles=frozenset(_list(table["places"], "titles")),
         place_not_before=frozenset(_list(table["places"], "not_before")),
         place_not_after=frozenset(_list(table["places"], "not_after")),
+        place_organisations=frozenset(_list(table["places"], "organisations")),
     )
 
 
