@@ -127,6 +127,7 @@ class AttributionLexicon:
     place_not_before: frozenset[str] = frozenset()  # "league": "Scottish Premier League"
     place_not_after: frozenset[str] = frozenset()  # "-installed": "Russian-installed"
     place_organisations: frozenset[str] = frozenset()  # "authority": "... Monetary Authority"
+    place_of_modifiers: frozenset[str] = frozenset()  # "southern": "of the southern Kherson region"
 
 
 @dataclass(frozen=True)
@@ -252,6 +253,7 @@ def attribution_lexicon() -> AttributionLexicon:
         place_not_before=frozenset(_list(table["places"], "not_before")),
         place_not_after=frozenset(_list(table["places"], "not_after")),
         place_organisations=frozenset(_list(table["places"], "organisations")),
+        place_of_modifiers=frozenset(_list(table["places"], "of_modifiers")),
     )
 
 
