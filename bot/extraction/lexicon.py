@@ -128,6 +128,9 @@ class AttributionLexicon:
     place_not_after: frozenset[str] = frozenset()  # "-installed": "Russian-installed"
     place_organisations: frozenset[str] = frozenset()  # "authority": "... Monetary Authority"
     place_of_modifiers: frozenset[str] = frozenset()  # "southern": "of the southern Kherson region"
+    place_generic: frozenset[str] = frozenset()  # "spokesman": any organisation's official
+    place_club_countries: frozenset[str] = frozenset()  # "gbr": "Manchester City officials"
+    place_appointed: frozenset[str] = frozenset()  # "appointed": "appointed by Moscow"
 
 
 @dataclass(frozen=True)
@@ -254,6 +257,9 @@ def attribution_lexicon() -> AttributionLexicon:
         place_not_after=frozenset(_list(table["places"], "not_after")),
         place_organisations=frozenset(_list(table["places"], "organisations")),
         place_of_modifiers=frozenset(_list(table["places"], "of_modifiers")),
+        place_generic=frozenset(_list(table["places"], "generic_officials")),
+        place_club_countries=frozenset(_list(table["places"], "club_countries")),
+        place_appointed=frozenset(_list(table["places"], "appointed")),
     )
 
 

@@ -22,12 +22,6 @@ from bot.extraction.rules.pipeline import Hit
 from bot.extraction.rules.sentences import token_lists
 
 NAMES = ("A", "P", "J")
-# Officials that any organisation has: after a capitalised word ("a Bayern Munich spokesman")
-# or a capitalised "City" or "State" of these countries ("Manchester City officials", "Ohio
-# State officials") the place is the organisation's name, not a governed place.
-GENERIC = frozenset({"officials", "official", "spokesman", "spokeswoman", "spokesperson",
-                     "authorities"})
-CLUB_COUNTRIES = frozenset({"usa", "gbr", "aus", "can"})
 APPOINTED_WINDOW = 6  # tokens after an official's phrase read for "appointed by <another>"
 
 
@@ -93,8 +87,9 @@ class _Reader:
             noun = " ".join(self.lower[k:k + size])
             if k + size < len(self.lower) and self.lower[k + size] in self.lex.place_not_before:
                 return None  # "the Scottish Premier League", "the regional administration building"
-            if noun in GENERIC and (self._after_a_name(place.start) or (
-                    place.value in CLUB_COUNTRIES and {"City", "State"} & set(skipped))):
+            if noun in self.lex.place_generic and (self._after_a_name(place.start) or (
+                    place.value in self.lex.place_club_countries
+                    and {"City", "State"} & set(skipped))):
                 return None  # "a Bayern Munich spokesman", "Ohio State officials"
             if of >= 0 and self._named_before_of(of):
                 return None  # "a University of Michigan spokesman"
@@ -173,7 +168,7 @@ class _Reader:
         for k in range(end, min(len(lower) - 1, end + APPOINTED_WINDOW)):
             if k in self.starts or lower[k] in ("said", "says", "told"):
                 return False
-            if lower[k] in ("appointed", "installed") and lower[k + 1] == "by":
+            if lower[k] in self.lex.place_appointed and lower[k + 1] == "by":
                 after = [n for n in self.names if k + 1 < n.start <= k + 4]
                 return bool(after) and after[0].kind != "A" and after[0].value != party
         return False
