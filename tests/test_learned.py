@@ -459,3 +459,23 @@ def test_the_quoted_sentence_prefers_the_body_only_where_sentence_0_is_a_headlin
     assert _evidence(with_headline, group, lambda s: 0.6) is opening  # type: ignore[arg-type]
     # none does: all of them are considered
     assert _evidence(with_headline, group, lambda s: 0.95) is body  # type: ignore[arg-type]
+
+
+def test_a_party_reads_the_words_either_side_of_its_name() -> None:
+    """Who is addressed is not who speaks: a list after "speaking to" is read as an object
+    (`not_subject`: a word before it by which the rules take a name for an object,
+    attribution.toml), a party before "said" as the one speaking."""
+    rules = RuleExtractor()
+    doc = rules.nlp("Washington has been speaking to Indonesia, Egypt and Qatar to contribute "
+                    "troops to the force. Turkey said it would send soldiers to the force.")
+    view = build_view(doc, rules.analyse(doc), headline=False)
+    by_party = {(c.party, c.sentence): c.features for c in view.candidates
+                if c.guarantee == "peacekeeping_force"}
+    for party in ("idn", "egy", "qat"):
+        # the list is read whole: "to" before Indonesia, "to" after Qatar
+        assert {"not_subject", "mw-=to", "mw--=speaking", "mw+=to"} <= by_party[(party, 0)].keys()
+        # and, as a role, paired with the cues: an addressee with "contribute" after it
+        assert "not_subject&bc=positive" in by_party[(party, 0)]
+    turkey = by_party[("tur", 1)]
+    assert {"mw+=said", "mw-=<s>", "mw--=<s>"} <= turkey.keys()
+    assert "not_subject" not in turkey

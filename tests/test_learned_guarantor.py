@@ -116,3 +116,37 @@ def test_the_choice_scores_every_option_on_all_its_features(rules: RuleExtractor
                 found[scores.index(max(scores))] or None)
             checked += 1
     assert checked >= 12
+
+
+def test_the_rules_guarantor_comes_from_a_proposal_of_the_same_stance_first(
+        rules: RuleExtractor) -> None:
+    """"Russia rejects NATO troops ... Russia would accept Chinese peacekeepers": the rules'
+    pick for Russia backing a force is the provider of the force it backs, even where its
+    refusal shares the candidate's sentence; the same sentence decides between equals."""
+    from dataclasses import replace
+
+    from bot.extraction.learned.guarantor import article_facts
+    from bot.extraction.rules import Proposal
+    from bot.vocabulary import Guarantee, Stance
+
+    view = view_of(rules, "Russia rejects NATO troops in Ukraine. Moscow wants a force.")
+    cand = candidate(view, "rus", "peacekeeping_force", 0)
+
+    def proposal(sentence: int, stance: Stance, guarantor: str | None) -> Proposal:
+        return Proposal(sentence, "russia", "rus", stance, Guarantee.PEACEKEEPING_FORCE,
+                        guarantor, 2)
+
+    def picked(*proposals: Proposal, stance: str) -> str | None:
+        staged = replace(view, rules=replace(view.rules, proposals=list(proposals)))
+        return article_facts(staged, cand, stance).picked
+
+    refusal, offer = proposal(0, Stance.OPPOSES, "nato"), proposal(1, Stance.BACKS, "chn")
+    assert picked(refusal, offer, stance="backs") == "chn"
+    assert picked(refusal, offer, stance="opposes") == "nato"
+    # the same stance twice: the candidate's own sentence first
+    assert picked(proposal(1, Stance.BACKS, "chn"), proposal(0, Stance.BACKS, "tur"),
+                  stance="backs") == "tur"
+    # no proposal of the same stance: the other stance's still counts, NOBODY for none
+    assert picked(refusal, stance="backs") == "nato"
+    assert picked(proposal(0, Stance.BACKS, None), stance="backs") == NOBODY
+    assert picked(stance="backs") is None

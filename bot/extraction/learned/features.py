@@ -18,6 +18,7 @@ from itertools import pairwise
 
 from spacy.tokens import Doc, Span
 
+from bot.extraction.lexicon import attribution_lexicon
 from bot.extraction.plaintext import PlainText
 from bot.extraction.rules import Hit, Proposal, RuleAnalysis
 from bot.extraction.rules.beneficiary import article_beneficiary
@@ -367,7 +368,8 @@ def build_view(doc: Doc, rules: RuleAnalysis, guesser: Guesser | None = None, *,
 # Names match exactly ("question", not "question_mark"): a new role or cue feature is paired
 # only once its name is added here.
 ROLE_NAMES = frozenset({"pk", "pos", "dist", "first_named", "sent_start", "speech_after",
-                        "speech_before", "prep", "possessive", "adj_of_g", "in_list", "p"})
+                        "speech_before", "prep", "possessive", "adj_of_g", "in_list", "p",
+                        "not_subject"})
 CUE_NAMES = frozenset({"bc", "near_before", "sc", "first_person", "question", "quoted", "pc"})
 
 
@@ -438,6 +440,21 @@ def _sentence_features(text: str, sent: Span, lower: list[str], cues: list[Hit],
 STANCE_CUES = frozenset({"positive", "negative", "doubt", "negator"})
 
 
+def _mention_context(f: dict[str, float], start: int, end: int, sent: Span, lower: list[str]
+                     ) -> None:
+    """The words either side of the party's name (of the whole list, for a list): whether it
+    is the one speaking or acting ("Ankara said"), an addressee ("speaking to Indonesia,
+    Egypt and Qatar to contribute", "urged Berlin to"), or part of a description ("the
+    U.S.-led alliance"); `not_subject` when the word before is one by which the rules take a
+    name for an object (attribution.toml)."""
+    before = lower[start - 1] if start > sent.start else "<s>"
+    f["mw-=" + before] = 1.0
+    f["mw--=" + (lower[start - 2] if start - 1 > sent.start else "<s>")] = 1.0
+    f["mw+=" + (lower[end] if end < sent.end else "</s>")] = 1.0
+    if before in attribution_lexicon().not_subject:
+        f["not_subject"] = 1.0
+
+
 def _clause(marks: list[int], token: int) -> int:
     """Which clause of its sentence a token is in, counting the boundary words before it."""
     return sum(1 for at in marks if at <= token)
@@ -503,6 +520,7 @@ def _candidate(
             f["first_named"] = 1.0
         if m_start - sent.start <= 2:
             f["sent_start"] = 1.0
+        _mention_context(f, m_start, m_end, sent, lower)
         if any(0 <= s.start - m_end <= SPEECH_NEAR for s in speech):
             f["speech_after"] = 1.0
         if any(0 <= m_start - s.end <= 2 for s in speech):
@@ -530,6 +548,7 @@ def _candidate(
             f["speech_after"] = 1.0
         if m.head_start > sent.start and lower[m.head_start - 1] in PREPOSITIONS:
             f["prep=" + lower[m.head_start - 1]] = 1.0
+        _mention_context(f, m.head_start, m.head_end, sent, lower)
         f["no_g_phrase"] = 1.0
     else:
         f["party_not_named"] = 1.0

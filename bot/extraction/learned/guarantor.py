@@ -29,8 +29,8 @@ class ArticleFacts:
 
     guarantors: tuple[str, ...]  # the rules' guarantors of the same guarantee, anywhere
     named: Counter[str]  # how often each party is named in the article
-    # the guarantor of the rules' proposal for the same holder and guarantee (the same
-    # sentence and stance first): NOBODY when the rules proposed none, None without a proposal
+    # the guarantor of the rules' proposal for the same holder and guarantee (the same stance
+    # first, then the same sentence): NOBODY when the rules proposed none, None without one
     picked: str | None
 
 
@@ -70,7 +70,8 @@ def _article_guarantors(view: ArticleView, cand: Candidate) -> tuple[str, ...]:
 def _rules_pick(view: ArticleView, cand: Candidate, stance: str) -> str | None:
     same = [p for p in view.rules.proposals
             if p.party == cand.party and p.guarantee == cand.guarantee]
-    for p in sorted(same, key=lambda p: (p.sentence != cand.sentence, p.stance != stance)):
+    # the same stance first: "opposes NATO troops" names no provider of a force it backs
+    for p in sorted(same, key=lambda p: (p.stance != stance, p.sentence != cand.sentence)):
         return p.guarantor or NOBODY
     return None
 
