@@ -462,20 +462,48 @@ def test_the_quoted_sentence_prefers_the_body_only_where_sentence_0_is_a_headlin
 
 
 def test_a_party_reads_the_words_either_side_of_its_name() -> None:
-    """Who is addressed is not who speaks: a list after "speaking to" is read as an object
+    """Who is addressed is not who speaks: a list after "asked" is read as an object
     (`not_subject`: a word before it by which the rules take a name for an object,
     attribution.toml), a party before "said" as the one speaking."""
     rules = RuleExtractor()
-    doc = rules.nlp("Washington has been speaking to Indonesia, Egypt and Qatar to contribute "
-                    "troops to the force. Turkey said it would send soldiers to the force.")
+    doc = rules.nlp("The envoy asked Indonesia, Egypt and Qatar to contribute troops to the "
+                    "force. Turkey said it would send soldiers to the force.")
     view = build_view(doc, rules.analyse(doc), headline=False)
     by_party = {(c.party, c.sentence): c.features for c in view.candidates
                 if c.guarantee == "peacekeeping_force"}
     for party in ("idn", "egy", "qat"):
-        # the list is read whole: "to" before Indonesia, "to" after Qatar
-        assert {"not_subject", "mw-=to", "mw--=speaking", "mw+=to"} <= by_party[(party, 0)].keys()
+        # the list is read whole: "asked" before Indonesia, "to" after Qatar
+        assert {"not_subject", "mw-=asked", "mw--=envoy", "mw+=to"} <= by_party[(party, 0)].keys()
         # and, as a role, paired with the cues: an addressee with "contribute" after it
         assert "not_subject&bc=positive" in by_party[(party, 0)]
     turkey = by_party[("tur", 1)]
     assert {"mw+=said", "mw-=<s>", "mw--=<s>"} <= turkey.keys()
     assert "not_subject" not in turkey
+
+
+@pytest.mark.parametrize(("text", "sentence", "party", "expected", "absent"), [
+    # the second token: the word before it, and the sentence's start before that
+    ("Who will send troops? Then Turkey said it would send soldiers to the force.", 1, "tur",
+     {"mw-=then", "mw--=<s>", "mw+=said"}, {"not_subject"}),
+    # an article between the governing word and the name, as the rules read it too
+    ("The plan would require the United States to provide troops to Ukraine.", 0, "usa",
+     {"mw-=the", "mw--=require", "not_subject"}, set()),
+    # a sentence with no guarantee phrase of its own ("it"): the same words are read
+    ("Ukraine wants a peacekeeping force. Hungary would block it.", 1, "hun",
+     {"no_g_phrase", "mw-=<s>", "mw--=<s>", "mw+=would"}, {"not_subject"}),
+    # a line break is one kind of word, whatever its width
+    ("Troops for Ukraine from Turkey\n\nAnkara said so.", 0, "tur",
+     {"mw-=from", "mw+=<ws>", "not_subject"}, set()),
+])
+def test_the_words_around_a_name_stop_at_its_sentence(
+        text: str, sentence: int, party: str, expected: set[str], absent: set[str]) -> None:
+    rules = RuleExtractor()
+    doc = rules.nlp(text)
+    view = build_view(doc, rules.analyse(doc), headline=False)
+    features = next(c.features for c in view.candidates
+                    if (c.sentence, c.party) == (sentence, party))
+    assert expected <= features.keys()
+    assert not absent & features.keys()
+    # never a word of another sentence
+    words = {k.partition("=")[2] for k in features if k.startswith("mw")}
+    assert words <= {w.lower_ for w in view.sentences[sentence]} | {"<s>", "</s>", "<ws>"}

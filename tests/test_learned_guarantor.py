@@ -120,9 +120,10 @@ def test_the_choice_scores_every_option_on_all_its_features(rules: RuleExtractor
 
 def test_the_rules_guarantor_comes_from_a_proposal_of_the_same_stance_first(
         rules: RuleExtractor) -> None:
-    """"Russia rejects NATO troops ... Russia would accept Chinese peacekeepers": the rules'
-    pick for Russia backing a force is the provider of the force it backs, even where its
-    refusal shares the candidate's sentence; the same sentence decides between equals."""
+    """Proposals made by hand, as for "Russia rejects NATO troops ... Moscow would accept
+    Chinese peacekeepers": the rules' pick for Russia backing a force is the provider of the
+    force it backs, even where its refusal shares the candidate's sentence; the same sentence
+    decides between proposals of the same stance."""
     from dataclasses import replace
 
     from bot.extraction.learned.guarantor import article_facts

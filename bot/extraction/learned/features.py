@@ -23,6 +23,7 @@ from bot.extraction.plaintext import PlainText
 from bot.extraction.rules import Hit, Proposal, RuleAnalysis
 from bot.extraction.rules.beneficiary import article_beneficiary
 from bot.extraction.rules.sentences import token_lists
+from bot.extraction.rules.speakers import word_before
 from bot.vocabulary import Guarantee, actors, parties
 
 GROUPS = frozenset({"eu", "europe", "nato", "un", "g7"})
@@ -442,17 +443,28 @@ STANCE_CUES = frozenset({"positive", "negative", "doubt", "negator"})
 
 def _mention_context(f: dict[str, float], start: int, end: int, sent: Span, lower: list[str]
                      ) -> None:
-    """The words either side of the party's name (of the whole list, for a list): whether it
-    is the one speaking or acting ("Ankara said"), an addressee ("speaking to Indonesia,
-    Egypt and Qatar to contribute", "urged Berlin to"), or part of a description ("the
-    U.S.-led alliance"); `not_subject` when the word before is one by which the rules take a
-    name for an object (attribution.toml)."""
-    before = lower[start - 1] if start > sent.start else "<s>"
-    f["mw-=" + before] = 1.0
-    f["mw--=" + (lower[start - 2] if start - 1 > sent.start else "<s>")] = 1.0
-    f["mw+=" + (lower[end] if end < sent.end else "</s>")] = 1.0
-    if before in attribution_lexicon().not_subject:
+    """The two words before the party's name and the word after it (of the whole list, for a
+    list): whether it is the one speaking or acting ("Ankara said"), an addressee ("asked
+    Indonesia, Egypt and Qatar to contribute troops", "urged Berlin to"), or part of a
+    description ("the U.S.-led alliance"); `not_subject` when the word governing it (past "the" or
+    "eastern") is one by which the rules take a name for an object (attribution.toml), as they
+    do themselves (`object_context`)."""
+    f["mw-=" + _context_word(lower, start - 1, sent)] = 1.0
+    f["mw--=" + _context_word(lower, start - 2, sent)] = 1.0
+    f["mw+=" + _context_word(lower, end, sent)] = 1.0
+    governing = word_before(lower, start, sent.start)
+    if governing >= 0 and lower[governing] in attribution_lexicon().not_subject:
         f["not_subject"] = 1.0
+
+
+def _context_word(lower: list[str], at: int, sent: Span) -> str:
+    """The token at `at` as a context feature: `<s>` or `</s>` outside the sentence, `<ws>`
+    for a line break or other whitespace token."""
+    if at < sent.start:
+        return "<s>"
+    if at >= sent.end:
+        return "</s>"
+    return lower[at] if lower[at].strip() else "<ws>"
 
 
 def _clause(marks: list[int], token: int) -> int:

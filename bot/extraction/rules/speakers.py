@@ -154,10 +154,17 @@ def appositive_subject(st: ArticleState, sent: Span, cue: Hit, mentions: list[Me
 
 def object_context(st: ArticleState, m: Mention) -> bool:
     """Is the mention after a preposition ("to Ukraine") or "not" ("not the US")?"""
-    k = m.start - 1
-    while k >= 0 and (st.lower[k] in ("the", "a", "an") or st.lower[k] in REGIONS):
-        k -= 1
+    k = word_before(st.lower, m.start)
     return k >= 0 and st.lower[k] in st.attr.not_subject
+
+
+def word_before(lower: list[str], start: int, floor: int = 0) -> int:
+    """The token before `start` that governs a name, past articles and words of region ("to
+    the United States", "in eastern Ukraine"), not before `floor`; -1 if there is none."""
+    k = start - 1
+    while k >= floor and (lower[k] in ("the", "a", "an") or lower[k] in REGIONS):
+        k -= 1
+    return k if k >= floor else -1
 
 
 def in_place(st: ArticleState, m: Mention) -> bool:
