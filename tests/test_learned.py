@@ -118,8 +118,22 @@ def test_a_list_of_countries_gives_each_a_candidate() -> None:
     assert any("in_list" in c.features for c in listed)
 
 
+def test_a_list_member_named_with_the_stays_in_the_list() -> None:
+    """"Qatar, the United Arab Emirates and Egypt": the article opens a member's name; it does
+    not end the list, so every member reads the words around the whole list."""
+    rules = RuleExtractor()
+    doc = rules.nlp("The envoy asked Indonesia, Qatar, the United Arab Emirates and Egypt to "
+                    "send troops to the force.")
+    view = build_view(doc, rules.analyse(doc), headline=False)
+    by_party = {c.party: c.features for c in view.candidates
+                if c.guarantee == "peacekeeping_force"}
+    for party in ("idn", "qat", "are", "egy"):
+        assert {"in_list", "mw-=asked", "not_subject"} <= by_party[party].keys()
+
+
 @pytest.mark.parametrize("text, party", [
     ("Britain is ready to send peacekeepers to Ukraine, Keir Starmer said on Monday.", "gbr"),
+    ("Peacekeepers will be sent to Ukraine, the United States said on Monday.", "usa"),
     ("Ukraine wants to join NATO, Volodymyr Zelensky told the summit in The Hague.", "ukr"),
     ("Peacekeepers will be sent to Ukraine, Britain said on Monday.", "gbr"),
 ])
@@ -507,3 +521,51 @@ def test_the_words_around_a_name_stop_at_its_sentence(
     # never a word of another sentence
     words = {k.partition("=")[2] for k in features if k.startswith("mw")}
     assert words <= {w.lower_ for w in view.sentences[sentence]} | {"<s>", "</s>", "<ws>"}
+
+
+def test_a_party_reads_which_of_its_sentences_guarantees_it_is_nearest() -> None:
+    """"Turkey backs a force but opposes NATO membership": each stance belongs to one of the
+    guarantees. The nearer one is ranked 0; the farther one has the other between it and the
+    party. A sentence with one guarantee has no rank to read."""
+    rules = RuleExtractor()
+    doc = rules.nlp("Turkey backs a peacekeeping force for Ukraine but opposes its NATO "
+                    "membership. Poland would send troops.")
+    view = build_view(doc, rules.analyse(doc), headline=False)
+    by_key = {(c.sentence, c.party, c.guarantee): c.features for c in view.candidates}
+    force = by_key[(0, "tur", "peacekeeping_force")]
+    nato = by_key[(0, "tur", "nato_membership")]
+    assert "g_rank=0" in force and "g_between" not in force
+    assert "g_between" in nato and "g_rank=0" not in nato
+    assert "ng=1" not in force and "ng=1" not in nato
+    poland = by_key[(1, "pol", "peacekeeping_force")]
+    assert "ng=1" in poland
+    assert not {k for k in poland if k.startswith(("g_rank", "g_between"))}
+
+
+def test_the_bars_chosen_are_those_select_and_score_would_choose(
+        combined: CombinedExtractor) -> None:
+    """`choose_thresholds` counts the positions each pair of bars keeps instead of selecting
+    and scoring again: the same pair and F1 as doing so, the first best in the same order."""
+    from bot.evaluate import score
+    from bot.extraction.learned import train
+    from bot.ingest import article_from_record
+
+    records = read_gold(ROOT / "tests/fixtures/extraction/blind9_gold.jsonl")[:6]
+    articles = [article_from_record(r, f"gold:{n}") for n, r in enumerate(records, start=1)]
+    assert all(isinstance(a, Article) for a in articles)
+    scored = [(a.id, combined.scored(a)) for a in articles if isinstance(a, Article)]
+    saved = combined.threshold_ruled, combined.threshold_new
+    try:
+        best = (0.5, 0.5, -1.0)
+        for ruled in train.THRESHOLDS:
+            for new in train.THRESHOLDS:
+                combined.threshold_ruled, combined.threshold_new = ruled, new
+                kept = {i: combined.select(view, s) for i, (view, s) in scored}
+                f1 = score(records, kept).overall.f1
+                if f1 > best[2] + 1e-9:
+                    best = (ruled, new, f1)
+        chosen = train.choose_thresholds(combined, records)
+    finally:
+        combined.threshold_ruled, combined.threshold_new = saved
+    assert chosen[:2] == best[:2]
+    assert chosen[2] == pytest.approx(best[2])

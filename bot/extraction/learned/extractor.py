@@ -103,6 +103,20 @@ def _evidence(view: ArticleView, group: list[Scored], bar: Callable[[Scored], fl
                                        s.probability))
 
 
+def by_position(scored: list[Scored]) -> dict[tuple[str, str, str], list[Scored]]:
+    """The candidates of each (party, stance, guarantee), in their order."""
+    out: dict[tuple[str, str, str], list[Scored]] = {}
+    for s in scored:
+        out.setdefault((s.candidate.party, s.stance, s.candidate.guarantee), []).append(s)
+    return out
+
+
+def weigh(group: list[Scored]) -> tuple[float, bool]:
+    """A position's confidence (`agreement` of its candidates) and whether the rules proposed
+    it anywhere (then the rules' bar applies)."""
+    return agreement([s.probability for s in group]), any(_ruled(s) for s in group)
+
+
 class CombinedExtractor:
     """Rules as candidate generators and features, a linear model as the decision."""
 
@@ -165,13 +179,9 @@ class CombinedExtractor:
         bar: the chance that at least one of them is right, each read as an independent
         witness (`agreement`); the rules' bar when the rules proposed it anywhere. Its
         evidence is chosen by `_evidence`."""
-        by_key: dict[tuple[str, str, str], list[Scored]] = {}
-        for s in scored:
-            by_key.setdefault((s.candidate.party, s.stance, s.candidate.guarantee), []).append(s)
         out = []
-        for group in by_key.values():
-            confidence = agreement([s.probability for s in group])
-            ruled = any(_ruled(s) for s in group)
+        for group in by_position(scored).values():
+            confidence, ruled = weigh(group)
             if confidence >= (self.threshold_ruled if ruled else self.threshold_new):
                 out.append(self._position(view, _evidence(view, group, self._bar), confidence))
         return out

@@ -172,9 +172,11 @@ def _longest(hits: list[Hit]) -> list[Hit]:
 def _lists(mentions: list[PartyMention], lower: list[str], speech_at: Collection[int] = ()
            ) -> list[PartyMention]:
     """Mentions of one kind (people, or states and bodies) joined only by commas and
-    "and"/"or" become one list. A speaker after a comma is not one more member: neither a
-    person ("to Ukraine, Keir Starmer said") nor a party that a speech word follows ("to
-    Ukraine, Britain said"; `speech_at`: where the speech words start)."""
+    "and"/"or" become one list; a member may open with "the" ("Qatar, the United Arab
+    Emirates and Egypt"). A speaker after a comma is not one more member: neither a person
+    ("to Ukraine, Keir Starmer said") nor a party that a speech word follows ("to Ukraine,
+    Britain said", "to Ukraine, the United States said"; `speech_at`: where the speech words
+    start)."""
     out: list[PartyMention] = []
     group: list[PartyMention] = []
 
@@ -187,9 +189,12 @@ def _lists(mentions: list[PartyMention], lower: list[str], speech_at: Collection
                                list_size=len(group)))
 
     for m in mentions:
-        if group and all(w in LIST_JOINERS for w in lower[group[-1].end:m.start]) and \
+        gap = lower[group[-1].end:m.start] if group else []
+        if gap and gap[-1] == "the":  # the name's own article, not a word between names
+            gap = gap[:-1]
+        if group and all(w in LIST_JOINERS for w in gap) and \
                 m.start - group[-1].end <= 3 and (m.kind == "A") == (group[-1].kind == "A") \
-                and not (lower[group[-1].end:m.start] == [","] and m.end in speech_at):
+                and not (gap == [","] and m.end in speech_at):
             group.append(m)
             continue
         flush()
@@ -348,6 +353,7 @@ def build_view(doc: Doc, rules: RuleAnalysis, guesser: Guesser | None = None, *,
                 g_hits = [h for h in gs if h[2] == g]
                 cand = _candidate(k, sent, party, g, party_ms, g_hits, ms, lower, cues_by[k],
                                   speech_by[k], props, final, beneficiary, context)
+                _guarantee_rank(cand.features, party_ms, gs, g, len(g_values | new))
                 if guesser is not None:
                     cand.features["gp=" + _probability_bucket(guessed.get(g, 0.0))] = 1.0
                 cand.features.update(prior)
@@ -389,6 +395,30 @@ def _conjoin(f: dict[str, float]) -> None:
         elif name in CUE_NAMES:
             cues.append(key)
     f.update(dict.fromkeys([f"{r}&{c}" for r in roles for c in cues], 1.0))
+
+
+def _guarantee_rank(f: dict[str, float], party_ms: list[PartyMention],
+                    gs: list[tuple[int, int, str, str]], g: str, n_guarantees: int) -> None:
+    """Which of the sentence's guarantees the party's name is nearest: in "Ankara backs a
+    monitoring mission but not NATO membership", a stance belongs to one of them. `g_rank`:
+    how many other guarantees are named nearer the party than this one; `g_between`: another
+    guarantee is named between the party and this one."""
+    f["ng=" + str(min(n_guarantees, 3))] = 1.0
+    named = [m for m in party_ms if m.kind in ("A", "P", "J")]
+    own = [h for h in gs if h[2] == g]
+    if not named or not own or n_guarantees < 2:
+        return
+
+    def gap(m: PartyMention, h: tuple[int, int, str, str]) -> int:
+        return max(h[0] - m.head_end, m.head_start - h[1], 0)
+
+    m, h = min(((m, h) for m in named for h in own), key=lambda mh: gap(*mh))
+    distance = gap(m, h)
+    nearer = {o[2] for o in gs if o[2] != g and any(gap(x, o) < distance for x in named)}
+    f["g_rank=" + str(min(len(nearer), 2))] = 1.0
+    lo, hi = (m.head_end, h[0]) if m.head_end <= h[0] else (h[1], m.head_start)
+    if any(o[2] != g and lo <= o[0] and o[1] <= hi for o in gs):
+        f["g_between"] = 1.0
 
 
 def _main_party(mentions: list[PartyMention], rules: RuleAnalysis) -> str | None:

@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 
-from bot.evaluate import score
 from bot.extraction.learned import beneficiary as beneficiary_ranker
 from bot.extraction.learned.extractor import (
     BENEFICIARY_MODEL,
@@ -31,7 +30,9 @@ from bot.extraction.learned.extractor import (
     MODEL_FILES,
     SENTENCE_MODEL,
     CombinedExtractor,
+    by_position,
     opens_with_title,
+    weigh,
     without_rules,
 )
 from bot.extraction.learned.features import (
@@ -275,20 +276,31 @@ def fit(data: list[Example], version_salt: str) -> LinearModel:
 def choose_thresholds(extractor: CombinedExtractor, records: list[dict[str, Any]]
                       ) -> tuple[float, float, float]:
     """The bars (for the rules' own proposals, for the model's additions) with the best F1 on
-    `records`, and that F1. Candidates are scored once; only the selection is repeated."""
-    scored = []
+    `records`, and that F1 (the first best, the rules' bar varying slowest). Candidates are
+    scored once; each pair of bars then only counts which positions clear it, as `select`
+    keeps them."""
+    gold = {(str(r["id"]), str(p["party"]), str(p["stance"]), str(p["guarantee"]))
+            for r in records for p in r.get("positions", [])}
+    weighed: list[tuple[bool, float, bool]] = []  # (ruled, confidence, right) per position
     for number, record in enumerate(records, start=1):
         article = article_from_record(record, f"gold:{number}")
-        if not isinstance(article, IngestProblem):
-            scored.append((str(record["id"]), extractor.scored(article)))
+        if isinstance(article, IngestProblem):
+            continue
+        _, scored = extractor.scored(article)
+        for key, group in by_position(scored).items():
+            confidence, ruled = weigh(group)
+            weighed.append((ruled, confidence, (str(record["id"]), *key) in gold))
     best = (0.5, 0.5, -1.0)
-    for ruled in THRESHOLDS:
-        for new in THRESHOLDS:
-            extractor.threshold_ruled, extractor.threshold_new = ruled, new
-            predictions = {i: extractor.select(view, s) for i, (view, s) in scored}
-            f1 = score(records, predictions).overall.f1
+    for ruled_bar in THRESHOLDS:
+        for new_bar in THRESHOLDS:
+            kept = right = 0
+            for ruled, confidence, is_right in weighed:
+                if confidence >= (ruled_bar if ruled else new_bar):
+                    kept += 1
+                    right += is_right
+            f1 = 2 * right / (kept + len(gold)) if kept + len(gold) else 0.0
             if f1 > best[2] + 1e-9:
-                best = (ruled, new, f1)
+                best = (ruled_bar, new_bar, f1)
     return best
 
 
