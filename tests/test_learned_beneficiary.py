@@ -10,7 +10,8 @@ import pytest
 
 from bot.extraction.learned import beneficiary as ranker
 from bot.extraction.learned.extractor import CombinedExtractor, load_model
-from bot.extraction.learned.features import PartyMention, build_view, read_beneficiary
+from bot.extraction.learned.features import build_view, read_beneficiary
+from bot.extraction.learned.mentions import PartyMention
 from bot.extraction.learned.model import LinearModel
 from bot.extraction.rules import RuleExtractor
 from bot.extraction.rules.beneficiary import beneficiary_order

@@ -21,7 +21,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
-from bot.extraction.learned.features import Chooser, PartyMention
+from bot.extraction.learned.features import Chooser
+from bot.extraction.learned.mentions import PartyMention
 from bot.extraction.learned.model import LinearModel
 from bot.extraction.rules.beneficiary import AGGRESSORS, beneficiary_order
 

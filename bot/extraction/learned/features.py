@@ -12,19 +12,26 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from itertools import pairwise
 
 from spacy.tokens import Doc, Span
 
+from bot.extraction.learned.mentions import (
+    GuaranteeHit,
+    PartyMention,
+    article_mentions,
+    guarantee_hits,
+    guarantee_phrases,
+)
 from bot.extraction.lexicon import attribution_lexicon
 from bot.extraction.plaintext import PlainText
 from bot.extraction.rules import Hit, Proposal, RuleAnalysis
 from bot.extraction.rules.beneficiary import article_beneficiary
 from bot.extraction.rules.sentences import token_lists
 from bot.extraction.rules.speakers import word_before
-from bot.vocabulary import Guarantee, actors, parties
+from bot.vocabulary import parties
 
 GROUPS = frozenset({"eu", "europe", "nato", "un", "g7"})
 PREPOSITIONS = frozenset({"to", "for", "in", "from", "with", "by", "on", "of", "against",
@@ -38,7 +45,6 @@ QUESTION_OPENERS = frozenset({"q", "q:", "question", "question:"})
 STOP = frozenset({"the", "a", "an", "of", "and", ",", ".", "its", "their", "his", "her", "to",
                   "in", "on", "for", "that", "this", "is", "was", "be", "as", "with", "by",
                   "at", "it", "from"})
-LIST_JOINERS = frozenset({",", "and", "&", "or", "as", "well"})
 # A guarantee the sentence model finds likely becomes a candidate even where no phrase of the
 # lexicon names it ("no soldiers on Ukrainian soil").
 GUESS_MIN = 0.25
@@ -56,28 +62,6 @@ UNLIKELY_STANCE = 0.02
 REFERRING = frozenset({"it", "this", "that", "idea", "plan", "proposal", "move", "such",
                        "offer", "request", "bid", "agree", "them", "they"})
 FIRST_PERSON = frozenset({"we", "our", "us", "i", "my", "me", "ours"})
-MEMBERSHIP_GENERIC = (Guarantee.NATO_MEMBERSHIP.value, Guarantee.EU_MEMBERSHIP.value)
-
-
-@dataclass(frozen=True)
-class PartyMention:
-    start: int
-    end: int
-    party: str
-    kind: str  # A actor, P name, J adjective, S speaker carried, R rule proposal only
-    actor: str | None = None
-    # a coordinated list of parties ("Germany, Italy and Poland") acts as one subject
-    list_start: int = -1
-    list_end: int = -1
-    list_size: int = 1
-
-    @property
-    def head_start(self) -> int:
-        return self.list_start if self.list_size > 1 else self.start
-
-    @property
-    def head_end(self) -> int:
-        return self.list_end if self.list_size > 1 else self.end
 
 
 # Whose security the article is about, from its named parties in text order and the token
@@ -143,7 +127,7 @@ class ArticleView:
     rules: RuleAnalysis
     sentence_features: list[dict[str, float]]
     mentions: list[list[PartyMention]]  # named parties, by sentence
-    guarantees: list[list[tuple[int, int, str, str]]]  # guarantee phrases, by sentence
+    guarantees: list[list[GuaranteeHit]]  # guarantee phrases, by sentence
     text: str  # the text the pipeline read (spaCy rebuilds `doc.text` at each call)
     plain: PlainText | None = None  # how `text` maps to the article as it came, where it differs
     headline: bool = True  # whether sentence 0 is the article's headline
@@ -156,77 +140,6 @@ class ArticleView:
         piece = self.text[start:end]
         lead = len(piece) - len(piece.lstrip())
         return self.plain.original_span(start + lead, start + len(piece.rstrip())).strip()
-
-
-def _longest(hits: list[Hit]) -> list[Hit]:
-    taken: set[int] = set()
-    out = []
-    for hit in sorted(hits, key=lambda h: (-(h.end - h.start), h.start)):
-        if any(i in taken for i in range(hit.start, hit.end)):
-            continue
-        taken.update(range(hit.start, hit.end))
-        out.append(hit)
-    return sorted(out, key=lambda h: h.start)
-
-
-def _lists(mentions: list[PartyMention], lower: list[str], speech_at: Collection[int] = ()
-           ) -> list[PartyMention]:
-    """Mentions of one kind (people, or states and bodies) joined only by commas and
-    "and"/"or" become one list; a member may open with "the" ("Qatar, the United Arab
-    Emirates and Egypt"). A speaker after a comma is not one more member: neither a person
-    ("to Ukraine, Keir Starmer said") nor a party that a speech word follows ("to Ukraine,
-    Britain said", "to Ukraine, the United States said"; `speech_at`: where the speech words
-    start)."""
-    out: list[PartyMention] = []
-    group: list[PartyMention] = []
-
-    def flush() -> None:
-        if len(group) == 1:  # no list: the list fields are read only when list_size > 1
-            out.extend(group)
-            return
-        for m in group:
-            out.append(replace(m, list_start=group[0].start, list_end=group[-1].end,
-                               list_size=len(group)))
-
-    for m in mentions:
-        gap = lower[group[-1].end:m.start] if group else []
-        if gap and gap[-1] == "the":  # the name's own article, not a word between names
-            gap = gap[:-1]
-        if group and all(w in LIST_JOINERS for w in gap) and \
-                m.start - group[-1].end <= 3 and (m.kind == "A") == (group[-1].kind == "A") \
-                and not (gap == [","] and m.end in speech_at):
-            group.append(m)
-            continue
-        flush()
-        group = [m]
-    flush()
-    return out
-
-
-def _party_mentions(hits: list[Hit]) -> list[PartyMention]:
-    known = actors()
-    states = parties()
-    out = []
-    for h in _longest([h for h in hits if h.kind in ("A", "P", "J")]):
-        if h.kind == "A":
-            actor = known.get(h.value)
-            if actor is not None and actor.party in states:
-                out.append(PartyMention(h.start, h.end, actor.party, "A", h.value))
-        elif h.value in states:
-            out.append(PartyMention(h.start, h.end, h.value, h.kind))
-    return out
-
-
-def _guarantee_hits(resolved: list[Hit], hits: list[Hit]) -> list[tuple[int, int, str, str]]:
-    """(start, end, guarantee, how) for each guarantee phrase the rules resolved (`G` direct,
-    `GI` inverse: "a cap on the army"; references such as "the mission" included), and each
-    membership word they could not place, read as either NATO or EU membership (`Mg`)."""
-    out = [(h.start, h.end, h.value, h.kind) for h in resolved]
-    placed = {h.start for h in resolved}
-    for h in hits:
-        if h.kind == "M" and h.start not in placed:
-            out += [(h.start, h.end, v, "Mg") for v in MEMBERSHIP_GENERIC]
-    return out
 
 
 def _bucket(items: list, sents: list[Span], start_of) -> list[list]:  # type: ignore[type-arg]
@@ -247,12 +160,6 @@ def _distance_bucket(d: int) -> str:
     if d <= 12:
         return "7-12"
     return "13+"
-
-
-def article_mentions(hits: list[Hit], lower: list[str]) -> list[PartyMention]:
-    """Every party the article names, in text order, lists of parties joined."""
-    speech_at = {h.start for h in hits if h.kind in ("S", "SP")}
-    return _lists(_party_mentions(hits), lower, speech_at)
 
 
 def headline_end(first: Span | None, headline: bool) -> int:
@@ -290,7 +197,7 @@ def build_view(doc: Doc, rules: RuleAnalysis, guesser: Guesser | None = None, *,
                                                              headline))
                        if beneficiary_of is not None else article_beneficiary(mentions))
     mentions_by = _bucket(mentions, sents, lambda m: m.start)
-    guarantees_by = _bucket(_guarantee_hits(rules.guarantees, hits), sents, lambda g: g[0])
+    guarantees_by = _bucket(guarantee_hits(rules.guarantees, hits), sents, lambda g: g[0])
     cues = [h for h in hits if h.kind in ("C", "CA")]
     cues_by = _bucket(cues, sents, lambda h: h.start)
     speech_by = _bucket([h for h in hits if h.kind in ("S", "SP")], sents, lambda h: h.start)
@@ -342,6 +249,7 @@ def build_view(doc: Doc, rules: RuleAnalysis, guesser: Guesser | None = None, *,
         if unlikely and not props:
             continue
         proposed = {(p.party, p.guarantee.value) for p in props}
+        phrases = guarantee_phrases(gs)
         prior = _stance_prior(guessed)
         context = _sentence_features(text[sent.start_char:sent.end_char], sent, lower,
                                      cues_by[k], k if headline else k + 1)
@@ -353,7 +261,7 @@ def build_view(doc: Doc, rules: RuleAnalysis, guesser: Guesser | None = None, *,
                 g_hits = [h for h in gs if h[2] == g]
                 cand = _candidate(k, sent, party, g, party_ms, g_hits, ms, lower, cues_by[k],
                                   speech_by[k], props, final, beneficiary, context)
-                _guarantee_rank(cand.features, party_ms, gs, g, len(g_values | new))
+                _guarantee_rank(cand.features, party_ms, phrases, g)
                 if guesser is not None:
                     cand.features["gp=" + _probability_bucket(guessed.get(g, 0.0))] = 1.0
                 cand.features.update(prior)
@@ -398,26 +306,29 @@ def _conjoin(f: dict[str, float]) -> None:
 
 
 def _guarantee_rank(f: dict[str, float], party_ms: list[PartyMention],
-                    gs: list[tuple[int, int, str, str]], g: str, n_guarantees: int) -> None:
-    """Which of the sentence's guarantees the party's name is nearest: in "Ankara backs a
-    monitoring mission but not NATO membership", a stance belongs to one of them. `g_rank`:
-    how many other guarantees are named nearer the party than this one; `g_between`: another
-    guarantee is named between the party and this one."""
-    f["ng=" + str(min(n_guarantees, 3))] = 1.0
+                    phrases: list[tuple[int, int, frozenset[str]]], g: str) -> None:
+    """Which of the sentence's guarantee phrases (`mentions.guarantee_phrases`) the party's
+    name is nearest: in "Ankara backs a monitoring mission but not NATO membership", a stance
+    belongs to one of them. `ng`: how many phrases the sentence names; `g_rank`: how many
+    phrases of other guarantees are nearer the party's name than this one's nearest;
+    `g_between`: one of them lies between the two."""
+    f["ng=" + str(min(len(phrases), 3))] = 1.0
     named = [m for m in party_ms if m.kind in ("A", "P", "J")]
-    own = [h for h in gs if h[2] == g]
-    if not named or not own or n_guarantees < 2:
+    own = [p for p in phrases if g in p[2]]
+    others = [p for p in phrases if g not in p[2]]
+    if not named or not own or not others:
         return
 
-    def gap(m: PartyMention, h: tuple[int, int, str, str]) -> int:
-        return max(h[0] - m.head_end, m.head_start - h[1], 0)
+    def apart(m: PartyMention, phrase: tuple[int, int, frozenset[str]]) -> int:
+        return max(phrase[0] - m.head_end, m.head_start - phrase[1], 0)
 
-    m, h = min(((m, h) for m in named for h in own), key=lambda mh: gap(*mh))
-    distance = gap(m, h)
-    nearer = {o[2] for o in gs if o[2] != g and any(gap(x, o) < distance for x in named)}
-    f["g_rank=" + str(min(len(nearer), 2))] = 1.0
-    lo, hi = (m.head_end, h[0]) if m.head_end <= h[0] else (h[1], m.head_start)
-    if any(o[2] != g and lo <= o[0] and o[1] <= hi for o in gs):
+    m, nearest = min(((m, p) for m in named for p in own), key=lambda mp: apart(*mp))
+    distance = apart(m, nearest)
+    nearer = sum(1 for o in others if any(apart(x, o) < distance for x in named))
+    f["g_rank=" + str(min(nearer, 2))] = 1.0
+    lo, hi = ((m.head_end, nearest[0]) if m.head_end <= nearest[0]
+              else (nearest[1], m.head_start))
+    if any(lo <= o[0] and o[1] <= hi for o in others):
         f["g_between"] = 1.0
 
 
@@ -504,7 +415,7 @@ def _clause(marks: list[int], token: int) -> int:
 
 def _candidate(
     k: int, sent: Span, party: str, g: str, party_ms: list[PartyMention],
-    g_hits: list[tuple[int, int, str, str]], all_ms: list[PartyMention], lower: list[str],
+    g_hits: list[GuaranteeHit], all_ms: list[PartyMention], lower: list[str],
     cues: list[Hit], speech: list[Hit], props: list[Proposal], final: dict[tuple[str, str], str],
     beneficiary: str, context: dict[str, float],
 ) -> Candidate:

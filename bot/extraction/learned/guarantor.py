@@ -16,7 +16,8 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from bot.extraction.learned.features import GROUPS, ArticleView, Candidate, PartyMention
+from bot.extraction.learned.features import GROUPS, ArticleView, Candidate
+from bot.extraction.learned.mentions import PartyMention
 from bot.extraction.learned.model import LinearModel
 
 NOBODY = ""

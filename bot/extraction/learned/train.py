@@ -273,34 +273,46 @@ def fit(data: list[Example], version_salt: str) -> LinearModel:
                        {"version": "m" + digest.hexdigest()[:8]})
 
 
-def choose_thresholds(extractor: CombinedExtractor, records: list[dict[str, Any]]
-                      ) -> tuple[float, float, float]:
-    """The bars (for the rules' own proposals, for the model's additions) with the best F1 on
-    `records`, and that F1 (the first best, the rules' bar varying slowest). Candidates are
-    scored once; each pair of bars then only counts which positions clear it, as `select`
-    keeps them."""
+def f1_by_bars(extractor: CombinedExtractor, records: list[dict[str, Any]]
+               ) -> dict[tuple[float, float], float]:
+    """F1 on `records` at every pair of bars (for the rules' own proposals, for the model's
+    additions), as `select` would keep positions and `evaluate.score` would count them: the
+    candidates are scored once, then each pair only counts which positions clear it. As in
+    `score`, an article id met twice counts its last record's positions once."""
     gold = {(str(r["id"]), str(p["party"]), str(p["stance"]), str(p["guarantee"]))
             for r in records for p in r.get("positions", [])}
-    weighed: list[tuple[bool, float, bool]] = []  # (ruled, confidence, right) per position
+    weighed: dict[str, list[tuple[bool, float, bool]]] = {}  # (ruled, confidence, right)
     for number, record in enumerate(records, start=1):
         article = article_from_record(record, f"gold:{number}")
         if isinstance(article, IngestProblem):
             continue
+        article_id = str(record["id"])
         _, scored = extractor.scored(article)
-        for key, group in by_position(scored).items():
-            confidence, ruled = weigh(group)
-            weighed.append((ruled, confidence, (str(record["id"]), *key) in gold))
-    best = (0.5, 0.5, -1.0)
+        weighed[article_id] = [(ruled, confidence, (article_id, *key) in gold)
+                               for key, group in by_position(scored).items()
+                               for confidence, ruled in [weigh(group)]]
+    positions = [p for kept in weighed.values() for p in kept]
+    out: dict[tuple[float, float], float] = {}
     for ruled_bar in THRESHOLDS:
         for new_bar in THRESHOLDS:
             kept = right = 0
-            for ruled, confidence, is_right in weighed:
+            for ruled, confidence, is_right in positions:
                 if confidence >= (ruled_bar if ruled else new_bar):
                     kept += 1
                     right += is_right
-            f1 = 2 * right / (kept + len(gold)) if kept + len(gold) else 0.0
-            if f1 > best[2] + 1e-9:
-                best = (ruled_bar, new_bar, f1)
+            out[(ruled_bar, new_bar)] = (2 * right / (kept + len(gold))
+                                         if kept + len(gold) else 0.0)
+    return out
+
+
+def choose_thresholds(extractor: CombinedExtractor, records: list[dict[str, Any]]
+                      ) -> tuple[float, float, float]:
+    """The bars with the best F1 on `records` (`f1_by_bars`), and that F1: the first best, the
+    rules' bar varying slowest."""
+    best = (0.5, 0.5, -1.0)
+    for (ruled, new), f1 in f1_by_bars(extractor, records).items():
+        if f1 > best[2] + 1e-9:
+            best = (ruled, new, f1)
     return best
 
 
