@@ -131,9 +131,50 @@ def test_a_list_member_named_with_the_stays_in_the_list() -> None:
         assert {"in_list", "mw-=asked", "not_subject"} <= by_party[party].keys()
 
 
+@pytest.mark.parametrize("text, lists", [
+    # ", the" members stand when an "and" follows, even before a word that is no party
+    ("Germany, France, the UK and several other European leaders back a force.",
+     [("deu", "fra", "gbr")]),
+    # with none, the list ends before each of them
+    ("Germany, the Netherlands, France, the UK, Italy pledged troops.",
+     [("nld", "fra"), ("gbr", "ita")]),
+    # adjectives after "the" when the member before is one too
+    ("The British and the French will lead the force.", [("gbr", "fra")]),
+    # a place alone before ", the" is where, not who
+    ("In Washington, the United States and Ukraine signed the deal.", [("usa", "ukr")]),
+])
+def test_lists_with_the_end_where_the_sentence_says(
+        text: str, lists: list[tuple[str, ...]]) -> None:
+    from bot.extraction.learned.mentions import article_mentions
+
+    rules = RuleExtractor()
+    doc = rules.nlp(text)
+    mentions = article_mentions(rules.analyse(doc).hits, [t.lower_ for t in doc])
+    found = {}
+    for m in mentions:
+        if m.list_size > 1:
+            found.setdefault((m.list_start, m.list_end), []).append(m.party)
+    assert sorted(tuple(v) for v in found.values()) == sorted(lists)
+
+
+def test_a_membership_word_inside_a_named_membership_is_no_second_phrase() -> None:
+    """"EU membership" and "NATO membership" stay two phrases of one guarantee each; an
+    unplaced "membership" read both ways is one phrase of two."""
+    from bot.extraction.learned.mentions import guarantee_phrases
+
+    hits = [(3, 5, "eu_membership", "G"), (4, 5, "nato_membership", "Mg"),
+            (4, 5, "eu_membership", "Mg"), (8, 10, "nato_membership", "G"),
+            (9, 10, "nato_membership", "Mg"), (9, 10, "eu_membership", "Mg"),
+            (12, 13, "nato_membership", "Mg"), (12, 13, "eu_membership", "Mg")]
+    assert guarantee_phrases(hits) == [
+        (3, 5, frozenset({"eu_membership"})), (8, 10, frozenset({"nato_membership"})),
+        (12, 13, frozenset({"nato_membership", "eu_membership"}))]
+
+
 @pytest.mark.parametrize("text, parties", [
     # "the" with no joiner before it
     ("Washington told Kyiv the United States would send troops to the force.", ("ukr", "usa")),
+    ("Washington told Kyiv the Alliance would not admit it.", ("ukr", "nato")),
     # ", the" and no "and" or "or" after it: an apposition
     ("Turkey, the NATO member, backs a peacekeeping force for Ukraine.", ("tur", "nato")),
     # "the" before an adjective: "the Congolese ministry", not a member

@@ -20,6 +20,7 @@ from spacy.tokens import Doc, Span
 
 from bot.extraction.learned.mentions import (
     GuaranteeHit,
+    GuaranteePhrase,
     PartyMention,
     article_mentions,
     guarantee_hits,
@@ -306,7 +307,7 @@ def _conjoin(f: dict[str, float]) -> None:
 
 
 def _guarantee_rank(f: dict[str, float], party_ms: list[PartyMention],
-                    phrases: list[tuple[int, int, frozenset[str]]], g: str) -> None:
+                    phrases: list[GuaranteePhrase], g: str) -> None:
     """Which of the sentence's guarantee phrases (`mentions.guarantee_phrases`) the party's
     name is nearest: in "Ankara backs a monitoring mission but not NATO membership", a stance
     belongs to one of them. `ng`: how many phrases the sentence names; `g_rank`: how many
@@ -319,7 +320,7 @@ def _guarantee_rank(f: dict[str, float], party_ms: list[PartyMention],
     if not named or not own or not others:
         return
 
-    def apart(m: PartyMention, phrase: tuple[int, int, frozenset[str]]) -> int:
+    def apart(m: PartyMention, phrase: GuaranteePhrase) -> int:
         return max(phrase[0] - m.head_end, m.head_start - phrase[1], 0)
 
     m, nearest = min(((m, p) for m in named for p in own), key=lambda mp: apart(*mp))

@@ -8,15 +8,19 @@ from collections.abc import Collection
 from dataclasses import dataclass, replace
 
 from bot.extraction.rules import Hit
+from bot.extraction.rules.pipeline import longest
 from bot.vocabulary import Guarantee, actors, parties
 
 LIST_JOINERS = frozenset({",", "and", "&", "or", "as", "well"})
 LIST_CLOSERS = frozenset({"and", "&", "or"})  # a list's last joiner
+PLACE_BEFORE = frozenset({"in", "at"})  # "In Washington, the ...": a place, not a member
 MEMBERSHIP_GENERIC = (Guarantee.NATO_MEMBERSHIP.value, Guarantee.EU_MEMBERSHIP.value)
 
 
 # a guarantee phrase: (start token, end token, guarantee, how it was read: "G", "GI", "Mg")
 GuaranteeHit = tuple[int, int, str, str]
+# a guarantee phrase: (start token, end token, the guarantees it is read as)
+GuaranteePhrase = tuple[int, int, frozenset[str]]
 
 
 @dataclass(frozen=True)
@@ -42,32 +46,22 @@ class PartyMention:
         return self.list_end if self.list_size > 1 else self.end
 
 
-def longest(hits: list[Hit]) -> list[Hit]:
-    """Of hits that overlap, the longest (the first of equals), in text order."""
-    taken: set[int] = set()
-    out = []
-    for hit in sorted(hits, key=lambda h: (-(h.end - h.start), h.start)):
-        if any(i in taken for i in range(hit.start, hit.end)):
-            continue
-        taken.update(range(hit.start, hit.end))
-        out.append(hit)
-    return sorted(out, key=lambda h: h.start)
-
-
 def join_lists(mentions: list[PartyMention], lower: list[str],
                speech_at: Collection[int] = ()) -> list[PartyMention]:
     """Mentions of one kind (people, or states and bodies) joined only by `LIST_JOINERS`
     (commas, "and", "or", "as well as") become one list. A member may open with "the" after a
-    joiner ("Qatar, the United Arab Emirates and Egypt"), unless it is an adjective ("in
-    Kinshasa, the Congolese ministry"); after a comma alone, only if an "and" or "or" joins a
-    later member ("Turkey, the NATO member, ..." is no list). A speaker after a comma is not
-    one more member: neither a person ("to Ukraine, Keir Starmer said") nor a party that a
-    speech word follows ("to Ukraine, Britain said", "to Ukraine, the United States said";
-    `speech_at`: where the speech words start)."""
+    joiner ("Qatar, the United Arab Emirates and Egypt"), before an adjective only if the
+    member before is one too ("the British and the French"); after a comma alone, only if an
+    "and" or "or" follows later in the list ("Turkey, the NATO member, ..." is no list), and
+    never after a lone place ("In Washington, the United States and ..."). A speaker after a
+    comma is not one more member: neither a person ("to Ukraine, Keir Starmer said") nor a
+    party that a speech word follows ("to Ukraine, Britain said", "to Ukraine, the United
+    States said"; `speech_at`: where the speech words start)."""
     out: list[PartyMention] = []
     group: list[PartyMention] = []
-    # for each member after the first: did it join after ", the" with no "and"/"or"?
-    tentative: list[bool] = []
+    # for each member after the first: it opened with "the" after a comma alone, and no "and"
+    # or "or" has come since; a list that never gets one ends before each such member
+    marks: list[bool] = []
 
     def emit(members: list[PartyMention]) -> None:
         if len(members) == 1:  # no list: the list fields are read only when list_size > 1
@@ -77,35 +71,69 @@ def join_lists(mentions: list[PartyMention], lower: list[str],
                            list_size=len(members)) for m in members)
 
     def flush() -> None:
-        # a member that joined after ", the" stands only if an "and" or "or" joined a member
-        # after it (which clears the mark): else the list ends before it
-        cut = next((i + 1 for i, mark in enumerate(tentative) if mark), len(group))
-        emit(group[:cut])
-        if cut < len(group):
-            emit(group[cut:])
+        after = [w for w in lower[group[-1].end:group[-1].end + 2] if w != ","]
+        if after[:1] and after[0] in LIST_CLOSERS:  # "..., the UK and others"
+            marks[:] = [False] * len(marks)
+        piece = [group[0]]
+        for m, mark in zip(group[1:], marks, strict=True):
+            if mark:
+                emit(piece)
+                piece = []
+            piece.append(m)
+        emit(piece)
 
     for m in mentions:
-        gap = lower[group[-1].end:m.start] if group else []
-        the = len(gap) >= 2 and gap[-1] == "the" and m.kind != "J"
-        if the:  # the name's own article, after a joiner
-            gap = gap[:-1]
-        if group and all(w in LIST_JOINERS for w in gap) and \
-                m.start - group[-1].end <= 3 and (m.kind == "A") == (group[-1].kind == "A") \
-                and not (gap == [","] and m.end in speech_at):
-            group.append(m)
+        if group and _joins(group, m, lower, speech_at):
+            gap = _gap(group[-1], m, lower)
             closes = not LIST_CLOSERS.isdisjoint(gap)
-            tentative.append(the and not closes)
             if closes:
-                tentative[:] = [False] * len(tentative)
+                marks[:] = [False] * len(marks)
+            marks.append(_opens_with_the(group[-1], m, lower) and not closes)
+            group.append(m)
             continue
+        if group:
+            flush()
+        group, marks = [m], []
+    if group:
         flush()
-        group = [m]
-        tentative = []
-    flush()
     return out
 
 
+def _opens_with_the(last: PartyMention, m: PartyMention, lower: list[str]) -> bool:
+    """Whether `m` opens with "the": its own ("the alliance", "The Netherlands") or the word
+    just before it, past the name before."""
+    return lower[m.start] == "the" or (m.start - last.end >= 2 and lower[m.start - 1] == "the")
+
+
+def _gap(last: PartyMention, m: PartyMention, lower: list[str]) -> list[str]:
+    """The words between two names, a "the" that opens the second left out."""
+    gap = lower[last.end:m.start]
+    return gap[:-1] if gap and gap[-1] == "the" and len(gap) >= 2 else gap
+
+
+def _joins(group: list[PartyMention], m: PartyMention, lower: list[str],
+           speech_at: Collection[int]) -> bool:
+    last = group[-1]
+    gap = _gap(last, m, lower)
+    if not all(w in LIST_JOINERS for w in gap) or len(gap) > 3:
+        return False
+    if (m.kind == "A") != (last.kind == "A"):  # people and states make separate lists
+        return False
+    if gap == [","] and m.end in speech_at:  # "to Ukraine, Britain said"
+        return False
+    if _opens_with_the(last, m, lower):
+        if not gap or (m.kind == "J" and last.kind != "J"):
+            return False  # "told Kyiv the United States", "in Kinshasa, the Congolese ..."
+        lone_place = (len(group) == 1 and last.start > 0
+                      and lower[last.start - 1] in PLACE_BEFORE)
+        if gap == [","] and lone_place:  # "In Washington, the United States and Ukraine"
+            return False
+    return True
+
+
 def party_mentions(hits: list[Hit]) -> list[PartyMention]:
+    """Every person, name or adjective of a known party the rules found, the longest of hits
+    that overlap, in text order."""
     known = actors()
     states = parties()
     out = []
@@ -137,11 +165,15 @@ def article_mentions(hits: list[Hit], lower: list[str]) -> list[PartyMention]:
     return join_lists(party_mentions(hits), lower, speech_at)
 
 
-def guarantee_phrases(gs: list[GuaranteeHit]) -> list[tuple[int, int, frozenset[str]]]:
-    """A sentence's guarantee phrases, hits that overlap merged into one phrase with all their
-    guarantees (a "membership" read as NATO's and the EU's, inside "NATO membership" or not)."""
-    out: list[tuple[int, int, frozenset[str]]] = []
-    for start, end, g, _ in sorted(gs):
+def guarantee_phrases(gs: list[GuaranteeHit]) -> list[GuaranteePhrase]:
+    """A sentence's guarantee phrases: hits that overlap merged into one phrase with all their
+    guarantees (an unplaced "membership" read as NATO's and the EU's is one phrase); a
+    membership word inside a phrase the rules resolved ("EU membership") adds no reading."""
+    resolved = [h for h in gs if h[3] != "Mg"]
+    generic = [h for h in gs if h[3] == "Mg"
+               and not any(h[0] < r[1] and r[0] < h[1] for r in resolved)]
+    out: list[GuaranteePhrase] = []
+    for start, end, g, _ in sorted(resolved + generic):
         if out and start < out[-1][1]:
             first, last, names = out[-1]
             out[-1] = (first, max(last, end), names | {g})
