@@ -314,6 +314,8 @@ def _guarantee_rank(f: dict[str, float], party_ms: list[PartyMention],
     phrases of other guarantees are nearer the party's name than this one's nearest;
     `g_between`: one of them lies between the two."""
     f["ng=" + str(min(len(phrases), 3))] = 1.0
+    if len(phrases) < 2:  # one phrase or none: nothing to rank
+        return
     named = [m for m in party_ms if m.kind in ("A", "P", "J")]
     own = [p for p in phrases if g in p[2]]
     others = [p for p in phrases if g not in p[2]]

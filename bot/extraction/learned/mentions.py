@@ -71,6 +71,9 @@ def join_lists(mentions: list[PartyMention], lower: list[str],
                            list_size=len(members)) for m in members)
 
     def flush() -> None:
+        if len(group) == 1:  # most names stand alone
+            out.append(group[0])
+            return
         after = [w for w in lower[group[-1].end:group[-1].end + 2] if w != ","]
         if after[:1] and after[0] in LIST_CLOSERS:  # "..., the UK and others"
             marks[:] = [False] * len(marks)
@@ -83,7 +86,8 @@ def join_lists(mentions: list[PartyMention], lower: list[str],
         emit(piece)
 
     for m in mentions:
-        if group and _joins(group, m, lower, speech_at):
+        # at most three joiners and a "the" between two members (`_joins`)
+        if group and m.start - group[-1].end <= 4 and _joins(group, m, lower, speech_at):
             gap = _gap(group[-1], m, lower)
             closes = not LIST_CLOSERS.isdisjoint(gap)
             if closes:
