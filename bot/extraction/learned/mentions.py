@@ -17,7 +17,7 @@ PLACE_BEFORE = frozenset({"in", "at"})  # "In Washington, the ...": a place, not
 MEMBERSHIP_GENERIC = (Guarantee.NATO_MEMBERSHIP.value, Guarantee.EU_MEMBERSHIP.value)
 
 
-# a guarantee phrase: (start token, end token, guarantee, how it was read: "G", "GI", "Mg")
+# a guarantee hit: (start token, end token, guarantee, how it was read: "G", "GI", "Mg")
 GuaranteeHit = tuple[int, int, str, str]
 # a guarantee phrase: (start token, end token, the guarantees it is read as)
 GuaranteePhrase = tuple[int, int, frozenset[str]]
