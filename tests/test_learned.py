@@ -460,8 +460,8 @@ def test_a_sentence_unlikely_to_carry_any_stance_keeps_only_the_rules_proposals(
 
 def test_the_extractor_prunes_and_says_so_in_its_version(monkeypatch: pytest.MonkeyPatch,
                                                          combined: CombinedExtractor) -> None:
-    """The extractor builds its candidates with pruning on, and its version names the bar (a
-    new bar re-extracts stores)."""
+    """The extractor builds its candidates with pruning on, and its version names the bar, the
+    way candidates add up and the discount of rivals (any change re-extracts stores)."""
     import bot.extraction.learned.extractor as extractor_module
     from bot.extraction.learned.features import UNLIKELY_STANCE
 
@@ -475,7 +475,8 @@ def test_the_extractor_prunes_and_says_so_in_its_version(monkeypatch: pytest.Mon
     monkeypatch.setattr(extractor_module, "build_view", spy)
     combined.extract(Article(id="a", title="", text="Italy refused to send troops to Ukraine."))
     assert asked == [True]
-    assert combined.version.endswith(f"u{UNLIKELY_STANCE:g}{extractor_module.AGGREGATION}")
+    assert combined.version.endswith(f"u{UNLIKELY_STANCE:g}{extractor_module.AGGREGATION}"
+                                     f"{extractor_module.RIVALS}")
 
 
 def test_candidates_of_one_position_add_up_as_independent_witnesses() -> None:
@@ -509,6 +510,40 @@ def test_a_position_stated_twice_can_clear_a_bar_that_neither_sentence_clears() 
     assert position.evidence in {view.quote(view.sentences[s.candidate.sentence]) for s in group}
     assert ("pol", Stance.BACKS, Guarantee.PEACEKEEPING_FORCE) not in {
         p.key for p in CombinedExtractor(threshold=together + 1e-6).select(view, scored)}
+
+
+def test_a_party_named_beside_a_likelier_guarantee_is_discounted_by_its_ratio() -> None:
+    """`discount_rivals`: within one sentence and one party, the likeliest candidate keeps its
+    probability and each other one is scaled by its ratio to it (p * p / best); other parties
+    and other sentences do not compete."""
+    from bot.extraction.learned.extractor import Scored, discount_rivals
+    from bot.extraction.learned.features import Candidate
+
+    def scored(sentence: int, party: str, guarantee: str, p: float) -> Scored:
+        return Scored(Candidate(sentence, party, guarantee, party), "backs", p)
+
+    before = [scored(0, "tur", "peacekeeping_force", 0.8), scored(0, "tur", "nato_membership", 0.4),
+              scored(0, "fra", "nato_membership", 0.4), scored(1, "tur", "nato_membership", 0.4),
+              scored(2, "pol", "eu_membership", 0.0), scored(2, "pol", "nato_membership", 0.0)]
+    after = discount_rivals(before)
+    assert [s.probability for s in after] == pytest.approx([0.8, 0.2, 0.4, 0.4, 0.0, 0.0])
+    assert [s.candidate for s in after] == [s.candidate for s in before]
+    assert discount_rivals([]) == []
+
+
+def test_the_extractor_scores_candidates_with_their_rivals_discounted() -> None:
+    """`scored` gives the model's likeliest stance of each candidate, with the probability
+    `discount_rivals` makes of it: the bars, the confidence and the evidence all read that."""
+    from bot.extraction.learned.extractor import Scored, discount_rivals
+
+    text = ("Turkey backs a peacekeeping force in Ukraine but opposes Ukraine's NATO membership, "
+            "its foreign minister said.\nBritain and France said they would lead the force.")
+    extractor = CombinedExtractor()
+    view, scored = extractor.scored(Article(id="r", title="", text=text))
+    raw = extractor._model.batch_likeliest([c.features for c in view.candidates], "none")
+    plain = [Scored(c, stance, p) for c, (stance, p) in zip(view.candidates, raw, strict=True)]
+    assert scored == discount_rivals(plain)
+    assert any(a.probability < b.probability for a, b in zip(scored, plain, strict=True))
 
 
 def test_the_quoted_sentence_prefers_the_body_only_where_sentence_0_is_a_headline() -> None:
