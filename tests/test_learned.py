@@ -460,8 +460,9 @@ def test_a_sentence_unlikely_to_carry_any_stance_keeps_only_the_rules_proposals(
 
 def test_the_extractor_prunes_and_says_so_in_its_version(monkeypatch: pytest.MonkeyPatch,
                                                          combined: CombinedExtractor) -> None:
-    """The extractor builds its candidates with pruning on, and its version names the bar, the
-    way candidates add up and the discount of rivals (any change re-extracts stores)."""
+    """The extractor builds its candidates with pruning on, and its version names the pruning
+    bar, the way candidates add up, the discount of rivals and the bars (any change re-extracts
+    stores)."""
     import bot.extraction.learned.extractor as extractor_module
     from bot.extraction.learned.features import UNLIKELY_STANCE
 
@@ -476,7 +477,10 @@ def test_the_extractor_prunes_and_says_so_in_its_version(monkeypatch: pytest.Mon
     combined.extract(Article(id="a", title="", text="Italy refused to send troops to Ukraine."))
     assert asked == [True]
     assert combined.version.endswith(f"u{UNLIKELY_STANCE:g}{extractor_module.AGGREGATION}"
-                                     f"{extractor_module.RIVALS}")
+                                     f"{extractor_module.RIVALS}t{combined.threshold_ruled:g}-"
+                                     f"{combined.threshold_new:g}")
+    # bars moved by a retraining re-extract stores even where the weights stay the same
+    assert CombinedExtractor(threshold=0.45).version != combined.version
 
 
 def test_candidates_of_one_position_add_up_as_independent_witnesses() -> None:
@@ -524,23 +528,28 @@ def test_a_party_named_beside_a_likelier_guarantee_is_discounted_by_its_ratio() 
 
     before = [scored(0, "tur", "peacekeeping_force", 0.8), scored(0, "tur", "nato_membership", 0.4),
               scored(0, "fra", "nato_membership", 0.4), scored(1, "tur", "nato_membership", 0.4),
-              scored(2, "pol", "eu_membership", 0.0), scored(2, "pol", "nato_membership", 0.0)]
+              scored(2, "pol", "eu_membership", 0.0), scored(2, "pol", "nato_membership", 0.0),
+              scored(3, "deu", "eu_membership", 0.5), scored(3, "deu", "nato_membership", 0.5),
+              Scored(Candidate(3, "deu", "security_guarantee", "deu"), "opposes", 0.25)]
     after = discount_rivals(before)
-    assert [s.probability for s in after] == pytest.approx([0.8, 0.2, 0.4, 0.4, 0.0, 0.0])
+    # ties both keep their value; a rival of another stance is discounted all the same
+    assert [s.probability for s in after] == pytest.approx(
+        [0.8, 0.2, 0.4, 0.4, 0.0, 0.0, 0.5, 0.5, 0.125])
+    assert [s.stance for s in after] == [s.stance for s in before]
     assert [s.candidate for s in after] == [s.candidate for s in before]
     assert discount_rivals([]) == []
 
 
-def test_the_extractor_scores_candidates_with_their_rivals_discounted() -> None:
+def test_the_extractor_scores_candidates_with_their_rivals_discounted(
+        combined: CombinedExtractor) -> None:
     """`scored` gives the model's likeliest stance of each candidate, with the probability
-    `discount_rivals` makes of it: the bars, the confidence and the evidence all read that."""
+    `discount_rivals` makes of it (what `select` and the search over bars read)."""
     from bot.extraction.learned.extractor import Scored, discount_rivals
 
     text = ("Turkey backs a peacekeeping force in Ukraine but opposes Ukraine's NATO membership, "
             "its foreign minister said.\nBritain and France said they would lead the force.")
-    extractor = CombinedExtractor()
-    view, scored = extractor.scored(Article(id="r", title="", text=text))
-    raw = extractor._model.batch_likeliest([c.features for c in view.candidates], "none")
+    view, scored = combined.scored(Article(id="r", title="", text=text))
+    raw = load_model("combined").batch_likeliest([c.features for c in view.candidates], "none")
     plain = [Scored(c, stance, p) for c, (stance, p) in zip(view.candidates, raw, strict=True)]
     assert scored == discount_rivals(plain)
     assert any(a.probability < b.probability for a, b in zip(scored, plain, strict=True))

@@ -101,13 +101,16 @@ def discount_rivals(scored: list[Scored]) -> list[Scored]:
     Chosen on dev (the test splits of rounds 12 and 14-18 +0.005 to +0.011, round 19's
     +0.003, paired), writers held out of training (+0.009) and real news (-0.006, within its
     noise): BENCHMARKS.md, *Round 20*."""
+    keys = [(s.candidate.sentence, s.candidate.party) for s in scored]
     best: dict[tuple[int, str], float] = {}
-    for s in scored:
-        key = (s.candidate.sentence, s.candidate.party)
+    for s, key in zip(scored, keys, strict=True):
         best[key] = max(best.get(key, 0.0), s.probability)
-    return [s if s.probability >= best[key] else
-            replace(s, probability=s.probability * s.probability / best[key])
-            for s in scored for key in [(s.candidate.sentence, s.candidate.party)]]
+    out = []
+    for s, key in zip(scored, keys, strict=True):
+        top = best[key]  # when it is 0, every candidate of the group is a best one
+        out.append(s if s.probability >= top else
+                   replace(s, probability=s.probability * s.probability / top))
+    return out
 
 
 def _ruled(s: Scored) -> bool:
@@ -159,13 +162,15 @@ class CombinedExtractor:
             str(meta.get("threshold_ruled", default)))
         self.threshold_new = threshold if threshold is not None else float(
             str(meta.get("threshold_new", default)))
-        # the pruning bar changes which candidates exist, so it is part of the version too
+        # the pruning bar changes which candidates exist, so it is part of the version too;
+        # so are the bars (a retraining that only moves them keeps the models' hashes)
         self.version = (f"{self.rules.version}+{self._model.meta.get('version', '0')}"
                         f"{self._sentences.meta.get('version', '0')}"
                         f"{self._guarantor.meta.get('version', '0')}"
                         f"{beneficiary.meta.get('version', '0')}"
                         f"u{UNLIKELY_STANCE:g}"
-                        f"{AGGREGATION}{RIVALS}")
+                        f"{AGGREGATION}{RIVALS}"
+                        f"t{self.threshold_ruled:g}-{self.threshold_new:g}")
         if kind != "combined":
             self.name = "model"
 
