@@ -88,7 +88,7 @@ class RuleExtractor:
     """Rules over spaCy matches; `extract` is safe to call from one thread at a time."""
 
     name = "rules"
-    version = "1.32"
+    version = "1.33"
 
     def __init__(self) -> None:
         self._matchers = Matchers()
