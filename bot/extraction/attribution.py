@@ -112,11 +112,15 @@ def build_mentions(
     for found in spans:
         by_start.setdefault(found[0], found)
     mentions: list[Mention] = []
+    triggers = lex.unnamed_starts
     i = sent_start
     while i < sent_end:
         span = by_start.get(i)
         token = lower[i]
         if span is None:
+            if token not in triggers:  # most words: no pronoun, no pair, no name
+                i += 1
+                continue
             if token == "it" and _expletive(lower, i, sent_end):
                 i += 1
                 continue

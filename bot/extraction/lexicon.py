@@ -11,7 +11,7 @@ import re
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 
 from bot.vocabulary import Guarantee, actors, parties
@@ -131,6 +131,13 @@ class AttributionLexicon:
     place_generic: frozenset[str] = frozenset()  # "spokesman": any organisation's official
     place_club_countries: frozenset[str] = frozenset()  # "gbr": "Manchester City officials"
     place_appointed: frozenset[str] = frozenset()  # "appointed": "appointed by Moscow"
+
+    @cached_property
+    def unnamed_starts(self) -> frozenset[str]:
+        """The words with which a mention that no name match covers can begin: a pronoun,
+        or "both" and "the" of a pair (`attribution.build_mentions` passes over the rest)."""
+        return frozenset({"both", "the", "it"} | self.person_pronouns | self.group_pronouns
+                         | self.thing_pronouns | self.first_person)
 
 
 @dataclass(frozen=True)

@@ -28,10 +28,12 @@ from bot.extraction.learned.features import (
     read_beneficiary,
 )
 from bot.extraction.learned.guarantor import choose as choose_guarantor
+from bot.extraction.learned.mentions import article_mentions
 from bot.extraction.learned.model import LinearModel
 from bot.extraction.lexicon import party_slug
 from bot.extraction.plaintext import normalise
 from bot.extraction.rules import RuleExtractor
+from bot.extraction.rules.sentences import token_lists
 from bot.models import Article, Position
 from bot.vocabulary import Guarantee, Stance
 
@@ -186,11 +188,13 @@ class CombinedExtractor:
         doc = self.rules.nlp(plain.text)
         headline = opens_with_title(plain.text, article.title)
         hits = self.rules.hits(doc)
+        mentions = article_mentions(hits, token_lists(doc).lower)
         # the rules read the ranker's beneficiary too: their seeks and backs follow it
-        beneficiary = read_beneficiary(doc, hits, self._beneficiary, headline=headline)
+        beneficiary = read_beneficiary(doc, hits, self._beneficiary, headline=headline,
+                                       mentions=mentions)
         view = build_view(doc, self.rules.analyse(doc, hits, beneficiary),
                           self._sentences.batch_independent, headline=headline,
-                          prune=True, beneficiary=beneficiary)
+                          prune=True, beneficiary=beneficiary, mentions=mentions)
         if not plain.unchanged:
             view = replace(view, plain=plain)
         rows = [c.features if self.kind == "combined" else without_rules(c.features)

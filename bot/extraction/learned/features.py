@@ -14,6 +14,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import pairwise
 
 from spacy.tokens import Doc, Span
@@ -133,6 +134,11 @@ class ArticleView:
     plain: PlainText | None = None  # how `text` maps to the article as it came, where it differs
     headline: bool = True  # whether sentence 0 is the article's headline
 
+    @cached_property
+    def named_counts(self) -> Counter[str]:
+        """How often the article names each party (its mentions), counted once per view."""
+        return Counter(m.party for ms in self.mentions for m in ms)
+
     def quote(self, sentence: Span) -> str:
         """A sentence as evidence: stripped, in the article's own characters."""
         start, end = sentence.start_char, sentence.end_char
@@ -170,29 +176,32 @@ def headline_end(first: Span | None, headline: bool) -> int:
 
 
 def read_beneficiary(doc: Doc, hits: list[Hit], beneficiary_of: Chooser, *,
-                     headline: bool = True) -> str:
-    """Whose security a parsed article is about, as `beneficiary_of` reads its named parties:
-    what `build_view` reads, found before the rules run so that they read it too."""
-    lower = token_lists(doc).lower
-    return beneficiary_of(article_mentions(hits, lower),
-                          headline_end(next(iter(doc.sents), None), headline))
+                     headline: bool = True, mentions: list[PartyMention] | None = None) -> str:
+    """Whose security a parsed article is about, as `beneficiary_of` reads its named parties
+    (`mentions` when read already): what `build_view` reads, found before the rules run so
+    that they read it too."""
+    if mentions is None:
+        mentions = article_mentions(hits, token_lists(doc).lower)
+    return beneficiary_of(mentions, headline_end(next(iter(doc.sents), None), headline))
 
 
 def build_view(doc: Doc, rules: RuleAnalysis, guesser: Guesser | None = None, *,
                headline: bool = True, prune: bool = False,
-               beneficiary_of: Chooser | None = None, beneficiary: str | None = None
-               ) -> ArticleView:
+               beneficiary_of: Chooser | None = None, beneficiary: str | None = None,
+               mentions: list[PartyMention] | None = None) -> ArticleView:
     """Every candidate of one parsed article, with features. `guesser` gives the probability
     of each guarantee for a sentence's words (the sentence model); `headline`: the text's
     first line is the article's title (as ingest makes it; a gold text may open otherwise, so
     the callers check: `opens_with_title`); `beneficiary_of` reads whose security the article
     is about (the rules' list when not given), unless `beneficiary` gives what it read already
-    (`read_beneficiary`)."""
+    (`read_beneficiary`); `mentions`: the article's named parties when read already
+    (`article_mentions` of the same hits), so that they are not read twice."""
     sents = list(doc.sents)
     text = rules.text or doc.text
     lower = rules.lower or [t.lower_ for t in doc]
     hits = rules.hits
-    mentions = article_mentions(hits, lower)
+    if mentions is None:
+        mentions = article_mentions(hits, lower)
     if beneficiary is None:
         beneficiary = (beneficiary_of(mentions, headline_end(sents[0] if sents else None,
                                                              headline))
@@ -306,6 +315,17 @@ def _conjoin(f: dict[str, float]) -> None:
     f.update(dict.fromkeys([f"{r}&{c}" for r in roles for c in cues], 1.0))
 
 
+def _pair_up(f: dict[str, float], roles: list[str], cues: list[str]) -> None:
+    """`_conjoin` for a candidate that noted its role and cue features as it set them (in
+    the order it set them; one set twice counts once): the same pairs in the same order,
+    without reading every feature's name again."""
+    if len(roles) > 1:
+        roles = list(dict.fromkeys(roles))
+    if len(cues) > 1:
+        cues = list(dict.fromkeys(cues))
+    f.update(dict.fromkeys([f"{r}&{c}" for r in roles for c in cues], 1.0))
+
+
 def _guarantee_rank(f: dict[str, float], party_ms: list[PartyMention],
                     phrases: list[GuaranteePhrase], g: str) -> None:
     """Which of the sentence's guarantee phrases (`mentions.guarantee_phrases`) the party's
@@ -386,19 +406,21 @@ STANCE_CUES = frozenset({"positive", "negative", "doubt", "negator"})
 
 
 def _mention_context(f: dict[str, float], start: int, end: int, sent: Span, lower: list[str]
-                     ) -> None:
+                     ) -> bool:
     """The two words before the party's name and the word after it (of the whole list, for a
     list): whether it is the one speaking or acting ("Ankara said"), an addressee ("asked
     Indonesia, Egypt and Qatar to contribute troops", "urged Berlin to"), or part of a
     description ("the U.S.-led alliance"); `not_subject` when the word governing it (past "the" or
     "eastern") is one by which the rules take a name for an object (attribution.toml), as they
-    do themselves (`object_context`)."""
+    do themselves (`object_context`); whether it set `not_subject`."""
     f["mw-=" + _context_word(lower, start - 1, sent)] = 1.0
     f["mw--=" + _context_word(lower, start - 2, sent)] = 1.0
     f["mw+=" + _context_word(lower, end, sent)] = 1.0
     governing = word_before(lower, start, sent.start)
     if governing >= 0 and lower[governing] in attribution_lexicon().not_subject:
         f["not_subject"] = 1.0
+        return True
+    return False
 
 
 def _context_word(lower: list[str], at: int, sent: Span) -> str:
@@ -419,14 +441,16 @@ def _clause(marks: list[int], token: int) -> int:
 def _candidate(
     k: int, sent: Span, party: str, g: str, party_ms: list[PartyMention],
     g_hits: list[GuaranteeHit], all_ms: list[PartyMention], lower: list[str],
-    cues: list[Hit], speech: list[Hit], props: list[Proposal], final: dict[tuple[str, str], str],
-    beneficiary: str, context: dict[str, float],
+    sentence_cues: list[Hit], speech: list[Hit], props: list[Proposal],
+    final: dict[tuple[str, str], str], beneficiary: str, context: dict[str, float],
 ) -> Candidate:
     f = dict(context)
     f["g=" + g] = 1.0
     is_benef = party == beneficiary
     group = "group" if party in GROUPS else ("benef" if is_benef else "state")
     f["p=" + group] = 1.0
+    roles = ["p=" + group]  # the role and cue features `_pair_up` pairs, as they are set
+    cues = [key for key in context if key.partition("=")[0] in CUE_NAMES]
     f[f"p={group}&g={g}"] = 1.0
     # who the party is: Moscow rarely seeks Ukraine's NATO membership, Kyiv rarely opposes it
     f["pid=" + party] = 1.0
@@ -440,6 +464,7 @@ def _candidate(
     real_ms = [m for m in party_ms if m.kind in ("A", "P", "J")]
     for m in party_ms:
         f["pk=" + m.kind] = 1.0
+        roles.append("pk=" + m.kind)
         if m.kind in ("S", "C1", "C2", "M", "R") and not real_ms:
             for key in ("first_person", "quoted", "a_turn", "q_turn", "question", "title"):
                 if key in context:
@@ -450,61 +475,79 @@ def _candidate(
                    key=lambda mh: abs(mh[0].head_start - mh[1][0]))
         if m.list_size > 1:
             f["in_list"] = 1.0
+            roles.append("in_list")
         m_start, m_end = m.head_start, m.head_end
         before = m_end <= h[0]
-        f["pos=" + ("before" if before else "after")] = 1.0
         dist = (h[0] - m_end) if before else (m_start - h[1])
-        f["dist=" + _distance_bucket(max(dist, 0))] = 1.0
+        placed = ("pos=" + ("before" if before else "after"),
+                  "dist=" + _distance_bucket(max(dist, 0)))
+        f.update(dict.fromkeys(placed, 1.0))
+        roles += placed
         f["how=" + h[3]] = 1.0
         lo, hi = (m_end, h[0]) if before else (h[1], m_start)
         between = lower[lo:hi][:BETWEEN_MAX]
         for w in between:
             if w not in STOP and w.isalpha():
                 f["b=" + w] = 1.0
-        for c in cues:
+        for c in sentence_cues:
             if lo <= c.start < hi:
                 f["bc=" + c.value] = 1.0
                 f[f"bc={c.value}&{group}"] = 1.0
+                cues.append("bc=" + c.value)
         if m.kind == "J" and before and h[0] - m.end <= 1:
             f["adj_of_g"] = 1.0
+            roles.append("adj_of_g")
         if m_start > sent.start and lower[m_start - 1] in PREPOSITIONS:
             f["prep=" + lower[m_start - 1]] = 1.0
+            roles.append("prep=" + lower[m_start - 1])
         if m_end < sent.end and lower[m_end] in ("'s", "’s", "'", "’"):
             f["possessive"] = 1.0
+            roles.append("possessive")
         if m is min(real_ms, key=lambda x: x.start) and all(
                 x.start >= m.start for x in all_ms if x.kind in ("A", "P", "J")):
             f["first_named"] = 1.0
+            roles.append("first_named")
         if m_start - sent.start <= 2:
             f["sent_start"] = 1.0
-        _mention_context(f, m_start, m_end, sent, lower)
+            roles.append("sent_start")
+        if _mention_context(f, m_start, m_end, sent, lower):
+            roles.append("not_subject")
         if any(0 <= s.start - m_end <= SPEECH_NEAR for s in speech):
             f["speech_after"] = 1.0
+            roles.append("speech_after")
         if any(0 <= m_start - s.end <= 2 for s in speech):
             f["speech_before"] = 1.0
+            roles.append("speech_before")
         for w in lower[max(sent.start, h[0] - WINDOW):h[0]]:
             f["w-=" + w] = 1.0
         for w in lower[h[1]:min(sent.end, h[1] + WINDOW)]:
             f["w+=" + w] = 1.0
-        for c in cues:
+        for c in sentence_cues:
             if c.value in ("negator", "negative", "doubt") and 0 <= h[0] - c.end <= 5:
                 f["near_before=" + c.value] = 1.0
+                cues.append("near_before=" + c.value)
         # the clause the party is named in: "..., while Indonesia said it was ready"
-        marks = [c.start for c in cues if c.value == "boundary"]
+        marks = [c.start for c in sentence_cues if c.value == "boundary"]
         party_clause = _clause(marks, m_start)
         if party_clause != _clause(marks, h[0]):
             f["other_clause"] = 1.0
-        for c in cues:
+        for c in sentence_cues:
             if c.value in STANCE_CUES and _clause(marks, c.start) == party_clause:
                 f["pc=" + c.value] = 1.0
+                cues.append("pc=" + c.value)
     elif real_ms:
         m = min(real_ms, key=lambda x: x.head_start)
         if m.head_start - sent.start <= 2:
             f["sent_start"] = 1.0
+            roles.append("sent_start")
         if any(0 <= s.start - m.head_end <= SPEECH_NEAR for s in speech):
             f["speech_after"] = 1.0
+            roles.append("speech_after")
         if m.head_start > sent.start and lower[m.head_start - 1] in PREPOSITIONS:
             f["prep=" + lower[m.head_start - 1]] = 1.0
-        _mention_context(f, m.head_start, m.head_end, sent, lower)
+            roles.append("prep=" + lower[m.head_start - 1])
+        if _mention_context(f, m.head_start, m.head_end, sent, lower):
+            roles.append("not_subject")
         f["no_g_phrase"] = 1.0
     else:
         f["party_not_named"] = 1.0
@@ -524,7 +567,7 @@ def _candidate(
     art = final.get((party, g))
     if art:
         f["ra=" + art] = 1.0
-    _conjoin(f)
+    _pair_up(f, roles, cues)
     cand = Candidate(k, party, g, actor or "", f)
     if ruled:
         cand.rule_guarantor = max(ruled, key=lambda p: p.quality).guarantor

@@ -36,8 +36,7 @@ class ArticleFacts:
 
 
 def article_facts(view: ArticleView, cand: Candidate, stance: str) -> ArticleFacts:
-    return ArticleFacts(_article_guarantors(view, cand),
-                        Counter(m.party for ms in view.mentions for m in ms),
+    return ArticleFacts(_article_guarantors(view, cand), view.named_counts,
                         _rules_pick(view, cand, stance))
 
 

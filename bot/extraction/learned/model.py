@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -72,8 +73,16 @@ class LinearModel:
             weights = {name: float(self.weights[row, col]) for name, col in self.index.items()}
             self._by_name[label] = weights
         offset = float(self.bias[row]) if bias else 0.0
-        return [offset + sum(weights.get(name, 0.0) * value for name, value in features.items())
-                for features in rows]
+        get = weights.get
+        out = []
+        for features in rows:
+            values = list(features.values())
+            if values.count(1.0) == len(values):  # indicators only: the same sum, no products
+                out.append(offset + sum(map(get, features, repeat(0.0))))
+            else:
+                out.append(offset + sum(get(name, 0.0) * value
+                                        for name, value in features.items()))
+        return out
 
     def batch_scores(self, rows: list[dict[str, float]]) -> np.ndarray:
         """The linear scores of many feature sets at once, (rows, labels): one gather and one
@@ -84,10 +93,14 @@ class LinearModel:
         scaled: list[tuple[int, float]] = []  # (place in cols, value) where a value is not 1
         for features in rows:
             starts.append(len(cols))
+            row_values = list(features.values())
+            if row_values.count(1.0) == len(row_values):  # indicators, as nearly every row is
+                cols.extend([col for col in map(get, features) if col is not None])
+                continue
             for name, value in features.items():
                 col = get(name)
                 if col is not None:
-                    if value != 1.0:  # the features are mostly indicators (1.0)
+                    if value != 1.0:
                         scaled.append((len(cols), value))
                     cols.append(col)
         out = np.tile(self._bias64, (len(rows), 1))

@@ -22,6 +22,10 @@ CONTINUATIONS = frozenset({"including", "notably", "especially", "particularly",
                            "namely", "chiefly", "mainly", "starting"})
 
 
+# The words the token tests below can start from (each tests its own word first).
+OPENS_A_CLAUSE = frozenset({":", '"', "”", "as", "and", "with"})
+
+
 def clause_boundaries(st: ArticleState, sent: Span, cues: list[Hit]) -> list[int]:
     """Tokens that end the clause a cue governs: boundary words, "said that" / "adding
     that", the closing quote of '"...," X said', a colon, and "as" opening a new clause
@@ -41,10 +45,12 @@ def clause_boundaries(st: ArticleState, sent: Span, cues: list[Hit]) -> list[int
                     break
                 if st.lower[j] in (",", ".", '"', "“", "”", ":"):
                     break
+    lower = st.lower
     out += [i for i in range(sent.start + 1, sent.end - 1)
-            if colon(st, i, sent) or closing_quote(st, i)
-            or as_clause(st, i, name_starts) or and_clause(st, i, sent, name_starts)
-            or with_clause(st, i, sent, name_starts)]
+            if lower[i] in OPENS_A_CLAUSE and (
+                colon(st, i, sent) or closing_quote(st, i)
+                or as_clause(st, i, name_starts) or and_clause(st, i, sent, name_starts)
+                or with_clause(st, i, sent, name_starts))]
     return sorted(set(out))
 
 

@@ -93,7 +93,9 @@ def memberships_named(st: ArticleState, hits: list[Hit], parties_named: list[Hit
     lex = reference_lexicon()
     orgs = {"nato": Guarantee.NATO_MEMBERSHIP.value, "eu": Guarantee.EU_MEMBERSHIP.value}
     # blank lines between paragraphs are no sentences for the window
-    starts = [s.start for s in st.doc.sents if not all(t.is_space for t in s)]
+    # a sentence of whitespace tokens only starts nothing (`str.isspace` is spaCy's IS_SPACE)
+    starts = [s.start for s in st.doc.sents
+              if not all(w.isspace() for w in st.words[s.start:s.end])]
     # (position, guarantee) of every mention that names an organisation; a membership
     # word once resolved names it too, so a chain of them keeps its organisation
     named = sorted([(h.start, orgs[h.value]) for h in parties_named if h.value in orgs]
@@ -204,7 +206,9 @@ def references(st: ArticleState, refs: list[Hit], named: list[Hit], cue_ends: se
     if not refs or not named:
         return []
     lex = reference_lexicon()
-    starts = [s.start for s in st.doc.sents if not all(t.is_space for t in s)]
+    # a sentence of whitespace tokens only starts nothing (`str.isspace` is spaCy's IS_SPACE)
+    starts = [s.start for s in st.doc.sents
+              if not all(w.isspace() for w in st.words[s.start:s.end])]
     kinds: dict[tuple[int, int], set[str]] = {}
     for r in refs:
         kinds.setdefault((r.start, r.end), set()).add(r.value)
