@@ -5,6 +5,8 @@ through one of its members ("Macron said European allies would ...").
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from functools import cache
 from itertools import pairwise
 
 from spacy.tokens import Span
@@ -32,6 +34,12 @@ def find_provider(
     return None
 
 
+@cache
+def _fixed_guarantors() -> dict[Guarantee, str | None]:
+    """The guarantees whose guarantor the lexicon fixes (NATO for NATO membership)."""
+    return {lex.guarantee: lex.guarantor for lex in guarantee_lexicons()}
+
+
 def find_guarantor(
     st: ArticleState,
     g: Hit,
@@ -42,10 +50,14 @@ def find_guarantor(
 ) -> str | None:
     """Who would provide it, where the text says: "European peacekeepers", "troops from
     NATO countries", "expects Europe to provide"."""
-    fixed = {lex.guarantee: lex.guarantor for lex in guarantee_lexicons()}.get(guarantee)
+    fixed = _fixed_guarantors().get(guarantee)
     if fixed:
         return fixed
-    modifiers = [n.value for n in st.names if n.kind in ("J", "P")
+    # the names the tests below can take, all within the sentence and the guarantee (in
+    # text order, as `st.names` is)
+    names = st.names[bisect_left(st.name_starts, min(sent.start, g.start)):
+                     bisect_left(st.name_starts, max(sent.end, g.end))]
+    modifiers = [n.value for n in names if n.kind in ("J", "P")
                  and (g.start <= n.start < g.end or 0 <= g.start - n.end <= 3)
                  and all(w in ("and", ",", "-", '"', "“", "”", "'s", "’s")
                          or (w.isalpha() and w not in FUNCTION_WORDS)
@@ -56,7 +68,7 @@ def find_guarantor(
     modifiers = [m for m in modifiers if m not in st.not_guarantors]
     if modifiers:
         return group_guarantor(modifiers)
-    after = [n for n in st.names if n.kind in ("J", "P", "A") and g.end <= n.start
+    after = [n for n in names if n.kind in ("J", "P", "A") and g.end <= n.start
              < min(sent.end, g.end + 12) and n.start > 0
              and (st.lower[n.start - 1] in ("from", "by")
                   or (n.start > 1 and st.lower[n.start - 2] in ("from", "by")

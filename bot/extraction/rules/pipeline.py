@@ -142,7 +142,7 @@ def longest(hits: list[Hit]) -> list[Hit]:
     result = []
     for hit in sorted(hits, key=lambda h: (-(h.end - h.start), h.start)):
         span = range(hit.start, hit.end)
-        if any(i in taken for i in span):
+        if not taken.isdisjoint(span):
             continue
         taken.update(span)
         result.append(hit)
