@@ -97,3 +97,10 @@ def test_indicator_rows_score_as_weighted_rows_do() -> None:
         assert np.allclose(scores, model.scores(row))
     yes = model.labels.index("yes")
     assert np.allclose(model.label_scores(rows, "yes"), batch[:, yes])
+
+
+def test_a_tokens_clause_is_the_count_of_boundaries_before_it() -> None:
+    """`_clause` bisects the boundaries (in text order, as a sentence's cues are)."""
+    marks = [3, 7, 7, 12]
+    for token in range(0, 15):
+        assert features._clause(marks, token) == sum(1 for at in marks if at <= token)

@@ -11,6 +11,7 @@ history or a hypothetical, and what the rules concluded.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -434,8 +435,9 @@ def _context_word(lower: list[str], at: int, sent: Span) -> str:
 
 
 def _clause(marks: list[int], token: int) -> int:
-    """Which clause of its sentence a token is in, counting the boundary words before it."""
-    return sum(1 for at in marks if at <= token)
+    """Which clause of its sentence a token is in, counting the boundary words before it
+    (`marks` in text order, as a sentence's cues are)."""
+    return bisect_right(marks, token)
 
 
 def _candidate(
