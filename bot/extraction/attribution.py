@@ -437,10 +437,13 @@ def resolve(mentions: list[Mention], tracker: Tracker, lower: list[str]) -> None
             m.members = [m.actor]
 
 
+_ASIDE_ENDS = frozenset({",", ".", ";", '"', "“", "”"})
+
+
 def _in_aside(lower: list[str], start: int) -> bool:
     """Is a name inside a relative aside set off by a comma (", who met X")?"""
     for k in range(start - 1, max(-1, start - 15), -1):
-        if lower[k] in (",", ".", ";", '"', "“", "”"):
+        if lower[k] in _ASIDE_ENDS:
             return lower[k] == "," and k + 1 < start and lower[k + 1] in ("who", "whose")
     return False
 

@@ -287,7 +287,9 @@ def slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", plain.lower()).strip("-")
 
 
+@cache
 def party_slug(code: str) -> str:
-    """The actor slug of a party speaking as a whole: "gbr" -> "united-kingdom"."""
+    """The actor slug of a party speaking as a whole: "gbr" -> "united-kingdom" (once per
+    code: the parties are read once per process)."""
     party = parties().get(code)
     return slugify(party.name) if party else code
