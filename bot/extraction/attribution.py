@@ -112,13 +112,13 @@ def build_mentions(
     for found in spans:
         by_start.setdefault(found[0], found)
     mentions: list[Mention] = []
-    triggers = lex.unnamed_starts
+    pronouns = lex.pronouns
     i = sent_start
     while i < sent_end:
         span = by_start.get(i)
         token = lower[i]
         if span is None:
-            if token not in triggers:  # most words: no pronoun, no pair, no name
+            if token not in pronouns and token not in UNNAMED_STARTS:  # most words
                 i += 1
                 continue
             if token == "it" and _expletive(lower, i, sent_end):
@@ -222,6 +222,11 @@ _SLUG_MODIFIERS = frozenset({"military", "government", "defence", "defense", "se
 def _adjective_slug(words: list[str], party: str) -> str:
     text = " ".join(words)
     return slugify(text) or party
+
+
+# Besides pronouns, the words with which a mention no name match covers can begin: "it"
+# (`_expletive`) and "both" and "the" of a pair (`_pair`); `build_mentions` passes over the rest.
+UNNAMED_STARTS = frozenset({"it", "both", "the"})
 
 
 def _pair(lower: list[str], i: int, sent_end: int) -> int | None:

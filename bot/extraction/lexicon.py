@@ -133,11 +133,10 @@ class AttributionLexicon:
     place_appointed: frozenset[str] = frozenset()  # "appointed": "appointed by Moscow"
 
     @cached_property
-    def unnamed_starts(self) -> frozenset[str]:
-        """The words with which a mention that no name match covers can begin: a pronoun,
-        or "both" and "the" of a pair (`attribution.build_mentions` passes over the rest)."""
-        return frozenset({"both", "the", "it"} | self.person_pronouns | self.group_pronouns
-                         | self.thing_pronouns | self.first_person)
+    def pronouns(self) -> frozenset[str]:
+        """Every pronoun of the four kinds above, in one set."""
+        return (self.person_pronouns | self.group_pronouns | self.thing_pronouns
+                | self.first_person)
 
 
 @dataclass(frozen=True)

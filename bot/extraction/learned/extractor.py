@@ -111,7 +111,8 @@ def discount_rivals(scored: list[Scored]) -> list[Scored]:
     for s, key in zip(scored, keys, strict=True):
         top = best[key]  # when it is 0, every candidate of the group is a best one
         out.append(s if s.probability >= top else
-                   Scored(s.candidate, s.stance, s.probability * s.probability / top))
+                   Scored(candidate=s.candidate, stance=s.stance,
+                          probability=s.probability * s.probability / top))
     return out
 
 

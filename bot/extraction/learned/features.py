@@ -137,7 +137,8 @@ class ArticleView:
 
     @cached_property
     def named_counts(self) -> Counter[str]:
-        """How often the article names each party (its mentions), counted once per view."""
+        """How often the article names each party (its mentions), counted once per view and
+        shared by every reader: read it, never change it."""
         return Counter(m.party for ms in self.mentions for m in ms)
 
     def quote(self, sentence: Span) -> str:
@@ -290,9 +291,11 @@ def build_view(doc: Doc, rules: RuleAnalysis, guesser: Guesser | None = None, *,
 
 
 # The names (before any "=") of the features that say how the party is named and which cues
-# surround it: `_conjoin` pairs every feature of the first kind with every one of the second.
-# Names match exactly ("question", not "question_mark"): a new role or cue feature is paired
-# only once its name is added here.
+# surround it: every feature of the first kind is paired with every one of the second. Names
+# match exactly ("question", not "question_mark"). `_candidate` notes each role and cue feature
+# as it sets it and pairs what it noted (`_pair_up`); `_conjoin`, which finds them by these
+# names, is the reference it is held to (tests/test_learned_shortcuts.py). A new role or cue
+# feature is paired only once `_candidate` notes it, and must have its name here too.
 ROLE_NAMES = frozenset({"pk", "pos", "dist", "first_named", "sent_start", "speech_after",
                         "speech_before", "prep", "possessive", "adj_of_g", "in_list", "p",
                         "not_subject"})
@@ -302,7 +305,8 @@ CUE_NAMES = frozenset({"bc", "near_before", "sc", "first_person", "question", "q
 def _conjoin(f: dict[str, float]) -> None:
     """Pairs of how the party is named and which cues surround it: a linear model cannot
     combine them itself ("negative cue between" means opposes only when the party is the
-    subject)."""
+    subject). The reference reading, by feature names; the extractor pairs what each candidate
+    noted (`_pair_up`), which gives the same features in the same order."""
     roles: list[str] = []
     cues: list[str] = []
     for key in f:
@@ -317,13 +321,9 @@ def _conjoin(f: dict[str, float]) -> None:
 
 
 def _pair_up(f: dict[str, float], roles: list[str], cues: list[str]) -> None:
-    """`_conjoin` for a candidate that noted its role and cue features as it set them (in
-    the order it set them; one set twice counts once): the same pairs in the same order,
-    without reading every feature's name again."""
-    if len(roles) > 1:
-        roles = list(dict.fromkeys(roles))
-    if len(cues) > 1:
-        cues = list(dict.fromkeys(cues))
+    """`_conjoin` for a candidate that noted its role and cue features as it set them, in
+    the order it set them: the same pairs in the same order, without reading every feature's
+    name again (a feature noted twice gives its pairs once: `dict.fromkeys` keeps the first)."""
     f.update(dict.fromkeys([f"{r}&{c}" for r in roles for c in cues], 1.0))
 
 
@@ -452,7 +452,7 @@ def _candidate(
     group = "group" if party in GROUPS else ("benef" if is_benef else "state")
     f["p=" + group] = 1.0
     roles = ["p=" + group]  # the role and cue features `_pair_up` pairs, as they are set
-    cues = [key for key in context if key.partition("=")[0] in CUE_NAMES]
+    cue_keys = [key for key in context if key.partition("=")[0] in CUE_NAMES]
     f[f"p={group}&g={g}"] = 1.0
     # who the party is: Moscow rarely seeks Ukraine's NATO membership, Kyiv rarely opposes it
     f["pid=" + party] = 1.0
@@ -495,7 +495,7 @@ def _candidate(
             if lo <= c.start < hi:
                 f["bc=" + c.value] = 1.0
                 f[f"bc={c.value}&{group}"] = 1.0
-                cues.append("bc=" + c.value)
+                cue_keys.append("bc=" + c.value)
         if m.kind == "J" and before and h[0] - m.end <= 1:
             f["adj_of_g"] = 1.0
             roles.append("adj_of_g")
@@ -527,7 +527,7 @@ def _candidate(
         for c in sentence_cues:
             if c.value in ("negator", "negative", "doubt") and 0 <= h[0] - c.end <= 5:
                 f["near_before=" + c.value] = 1.0
-                cues.append("near_before=" + c.value)
+                cue_keys.append("near_before=" + c.value)
         # the clause the party is named in: "..., while Indonesia said it was ready"
         marks = [c.start for c in sentence_cues if c.value == "boundary"]
         party_clause = _clause(marks, m_start)
@@ -536,7 +536,7 @@ def _candidate(
         for c in sentence_cues:
             if c.value in STANCE_CUES and _clause(marks, c.start) == party_clause:
                 f["pc=" + c.value] = 1.0
-                cues.append("pc=" + c.value)
+                cue_keys.append("pc=" + c.value)
     elif real_ms:
         m = min(real_ms, key=lambda x: x.head_start)
         if m.head_start - sent.start <= 2:
@@ -569,7 +569,7 @@ def _candidate(
     art = final.get((party, g))
     if art:
         f["ra=" + art] = 1.0
-    _pair_up(f, roles, cues)
+    _pair_up(f, roles, cue_keys)
     cand = Candidate(k, party, g, actor or "", f)
     if ruled:
         cand.rule_guarantor = max(ruled, key=lambda p: p.quality).guarantor

@@ -22,7 +22,7 @@ CONTINUATIONS = frozenset({"including", "notably", "especially", "particularly",
                            "namely", "chiefly", "mainly", "starting"})
 
 
-# The words the token tests below can start from (each tests its own word first).
+# The words the token checks below can start from (each checks its own word first).
 OPENS_A_CLAUSE = frozenset({":", '"', "”", "as", "and", "with"})
 
 

@@ -85,6 +85,13 @@ def verb_led(st: ArticleState, guarantees: list[Hit], hits: list[Hit]) -> list[H
     return out
 
 
+def sentence_starts(st: ArticleState) -> list[int]:
+    """Where each sentence starts, leaving out those of whitespace tokens alone (the blank
+    lines between paragraphs; `str.isspace` is spaCy's IS_SPACE)."""
+    return [s.start for s in st.doc.sents
+            if not all(w.isspace() for w in st.words[s.start:s.end])]
+
+
 def memberships_named(st: ArticleState, hits: list[Hit], parties_named: list[Hit]) -> list[Hit]:
     """"membership", "accession", "an invitation": membership of the organisation named
     nearest in the sentence, else of the one named last shortly before (discourse.toml)."""
@@ -93,9 +100,7 @@ def memberships_named(st: ArticleState, hits: list[Hit], parties_named: list[Hit
     lex = reference_lexicon()
     orgs = {"nato": Guarantee.NATO_MEMBERSHIP.value, "eu": Guarantee.EU_MEMBERSHIP.value}
     # blank lines between paragraphs are no sentences for the window
-    # a sentence of whitespace tokens only starts nothing (`str.isspace` is spaCy's IS_SPACE)
-    starts = [s.start for s in st.doc.sents
-              if not all(w.isspace() for w in st.words[s.start:s.end])]
+    starts = sentence_starts(st)
     # (position, guarantee) of every mention that names an organisation; a membership
     # word once resolved names it too, so a chain of them keeps its organisation
     named = sorted([(h.start, orgs[h.value]) for h in parties_named if h.value in orgs]
@@ -206,9 +211,7 @@ def references(st: ArticleState, refs: list[Hit], named: list[Hit], cue_ends: se
     if not refs or not named:
         return []
     lex = reference_lexicon()
-    # a sentence of whitespace tokens only starts nothing (`str.isspace` is spaCy's IS_SPACE)
-    starts = [s.start for s in st.doc.sents
-              if not all(w.isspace() for w in st.words[s.start:s.end])]
+    starts = sentence_starts(st)
     kinds: dict[tuple[int, int], set[str]] = {}
     for r in refs:
         kinds.setdefault((r.start, r.end), set()).add(r.value)

@@ -40,6 +40,14 @@ def _fixed_guarantors() -> dict[Guarantee, str | None]:
     return {lex.guarantee: lex.guarantor for lex in guarantee_lexicons()}
 
 
+def names_near(st: ArticleState, g: Hit, sent: Span) -> list[Hit]:
+    """The names `find_guarantor` can take for a guarantee: those that start between the
+    sentence's (or the guarantee's) start and end, in text order (as `st.names` is); found by
+    bisection, not by reading every name of the article."""
+    return st.names[bisect_left(st.name_starts, min(sent.start, g.start)):
+                    bisect_left(st.name_starts, max(sent.end, g.end))]
+
+
 def find_guarantor(
     st: ArticleState,
     g: Hit,
@@ -53,10 +61,7 @@ def find_guarantor(
     fixed = _fixed_guarantors().get(guarantee)
     if fixed:
         return fixed
-    # the names the tests below can take, all within the sentence and the guarantee (in
-    # text order, as `st.names` is)
-    names = st.names[bisect_left(st.name_starts, min(sent.start, g.start)):
-                     bisect_left(st.name_starts, max(sent.end, g.end))]
+    names = names_near(st, g, sent)
     modifiers = [n.value for n in names if n.kind in ("J", "P")
                  and (g.start <= n.start < g.end or 0 <= g.start - n.end <= 3)
                  and all(w in ("and", ",", "-", '"', "“", "”", "'s", "’s")

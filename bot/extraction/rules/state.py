@@ -31,7 +31,9 @@ class ArticleState:
     lower: list[str]
     title_case: list[bool]
     hits: list[Hit]  # every phrase match, as the matchers gave them
-    names: list[Hit]  # actors, parties, adjectives and titles, without overlaps, in text order
+    # actors, parties, adjectives and titles, without overlaps, in text order; never changed
+    # once the state is built (`name_starts` is read from it then)
+    names: list[Hit]
     beneficiary: str
     not_guarantors: frozenset[str]
     attr: AttributionLexicon
@@ -43,7 +45,7 @@ class ArticleState:
     cue_tokens: set[int] = field(default_factory=set)
 
     text: str = ""  # the doc's text, kept once: spaCy rebuilds it from the tokens each time
-    name_starts: list[int] = field(init=False, default_factory=list)  # where each name starts
+    name_starts: list[int] = field(init=False)  # where each of `names` starts, in order
 
     def __post_init__(self) -> None:
         self.name_starts = [n.start for n in self.names]
