@@ -186,7 +186,10 @@ class CombinedExtractor:
         """Every candidate of the article with its most likely stance and that stance's
         probability, rivals in its sentence discounted (`discount_rivals`)."""
         plain = normalise(article.text)
-        doc = self.rules.nlp(plain.text)
+        # bound first: compiled (bot.native), `self.rules.nlp(text)` in one expression handed
+        # the matchers the pipeline instead of the Doc
+        nlp = self.rules.nlp
+        doc = nlp(plain.text)
         headline = opens_with_title(plain.text, article.title)
         hits = self.rules.hits(doc)
         mentions = article_mentions(hits, token_lists(doc).lower)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from itertools import repeat
 from pathlib import Path
 
@@ -44,12 +44,13 @@ class LinearModel:
         object.__setattr__(self, "_by_name", {})
 
     def __getstate__(self) -> dict[str, object]:
-        """Pickled without the derived copies (a worker process rebuilds them)."""
-        derived = ("_by_feature", "_bias64", "_by_name")
-        return {k: v for k, v in self.__dict__.items() if k not in derived}
+        """Pickled without the derived copies (a worker process rebuilds them). Read field by
+        field: compiled (`bot.native`), the class has no `__dict__`."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.init}
 
     def __setstate__(self, state: dict[str, object]) -> None:
-        self.__dict__.update(state)
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
         self.__post_init__()
 
     def scores(self, features: dict[str, float]) -> np.ndarray:

@@ -101,7 +101,10 @@ class RuleExtractor:
         """Positions of one article, at most one per (party, stance, guarantee), their
         evidence quoted from the article as it came (`plaintext`)."""
         plain = normalise(article.text)
-        positions = self.analyse(self.nlp(plain.text)).positions
+        # bound first: compiled (bot.native), `self.nlp(text)` in one expression handed the
+        # matchers the pipeline instead of the Doc
+        nlp = self.nlp
+        positions = self.analyse(nlp(plain.text)).positions
         if plain.unchanged:
             return positions
         return [replace(p, evidence=plain.restore(p.evidence)) for p in positions]

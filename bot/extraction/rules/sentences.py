@@ -67,7 +67,7 @@ def split_sentences(doc: Doc) -> Doc:
     prev_text, prev_space = "", False
     seen_period = False
     for i, text in enumerate(words):
-        space = is_space[i]
+        space = bool(is_space[i])  # an int from the array; compiled, a bool is checked
         # the sentencizer's guess: a token after final punctuation that is no punctuation
         final = text in FINAL_PUNCTUATION
         guess = i == 0

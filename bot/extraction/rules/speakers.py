@@ -175,6 +175,11 @@ def in_place(st: ArticleState, m: Mention) -> bool:
     return k >= 0 and st.lower[k] in PLACE_PREPOSITIONS
 
 
+def _blank(sent: Span) -> bool:
+    """Is the sentence only white space (a paragraph break)?"""
+    return all(t.is_space for t in sent)
+
+
 def quote_speaker(st: ArticleState, k: int, sents: list[Span], speakers: list[Actor | None]
                    ) -> Actor | None:
     """A quotation whose speaker is named in the sentence before or after."""
@@ -188,8 +193,9 @@ def quote_speaker(st: ArticleState, k: int, sents: list[Span], speakers: list[Ac
             return Actor(mentions_next[0].value, actors()[mentions_next[0].value].party,
                          person=True)
     j = k - 1
-    # a paragraph that opens with a quotation goes on with the speaker before the blank
-    opens = st.lower[sent.start] in ('"', "“")
-    while opens and j > 0 and speakers[j] is None and all(t.is_space for t in sents[j]):
-        j -= 1
+    # a paragraph that opens with a quotation goes on with the speaker before the blank (the
+    # test outside the loop: with it inside, mypyc wrote C that does not compile)
+    if st.lower[sent.start] in ('"', "“"):
+        while j > 0 and speakers[j] is None and _blank(sents[j]):
+            j -= 1
     return speakers[j] if j >= 0 and k > 0 else None
