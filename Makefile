@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint train clean
+.PHONY: run test lint train clean native
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -13,18 +13,25 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-## Set up, then print the briefing card for "ukraine" from the bundled corpus.
+## Compile the extraction core with mypyc where its sources changed since the last build
+## (bot/native.py; about a minute or two). Without a C compiler it says so and the bot runs
+## its sources, only slower.
+native: $(VENV)/.installed
+	$(BIN)/python tools/build_native.py --if-stale
+
+## Set up, then print the briefing card for "ukraine" from the bundled corpus (no build: the
+## card needs no speed).
 run: $(VENV)/.installed
 	$(BIN)/python -m bot ask ukraine
 
 ## Set up, then run the whole test suite.
-test: $(VENV)/.installed
+test: native
 	$(BIN)/python -m pytest
 
 ## Retrain the learned stage of the extractor from the repo's train split (fixed seed, pinned
 ## versions in train-constraints.txt, one BLAS thread: the same bits on any machine; about 5-8 min)
 ## and choose its thresholds on the dev split; writes bot/extraction/learned/artifacts/.
-train: $(VENV)/.installed
+train: native
 	$(BIN)/python -m pip install --quiet -e '.[train]' -c train-constraints.txt
 	$(BIN)/python -m bot.extraction.learned.train
 
@@ -33,4 +40,5 @@ lint: $(VENV)/.installed
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .ruff_cache
+	rm -rf $(VENV) data .pytest_cache .ruff_cache bot/native.json
+	find bot -name '*.so' -delete

@@ -2,6 +2,8 @@
 on one core, beside plain spaCy tokenisation of the same texts, in one run.
 
 Run: .venv/bin/python benchmarks/bench_extraction.py [--min-words 100000] [--profile]
+It measures the core as this process runs it: compiled after `make native`, from the sources
+with BOT_NATIVE=0 (`bot.native`); the first line it prints says which.
 The corpus texts (seed + dev gold) are repeated until there are at least --min-words words;
 both measurements use the same texts in the same run.
 """
@@ -21,6 +23,7 @@ from bot.evaluate import read_gold
 from bot.extraction import default_extractor
 from bot.extraction.rules import RuleExtractor
 from bot.models import Article
+from bot.native import status as native_status
 
 CORPUS = Path(__file__).resolve().parents[1] / "bot" / "corpus"
 
@@ -82,6 +85,7 @@ def main() -> None:
     tok_rate = words / tok_seconds
     ext_rate = words / ext_seconds
     rule_rate = words / rule_seconds
+    print(f"extraction core: {native_status()} (BOT_NATIVE=0 runs the sources)")
     print(f"texts {len(texts)}, words {words}, tokens {tokens}, "
           f"positions {positions} (rules alone {rule_positions}); "
           f"median of {args.rounds} interleaved rounds, CPU seconds")

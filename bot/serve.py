@@ -35,6 +35,7 @@ from bot.corrections import warn_unread_corrections
 from bot.deliveries import DELIVERY_WINDOW, Deduplicator
 from bot.extraction import Extractor
 from bot.listeners import Listeners, ListenersNotFound, load_listeners
+from bot.native import status as native_status
 from bot.services import Services, open_services
 from bot.settings import Settings
 from bot.slack_requests import BadSlackRequest, SslCheck, read_slack_request
@@ -85,7 +86,8 @@ async def serve(
             listeners = load_listeners()
         except ListenersNotFound as exc:
             raise ServeError(str(exc)) from None
-    log.info("starting in %s (Slack API at %s)", mode, settings.slack_api_url)
+    log.info("starting in %s (Slack API at %s; extraction core %s)", mode,
+             settings.slack_api_url, native_status())
     own_signals = stop is None
     stop = stop or asyncio.Event()
     if own_signals:

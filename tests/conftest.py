@@ -189,3 +189,21 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(
             f"{_postgres_missing[0]}: the store's PostgreSQL runs were skipped."
         )
+
+
+# --- The compiled extraction core (bot.native) -----------------------------------------------
+# A few tests replace a module's function (`monkeypatch`) or hand it a stand-in object; a
+# compiled module calls its own functions directly and checks its arguments' types, so these
+# tests are marked `source_mode`. Where the core runs compiled they are skipped here and run
+# together, in one process on the sources, by `tests/test_native.py`.
+
+
+def pytest_collection_modifyitems(config: Any, items: list[pytest.Item]) -> None:
+    from bot.native import status
+
+    if not status().compiled:
+        return
+    skip = pytest.mark.skip(reason="source_mode: run on the sources by tests/test_native.py")
+    for item in items:
+        if item.get_closest_marker("source_mode") is not None:
+            item.add_marker(skip)

@@ -35,7 +35,7 @@ def keys(extractor: CombinedExtractor, text: str) -> set[tuple[str, str, str]]:
 def test_the_default_extractor_is_the_combined_one() -> None:
     extractor = default_extractor()
     assert isinstance(extractor, CombinedExtractor)
-    assert extractor.version.startswith(RuleExtractor.version + "+")
+    assert extractor.version.startswith(RuleExtractor().version + "+")
 
 
 def test_batch_scores_equal_one_row_at_a_time() -> None:
@@ -358,6 +358,7 @@ def test_a_sentence_unlikely_to_carry_any_stance_keeps_only_the_rules_proposals(
     assert candidates(unpruned) == candidates(likely)
 
 
+@pytest.mark.source_mode
 def test_the_extractor_prunes_and_says_so_in_its_version(monkeypatch: pytest.MonkeyPatch,
                                                          combined: CombinedExtractor) -> None:
     """The extractor builds its candidates with pruning on, and its version names the pruning
@@ -455,6 +456,7 @@ def test_the_extractor_scores_candidates_with_their_rivals_discounted(
     assert any(a.probability < b.probability for a, b in zip(scored, plain, strict=True))
 
 
+@pytest.mark.source_mode
 def test_the_quoted_sentence_prefers_the_body_only_where_sentence_0_is_a_headline() -> None:
     """`_evidence`: among the candidates that clear their own bar (all when none does), a
     body sentence before the headline, where the text opens with its headline; else the

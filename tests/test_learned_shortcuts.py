@@ -46,6 +46,7 @@ def parsed() -> Parsed:
             for name in ("seed_gold.jsonl", "dev_gold.jsonl") for r in read_gold(CORPUS / name)]
 
 
+@pytest.mark.source_mode
 def test_candidates_pair_the_roles_and_cues_they_noted_as_conjoin_would(
         parsed: Parsed, monkeypatch: pytest.MonkeyPatch) -> None:
     """A candidate notes its role and cue features as it sets them (`_pair_up`); that must
@@ -132,6 +133,7 @@ def _positions_taken(name: Hit, g: Hit, sent: types.SimpleNamespace) -> bool:
     return before or after
 
 
+@pytest.mark.source_mode
 def test_a_guarantors_name_window_holds_every_name_the_checks_can_take() -> None:
     """`names_near` reads only the names between the sentence's (or the guarantee's) start
     and end: on random articles, every name the two checks could take lies there."""

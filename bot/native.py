@@ -1,0 +1,150 @@
+"""The extraction core compiled with mypyc, and the guard that never lets a stale build run.
+
+`make native` (part of `make test` and `make train`) compiles the modules in `COMPILED` into
+C extensions beside their sources (`tools/build_native.py`) and writes `native.json`: the
+digest of every source it compiled. A compiled module would shadow its `.py`, so an edited
+source beside an old build would run the old code without a word. `guard` (called by
+`bot/__init__.py`, before any of these modules loads) therefore checks the digests; unless
+every one matches, it loads all of them from source. All or none: compiled modules call one
+another directly, so one fresh module among stale ones would still call their old code.
+
+The compiled and the interpreted core give the same positions, confidences and evidence to
+the last bit (`tests/test_native.py`); only the speed differs (BENCHMARKS.md, *Extraction
+speed*). `BOT_NATIVE=0` runs the sources even where the build is fresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import json
+import logging
+import os
+import sys
+import sysconfig
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+MANIFEST = Path(__file__).resolve().parent / "native.json"
+SWITCH = "BOT_NATIVE"  # "0", "off", "no" or "false": run the sources
+
+# The extraction core: the rules' stages and the learned stage. `rules/pipeline.py` (it hands
+# the work to spaCy's compiled matchers), `lexicon.py` (TOML files, read once per process)
+# and `plaintext.py` stay interpreted.
+COMPILED: tuple[str, ...] = (
+    "bot.extraction.attribution",
+    "bot.extraction.rules.beneficiary",
+    "bot.extraction.rules.clauses",
+    "bot.extraction.rules.extractor",
+    "bot.extraction.rules.guarantees",
+    "bot.extraction.rules.guarantor",
+    "bot.extraction.rules.holders",
+    "bot.extraction.rules.places",
+    "bot.extraction.rules.polarity",
+    "bot.extraction.rules.sentences",
+    "bot.extraction.rules.speakers",
+    "bot.extraction.rules.state",
+    "bot.extraction.learned.beneficiary",
+    "bot.extraction.learned.extractor",
+    "bot.extraction.learned.features",
+    "bot.extraction.learned.guarantor",
+    "bot.extraction.learned.mentions",
+    "bot.extraction.learned.model",
+)
+
+
+def source_path(module: str) -> Path:
+    return ROOT.joinpath(*module.split(".")).with_suffix(".py")
+
+
+def digest(module: str) -> str:
+    return hashlib.sha256(source_path(module).read_bytes()).hexdigest()
+
+
+def manifest_for(modules: Sequence[str]) -> dict[str, object]:
+    """What the build writes once it has compiled `modules` from their current sources."""
+    return {"ext_suffix": sysconfig.get_config_var("EXT_SUFFIX"),
+            "sources": {m: digest(m) for m in modules}}
+
+
+@dataclass(frozen=True)
+class Status:
+    """Whether the core runs compiled, and if not, why."""
+
+    compiled: bool
+    reason: str  # "compiled (18 modules)", "no build (make native)", "stale: ...", ...
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+def check(*, switch: bool = True) -> Status:
+    """Is there a build, made for this Python, from the sources as they are now? `switch`:
+    whether `BOT_NATIVE=0` counts (the build script asks about the files alone)."""
+    if switch and os.environ.get(SWITCH, "").strip().lower() in ("0", "off", "no", "false"):
+        return Status(False, f"interpreted ({SWITCH}=0)")
+    try:
+        built = json.loads(MANIFEST.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Status(False, "interpreted: no compiled build (make native)")
+    except (OSError, ValueError) as exc:
+        return Status(False, f"interpreted: unreadable {MANIFEST.name} ({exc})")
+    if built.get("ext_suffix") != sysconfig.get_config_var("EXT_SUFFIX"):
+        return Status(False, "interpreted: the build is for another Python (make native)")
+    sources = built.get("sources") or {}
+    if sorted(sources) != sorted(COMPILED):
+        return Status(False, "interpreted: the build compiled another set of modules "
+                             "(make native)")
+    stale = [m for m in COMPILED if sources[m] != digest(m)]
+    if stale:
+        names = ", ".join(source_path(m).relative_to(ROOT).as_posix() for m in stale[:3])
+        more = f" and {len(stale) - 3} more" if len(stale) > 3 else ""
+        return Status(False, f"interpreted: {names}{more} changed since the build "
+                             "(make native)")
+    return Status(True, f"compiled ({len(COMPILED)} modules)")
+
+
+class _SourceFinder(importlib.abc.MetaPathFinder):
+    """Finds the core's modules as their `.py` files, ahead of any compiled twin."""
+
+    def find_spec(self, fullname: str, path: Sequence[str] | None = None,
+                  target: ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
+        if fullname not in COMPILED:
+            return None
+        return importlib.util.spec_from_file_location(fullname, source_path(fullname))
+
+
+_status: Status | None = None
+
+
+def guard() -> Status:
+    """Decide once per process, before any module of the core loads: compiled when the build
+    is fresh, else every module from its source (with one warning where a build exists)."""
+    global _status
+    if _status is not None:
+        return _status
+    _status = check()
+    if not _status.compiled:
+        sys.meta_path.insert(0, _SourceFinder())
+        if MANIFEST.exists() and not _status.reason.startswith(f"interpreted ({SWITCH}"):
+            log.warning("extraction core %s", _status.reason)
+    return _status
+
+
+def status() -> Status:
+    """How the core runs in this process (`guard` decided it)."""
+    return guard()
+
+
+def running_compiled() -> bool:
+    """Did the core's modules actually load as C extensions (not only: should they)?"""
+    loaded = [sys.modules[m] for m in COMPILED if m in sys.modules]
+    return bool(loaded) and all(
+        not str(getattr(m, "__file__", "")).endswith(".py") for m in loaded)
