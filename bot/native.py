@@ -1,12 +1,19 @@
-"""The extraction core compiled with mypyc, and the guard that never lets a stale build run.
+"""The extraction core compiled with mypyc, and the guard that keeps an outdated build from
+running.
 
 `make native` (part of `make test` and `make train`) compiles the modules in `COMPILED` into
 C extensions beside their sources (`tools/build_native.py`) and writes `native.json`: the
-digest of every source it compiled. A compiled module would shadow its `.py`, so an edited
-source beside an old build would run the old code without a word. `guard` (called by
-`bot/__init__.py`, before any of these modules loads) therefore checks the digests; unless
-every one matches, it loads all of them from source. All or none: compiled modules call one
-another directly, so one fresh module among stale ones would still call their old code.
+digest of every source it compiled, and of the interpreted modules they import (`IMPORTED`:
+mypyc builds in what it read of their types), as they were when the build began. A compiled
+module would shadow its `.py`, so an edited source beside an old build would run the old code
+without a word. `guard` (called by `bot/__init__.py`, before any of these modules loads)
+therefore checks the digests and that every extension file is there; unless all of it holds,
+it loads all of the core from source. All or none: compiled modules call one another
+directly, so one fresh module among stale ones would still call their old code.
+
+Limits: the check is made once per process, at `import bot`; a build replaced while a process
+runs is not noticed by that process. Modules the core reaches only through `IMPORTED` are not
+recorded.
 
 The compiled and the interpreted core give the same positions, confidences and evidence to
 the last bit (`tests/test_native.py`); only the speed differs (BENCHMARKS.md, *Extraction
@@ -60,8 +67,26 @@ COMPILED: tuple[str, ...] = (
 )
 
 
+# Interpreted modules the core imports: mypyc compiles against their types as it read them.
+IMPORTED: tuple[str, ...] = (
+    "bot.models",
+    "bot.vocabulary",
+    "bot.extraction.lexicon",
+    "bot.extraction.plaintext",
+    "bot.extraction.rules",
+    "bot.extraction.rules.pipeline",
+)
+SHARED_LIBRARY = "bot.native__mypyc"  # the compiled code of all of them; each module is a shim
+
+
 def source_path(module: str) -> Path:
-    return ROOT.joinpath(*module.split(".")).with_suffix(".py")
+    path = ROOT.joinpath(*module.split("."))
+    return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+
+
+def extension_path(module: str) -> Path:
+    return ROOT.joinpath(*module.split(".")).with_name(
+        module.rsplit(".", 1)[-1] + str(sysconfig.get_config_var("EXT_SUFFIX")))
 
 
 def digest(module: str) -> str:
@@ -69,9 +94,11 @@ def digest(module: str) -> str:
 
 
 def manifest_for(modules: Sequence[str]) -> dict[str, object]:
-    """What the build writes once it has compiled `modules` from their current sources."""
+    """What the build records for `modules`, read before it starts: if a source changes
+    while it compiles, the build is stale at once."""
     return {"ext_suffix": sysconfig.get_config_var("EXT_SUFFIX"),
-            "sources": {m: digest(m) for m in modules}}
+            "sources": {m: digest(m) for m in modules},
+            "imported": {m: digest(m) for m in IMPORTED}}
 
 
 @dataclass(frozen=True)
@@ -79,7 +106,7 @@ class Status:
     """Whether the core runs compiled, and if not, why."""
 
     compiled: bool
-    reason: str  # "compiled (18 modules)", "no build (make native)", "stale: ...", ...
+    reason: str  # "compiled (18 modules)", "interpreted: ... changed since the build", ...
 
     def __str__(self) -> str:
         return self.reason
@@ -92,17 +119,23 @@ def check(*, switch: bool = True) -> Status:
         return Status(False, f"interpreted ({SWITCH}=0)")
     try:
         built = json.loads(MANIFEST.read_text(encoding="utf-8"))
+        suffix, sources, imported = built["ext_suffix"], built["sources"], built["imported"]
+        recorded = {str(m): str(d) for m, d in {**sources, **imported}.items()}
     except FileNotFoundError:
         return Status(False, "interpreted: no compiled build (make native)")
-    except (OSError, ValueError) as exc:
-        return Status(False, f"interpreted: unreadable {MANIFEST.name} ({exc})")
-    if built.get("ext_suffix") != sysconfig.get_config_var("EXT_SUFFIX"):
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        return Status(False, f"interpreted: unreadable {MANIFEST.name} "
+                             f"({type(exc).__name__}; make native)")
+    if suffix != sysconfig.get_config_var("EXT_SUFFIX"):
         return Status(False, "interpreted: the build is for another Python (make native)")
-    sources = built.get("sources") or {}
-    if sorted(sources) != sorted(COMPILED):
+    if sorted(sources) != sorted(COMPILED) or sorted(imported) != sorted(IMPORTED):
         return Status(False, "interpreted: the build compiled another set of modules "
                              "(make native)")
-    stale = [m for m in COMPILED if sources[m] != digest(m)]
+    missing = [m for m in (*COMPILED, SHARED_LIBRARY) if not extension_path(m).is_file()]
+    if missing:
+        return Status(False, f"interpreted: {extension_path(missing[0]).name} is missing "
+                             "(make native)")
+    stale = [m for m in (*COMPILED, *IMPORTED) if recorded[m] != digest(m)]
     if stale:
         names = ", ".join(source_path(m).relative_to(ROOT).as_posix() for m in stale[:3])
         more = f" and {len(stale) - 3} more" if len(stale) > 3 else ""
@@ -131,6 +164,12 @@ def guard() -> Status:
     if _status is not None:
         return _status
     _status = check()
+    if _status.compiled:
+        try:  # the one library all of the core's compiled code lies in
+            importlib.import_module(SHARED_LIBRARY)
+        except ImportError as exc:
+            _status = Status(False, f"interpreted: {SHARED_LIBRARY} does not load "
+                                    f"({str(exc)[:120]}; make native)")
     if not _status.compiled:
         sys.meta_path.insert(0, _SourceFinder())
         if MANIFEST.exists() and not _status.reason.startswith(f"interpreted ({SWITCH}"):

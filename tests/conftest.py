@@ -185,6 +185,11 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _source_mode_elsewhere:
+        terminalreporter.write_line(
+            f"{len(_source_mode_elsewhere)} source_mode tests deselected: the core runs "
+            "compiled here; tests/test_native.py runs them on the sources."
+        )
     if _postgres_missing:
         terminalreporter.write_line(
             f"{_postgres_missing[0]}: the store's PostgreSQL runs were skipped."
@@ -194,8 +199,11 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 # --- The compiled extraction core (bot.native) -----------------------------------------------
 # A few tests replace a module's function (`monkeypatch`) or hand it a stand-in object; a
 # compiled module calls its own functions directly and checks its arguments' types, so these
-# tests are marked `source_mode`. Where the core runs compiled they are skipped here and run
-# together, in one process on the sources, by `tests/test_native.py`.
+# tests are marked `source_mode`. Where the core runs compiled they are deselected here and run
+# together, in one process on the sources, by `tests/test_native.py` (one line at the end of
+# the run says so).
+
+_source_mode_elsewhere: list[str] = []
 
 
 def pytest_collection_modifyitems(config: Any, items: list[pytest.Item]) -> None:
@@ -203,7 +211,8 @@ def pytest_collection_modifyitems(config: Any, items: list[pytest.Item]) -> None
 
     if not status().compiled:
         return
-    skip = pytest.mark.skip(reason="source_mode: run on the sources by tests/test_native.py")
-    for item in items:
-        if item.get_closest_marker("source_mode") is not None:
-            item.add_marker(skip)
+    elsewhere = [item for item in items if item.get_closest_marker("source_mode") is not None]
+    if elsewhere:
+        _source_mode_elsewhere.extend(item.nodeid for item in elsewhere)
+        items[:] = [item for item in items if item not in elsewhere]
+        config.hook.pytest_deselected(items=elsewhere)

@@ -22,7 +22,8 @@ from bot.native import COMPILED, Status, check, manifest_for, running_compiled, 
 ROOT = Path(__file__).resolve().parents[1]
 
 # Every article of the bundled corpus and one in sixty of the writers' files (styles and
-# conflicts of every round): positions, every candidate's features and every probability.
+# conflicts of every round): the combined extractor's and the rules' positions, every
+# candidate's features and every probability.
 DUMP = """
 import hashlib, json, sys
 from pathlib import Path
@@ -44,7 +45,7 @@ for r in records:
                   for c in view.candidates]
     positions = [(p.actor, p.party, str(p.stance), str(p.guarantee), p.guarantor,
                   p.beneficiary, p.evidence, repr(p.confidence))
-                 for p in extractor.extract(article)]
+                 for p in [*extractor.extract(article), *extractor.rules.extract(article)]]
     out["articles"][r["id"]] = {
         "candidates": hashlib.sha256(repr(candidates).encode()).hexdigest(),
         "probabilities": [(s.stance, repr(s.probability)) for s in scored],
@@ -138,7 +139,7 @@ def test_any_edited_source_makes_the_whole_build_stale(tmp_path: Path,
 
 
 @pytest.mark.parametrize("change", ["no manifest", "another python", "another module set",
-                                    "not json"])
+                                    "not json", "a list", "no extension file"])
 def test_anything_but_a_build_of_these_sources_for_this_python_runs_them(
         change: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     built = manifest_for(COMPILED)
@@ -148,6 +149,12 @@ def test_anything_but_a_build_of_these_sources_for_this_python_runs_them(
     elif change == "not json":
         _manifest(tmp_path, monkeypatch, {})
         native.MANIFEST.write_text("{", encoding="utf-8")
+    elif change == "a list":
+        _manifest(tmp_path, monkeypatch, {})
+        native.MANIFEST.write_text("[]", encoding="utf-8")
+    elif change == "no extension file":
+        _manifest(tmp_path, monkeypatch, built)
+        monkeypatch.setattr(native, "extension_path", lambda module: tmp_path / "none.so")
     elif change == "another python":
         _manifest(tmp_path, monkeypatch, {**built, "ext_suffix": ".cpython-39-x86_64.so"})
     else:
@@ -157,7 +164,7 @@ def test_anything_but_a_build_of_these_sources_for_this_python_runs_them(
 
 
 STALE_IMPORT = """
-import importlib.util, json, sys
+import importlib, importlib.util, json, sys
 from pathlib import Path
 root, manifest = Path(sys.argv[1]), Path(sys.argv[2])
 spec = importlib.util.spec_from_file_location("bot.native", root / "bot" / "native.py")
@@ -166,35 +173,51 @@ sys.modules["bot.native"] = native
 spec.loader.exec_module(native)
 native.MANIFEST = manifest  # the guard, run by bot/__init__.py, reads this one
 import bot
-from bot.extraction.learned import features
-from bot.extraction.rules import holders
-print(json.dumps([str(native.status()), features.__file__, holders.__file__]))
+files = [importlib.import_module(m).__file__ for m in native.COMPILED]
+print(json.dumps([str(native.status()), files, native.SHARED_LIBRARY in sys.modules]))
 """
 
 
-def test_a_stale_build_loads_every_module_from_its_source(tmp_path: Path) -> None:
-    """Even where the compiled files lie beside the sources, one edited source sends every
-    module of the core back to its `.py`."""
-    built = manifest_for(COMPILED)
-    sources = dict(built["sources"])  # type: ignore[call-overload]
-    sources["bot.extraction.learned.model"] = "f" * 64
+def _import_with(tmp_path: Path, built: dict[str, object]) -> tuple[str, list[str], bool, str]:
+    """Import every module of the core in a new process whose guard reads `built`."""
     manifest = tmp_path / "native.json"
-    manifest.write_text(json.dumps({**built, "sources": sources}), encoding="utf-8")
+    manifest.write_text(json.dumps(built), encoding="utf-8")
     run = _run(STALE_IMPORT, str(ROOT), str(manifest), interpreted=False)
     assert run.returncode == 0, run.stderr[-2000:]
-    reason, features_file, holders_file = json.loads(run.stdout)
-    assert "model.py changed since the build" in reason
-    assert features_file.endswith("features.py") and holders_file.endswith("holders.py")
-    if (ROOT / "bot" / "native.json").exists():
-        assert "changed since the build" in run.stderr  # one warning, where a build exists
+    reason, files, shared = json.loads(run.stdout)
+    return reason, files, shared, run.stderr
+
+
+@pytest.mark.parametrize("edited", ["bot.extraction.learned.model", "bot.models"])
+def test_a_stale_build_loads_every_module_from_its_source(edited: str, tmp_path: Path) -> None:
+    """Even where the compiled files lie beside the sources, one edited source (of the core,
+    or of a module it imports) sends every module of the core back to its `.py`."""
+    built = manifest_for(COMPILED)
+    part = "sources" if edited in COMPILED else "imported"
+    changed = {**built[part], edited: "f" * 64}  # type: ignore[dict-item]
+    reason, files, shared, stderr = _import_with(tmp_path, {**built, part: changed})
+    assert f"{edited.replace('.', '/')}.py changed since the build" in reason
+    assert len(files) == len(COMPILED) and all(f.endswith(".py") for f in files)
+    assert not shared
+    assert "changed since the build" in stderr  # one warning, since there is a manifest
 
 
 def test_a_fresh_build_loads_the_compiled_modules(tmp_path: Path) -> None:
     _needs_build()
-    manifest = tmp_path / "native.json"
-    manifest.write_text(json.dumps(manifest_for(COMPILED)), encoding="utf-8")
-    run = _run(STALE_IMPORT, str(ROOT), str(manifest), interpreted=False)
-    assert run.returncode == 0, run.stderr[-2000:]
-    reason, features_file, holders_file = json.loads(run.stdout)
+    reason, files, shared, _ = _import_with(tmp_path, manifest_for(COMPILED))
     assert reason.startswith("compiled")
-    assert not features_file.endswith(".py") and not holders_file.endswith(".py")
+    assert not any(f.endswith(".py") for f in files) and shared
+
+
+def test_without_a_compiler_the_build_says_so_and_leaves_everything_as_it_was() -> None:
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in (ROOT / "bot").rglob("*.so"))
+    manifest = native.MANIFEST.read_bytes() if native.MANIFEST.exists() else None
+    env = {**os.environ, "CC": "/nonexistent/cc"}
+    for strict, code in (([], 0), (["--strict"], 1)):
+        run = subprocess.run([sys.executable, "tools/build_native.py", *strict], cwd=ROOT,
+                             env=env, capture_output=True, text=True, timeout=60, check=False)
+        assert run.returncode == code, run.stderr
+        assert run.stderr.strip() == ("build_native: not compiled, the bot runs its sources: "
+                                      "no C compiler (/nonexistent/cc)")
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in (ROOT / "bot").rglob("*.so")) == before
+    assert (native.MANIFEST.read_bytes() if native.MANIFEST.exists() else None) == manifest

@@ -1,10 +1,12 @@
 """Compile the extraction core (`bot.native.COMPILED`) with mypyc into C extensions beside
-the sources, then write `bot/native.json`, the digests `bot.native.guard` checks.
+the sources, then write `bot/native.json`, the digests `bot.native.guard` checks (taken
+before the build starts, so that a source saved during it leaves the build stale).
 
-Run by `make native` (and so by `make test` and `make train`), which builds only
-where the sources changed since the last build (`--if-stale`). Without a C compiler, or if
-mypyc fails, it says so in one line and exits 0: the bot runs its sources, only slower.
-`--strict` makes a failure exit 1 (for a build that must be compiled).
+Run by `make native` (and so by `make test` and `make train`), which builds only where the
+sources changed since the last build (`--if-stale`). Without a C compiler or Python's
+headers, it says so in one line before starting; if mypyc or the compiler fails, it prints
+their last messages and a line saying so. Either way it exits 0 and the bot runs its sources,
+only slower. `--strict` makes a failure exit 1 (for a build that must be compiled).
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import contextlib
 import io
 import json
 import os
+import shlex
 import shutil
 import sys
+import sysconfig
 import tempfile
 import time
 from pathlib import Path
@@ -27,14 +31,28 @@ os.environ["BOT_NATIVE"] = "0"  # this process reads the sources, never an old b
 from bot.native import COMPILED, MANIFEST, ROOT, check, manifest_for, source_path
 
 
-def remove_old_build() -> int:
-    """Delete every extension an earlier build left in the package, and its manifest."""
-    removed = 0
+def remove_old_build() -> None:
+    """Delete an earlier build: its manifest first (a build half removed is no build), then
+    every extension in the package."""
+    MANIFEST.unlink(missing_ok=True)
     for so in (ROOT / "bot").rglob("*.so"):
         so.unlink()
-        removed += 1
-    MANIFEST.unlink(missing_ok=True)
-    return removed
+
+
+def missing_tools() -> str | None:
+    """Why this machine cannot compile C extensions for this Python, if it cannot."""
+    compiler = shlex.split(os.environ.get("CC") or str(sysconfig.get_config_var("CC") or "cc"))
+    if not compiler or shutil.which(compiler[0]) is None:
+        return f"no C compiler ({compiler[0] if compiler else 'CC is empty'})"
+    header = Path(sysconfig.get_paths()["include"]) / "Python.h"
+    if not header.is_file():
+        return f"no Python headers ({header})"
+    try:
+        import mypyc.build  # noqa: F401
+        import setuptools  # noqa: F401
+    except ImportError as exc:
+        return f"{exc.name} is not installed (pip install -e '.[test]')"
+    return None
 
 
 def build() -> None:
@@ -58,10 +76,10 @@ def build() -> None:
             build_ext = dist.get_command_obj("build_ext")
             build_ext.inplace = True  # type: ignore[attr-defined]
             build_ext.build_temp = str(Path(tmp) / "o")  # type: ignore[attr-defined]
+            build_ext.build_lib = str(Path(tmp) / "lib")  # type: ignore[attr-defined]
             dist.run_command("build_ext")
         finally:
             os.chdir(cwd)
-    shutil.rmtree(ROOT / "build", ignore_errors=True)
 
 
 def main() -> int:
@@ -74,20 +92,28 @@ def main() -> int:
     if args.if_stale and not args.clean and check(switch=False).compiled:
         print(f"build_native: up to date ({len(COMPILED)} modules)")
         return 0
-    remove_old_build()
     if args.clean:
+        remove_old_build()
         return 0
+    why_not = missing_tools()  # before touching anything: an old build stays as it was
+    if why_not:
+        print(f"build_native: not compiled, the bot runs its sources: {why_not}",
+              file=sys.stderr)
+        return 1 if args.strict else 0
+    remove_old_build()
+    manifest = manifest_for(COMPILED)  # the sources as the build reads them
     started = time.monotonic()
     try:
         build()
-    except (Exception, SystemExit) as exc:  # distutils exits where no compiler is found
+    except (Exception, SystemExit) as exc:  # distutils exits where the compiler fails
         remove_old_build()
         print(f"build_native: not compiled, the bot runs its sources ({type(exc).__name__}: "
               f"{str(exc).strip()[:200]})", file=sys.stderr)
         return 1 if args.strict else 0
-    MANIFEST.write_text(json.dumps(manifest_for(COMPILED), indent=1) + "\n", encoding="utf-8")
+    MANIFEST.write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    fresh = check(switch=False)
     print(f"build_native: {len(COMPILED)} modules compiled in "
-          f"{time.monotonic() - started:.0f} s")
+          f"{time.monotonic() - started:.0f} s" + ("" if fresh.compiled else f"; {fresh}"))
     return 0
 
 
