@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 ## Compile the extraction core with mypyc where its sources changed since the last build
-## (bot/native.py; a minute or two). Without a C compiler it says so and the bot runs its
+## (bot/native.py; one to three minutes). Without a C compiler it says so and the bot runs its
 ## sources, only slower.
 native: $(VENV)/.installed
 	$(BIN)/python tools/build_native.py --if-stale
