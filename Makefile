@@ -29,7 +29,7 @@ test: native
 	$(BIN)/python -m pytest
 
 ## Retrain the learned stage of the extractor from the repo's train split (fixed seed, pinned
-## versions in train-constraints.txt, one BLAS thread: the same bits on any machine; about 5-8 min)
+## versions in train-constraints.txt, one BLAS thread: the same bits on any machine; about 5-11 min)
 ## and choose its thresholds on the dev split; writes bot/extraction/learned/artifacts/.
 train: native
 	$(BIN)/python -m pip install --quiet -e '.[train]' -c train-constraints.txt
