@@ -1,9 +1,9 @@
 """The compiled extraction core (`bot.native`): it gives what the sources give, to the last
-bit, and a build older than its sources never runs.
+bit, and the guard runs the sources wherever the build does not match them.
 
 Where the core runs compiled (after `make native`, so in CI), the tests marked `source_mode`
-are skipped in this process and run here on the sources. Without a build the comparisons
-skip with one line; in CI (CI=true) a missing build fails them instead.
+are deselected from this process (tests/conftest.py) and run here on the sources. Without a
+build the tests that need one skip with one line; in CI (CI=true) they fail instead.
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ def missing_tools() -> str | None:
         import mypyc.build  # noqa: F401
         import setuptools  # noqa: F401
     except ImportError as exc:
-        return f"{exc.name} is not installed (pip install -e '.[test]')"
+        return f"{exc.name} is not installed (pip install -e '.[native]')"
     return None
 
 
