@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint train clean native
+.PHONY: run test lint train clean native wheel
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,11 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 ## sources, only slower.
 native: $(VENV)/.installed
 	$(BIN)/python tools/build_native.py --if-stale
+
+## A wheel for deployments that carries the compiled core, tagged for this Python and platform
+## (tools/build_wheel.py): dist/guarantees_bot-*.whl. Fails where the core cannot be compiled.
+wheel: $(VENV)/.installed
+	$(BIN)/python tools/build_wheel.py
 
 ## Set up, then print the briefing card for "ukraine" from the bundled corpus (no build: the
 ## card needs no speed).
@@ -40,5 +45,5 @@ lint: $(VENV)/.installed
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .ruff_cache bot/native.json
+	rm -rf $(VENV) data dist .pytest_cache .ruff_cache bot/native.json
 	find bot -name '*.so' -delete

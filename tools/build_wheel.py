@@ -1,0 +1,141 @@
+"""Build a wheel that carries the compiled extraction core, for deployments (`make wheel`).
+
+A plain `pip install .` installs the sources only, so the core runs interpreted there
+(`bot.native`). This script compiles the core where no fresh build exists
+(`tools/build_native.py --strict --if-stale`), builds the project's ordinary wheel from a copy
+of the sources, adds the C extensions and `bot/native.json` to it, and tags it for this
+Python and platform (`cp311-cp311-linux_x86_64`, say), since it now holds compiled code. The
+result installs with `pip install dist/guarantees_bot-*.whl` on a machine of the same kind
+(same Python, same platform and C library) without a compiler there.
+
+The platform tag is the plain one (`linux_x86_64`), not a manylinux one: build the wheel in
+the image it will run in (the same base image), or repair it with `auditwheel` first. The
+installed bot checks its build as a checkout does (`bot.native.guard`): a wheel installed on
+another Python, or one whose sources were changed after it was built, runs its sources.
+
+Exits 1, with one line saying why, when the core cannot be compiled here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import csv
+import hashlib
+import io
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# what the ordinary wheel is built from: the packages and what pyproject.toml reads
+SOURCES = ("bot", "handlers", "pyproject.toml", "README.md")
+
+
+def wheel_tag() -> str:
+    """python-abi-platform of this interpreter, as pip expects a compiled wheel's tag."""
+    version = f"cp{sys.version_info.major}{sys.version_info.minor}"
+    platform = sysconfig.get_platform().replace("-", "_").replace(".", "_")
+    return f"{version}-{version}-{platform}"
+
+
+def compiled_files() -> list[Path]:
+    """The extensions and the manifest the wheel must carry, as paths in the project."""
+    from bot.native import COMPILED, MANIFEST, SHARED_LIBRARY, extension_path
+
+    return [extension_path(m) for m in (*COMPILED, SHARED_LIBRARY)] + [MANIFEST]
+
+
+def build_pure_wheel(out: Path) -> Path:
+    """The project's ordinary wheel (sources and data only), built from a copy of the sources
+    so that the checkout gains no build/ or egg-info folders."""
+    with tempfile.TemporaryDirectory(prefix="wheel-src-") as tmp:
+        copy = Path(tmp)
+        for name in SOURCES:
+            source = ROOT / name
+            if source.is_dir():
+                shutil.copytree(source, copy / name, ignore=shutil.ignore_patterns(
+                    "__pycache__", "*.so", "native.json"))
+            else:
+                shutil.copy2(source, copy / name)
+        subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+                        "--no-build-isolation", "--wheel-dir", str(out), str(copy)],
+                       check=True)
+    (wheel,) = out.glob("*.whl")
+    return wheel
+
+
+def _record_hash(data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+    return "sha256=" + digest.decode("ascii")
+
+
+def add_compiled(pure: Path, out: Path) -> Path:
+    """`pure` with the compiled files added, marked as not pure and renamed to `wheel_tag`;
+    its RECORD (every file's hash and size) written again."""
+    name, version = pure.name.split("-")[:2]
+    tag = wheel_tag()
+    target = out / f"{name}-{version}-{tag}.whl"
+    dist_info = f"{name}-{version}.dist-info"
+    files: dict[str, bytes] = {}
+    with zipfile.ZipFile(pure) as zin:
+        for item in zin.namelist():
+            files[item] = zin.read(item)
+    for path in compiled_files():
+        files[path.relative_to(ROOT).as_posix()] = path.read_bytes()
+    wheel_meta = files[f"{dist_info}/WHEEL"].decode("utf-8").splitlines()
+    kept = [line for line in wheel_meta
+            if not line.startswith(("Root-Is-Purelib:", "Tag:")) and line.strip()]
+    files[f"{dist_info}/WHEEL"] = ("\n".join(
+        [*kept, "Root-Is-Purelib: false", f"Tag: {tag}"]) + "\n").encode("utf-8")
+    record = f"{dist_info}/RECORD"
+    rows = io.StringIO()
+    writer = csv.writer(rows, lineterminator="\n")
+    for item, data in sorted(files.items()):
+        if item != record:
+            writer.writerow([item, _record_hash(data), len(data)])
+    writer.writerow([record, "", ""])
+    files[record] = rows.getvalue().encode("utf-8")
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in sorted(files, key=lambda i: (i.startswith(dist_info), i)):
+            zout.writestr(item, files[item])  # the dist-info last, as wheels have it
+    return target
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "dist",
+                        help="where the wheel goes (default: dist/)")
+    args = parser.parse_args()
+    # this process only reads the files: it never loads a build the next step may replace
+    os.environ["BOT_NATIVE"] = "0"
+    sys.path.insert(0, str(ROOT))
+    from bot.native import COMPILED, check
+
+    built = subprocess.run([sys.executable, str(ROOT / "tools" / "build_native.py"), "--strict",
+                            "--if-stale"], check=False)
+    status = check(switch=False)
+    if built.returncode != 0 or not status.compiled:
+        print(f"build_wheel: no compiled core to ship ({status})", file=sys.stderr)
+        return 1
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="wheel-pure-") as tmp:
+        wheel = add_compiled(build_pure_wheel(Path(tmp)), args.out)
+    if not check(switch=False).compiled:  # a source saved while the wheel was made
+        wheel.unlink()
+        print("build_wheel: a source changed while the wheel was built; run it again",
+              file=sys.stderr)
+        return 1
+    print(f"build_wheel: {wheel.relative_to(ROOT) if wheel.is_relative_to(ROOT) else wheel} "
+          f"({len(COMPILED)} compiled modules)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
