@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bot.extraction.learned import beneficiary as ranker
-from bot.extraction.learned.extractor import CombinedExtractor, load_model
+from bot.extraction.learned.extractor import CombinedExtractor, beneficiary_of, load_model
 from bot.extraction.learned.features import build_view, read_beneficiary
 from bot.extraction.learned.mentions import PartyMention
 from bot.extraction.learned.model import LinearModel
@@ -82,6 +82,13 @@ def test_the_likeliest_named_party_wins_and_equals_go_to_the_first_named() -> No
     assert ranker.choose(toy_model({"role=B2": 2.0}, roles), named("usa", "kwt"), 0) == "kwt"
     assert ranker.choose(model, named("fra", "deu"), 0) == "fra"  # equal scores: first named
     assert ranker.choose(model, [], 0) == beneficiary_order()[0]  # nobody named
+
+
+def test_a_state_that_seeks_a_guarantee_is_its_beneficiary() -> None:
+    assert beneficiary_of("aze", "seeks", "arm") == "aze"
+    assert beneficiary_of("fra", "backs", "arm") == "arm"
+    assert beneficiary_of("aze", "opposes", "arm") == "arm"
+    assert beneficiary_of("europe", "seeks", "ukr") == "ukr"  # a group receives nothing itself
 
 
 def test_examples_label_the_gold_beneficiary_and_skip_articles_that_never_name_it() -> None:

@@ -21,6 +21,7 @@ from spacy.language import Language
 
 from bot.extraction.learned.beneficiary import chooser
 from bot.extraction.learned.features import (
+    GROUPS,
     UNLIKELY_STANCE,
     ArticleView,
     Candidate,
@@ -49,6 +50,8 @@ AGGREGATION = "or"
 # how the guarantees a party is named with in one sentence weigh on each other
 # (`discount_rivals`), in the version for the same reason
 RIVALS = "rv"
+# whose a position's beneficiary is (`beneficiary_of`), in the version: it changes the output
+BENEFICIARY = "bs"
 
 
 @cache
@@ -144,6 +147,13 @@ def weigh(group: list[Scored]) -> tuple[float, bool]:
     return agreement([s.probability for s in group]), any(_ruled(s) for s in group)
 
 
+def beneficiary_of(party: str, stance: str, article_beneficiary: str) -> str:
+    """A position's beneficiary: the party itself when a state seeks a guarantee (the would-be
+    receiver wants it, whatever side the article is mostly about: Azerbaijan's own demands in
+    an article on Armenia's security); else whose security the article is about."""
+    return party if stance == Stance.SEEKS.value and party not in GROUPS else article_beneficiary
+
+
 class CombinedExtractor:
     """Rules as candidate generators and features, a linear model as the decision."""
 
@@ -172,7 +182,7 @@ class CombinedExtractor:
                         f"{self._guarantor.meta.get('version', '0')}"
                         f"{beneficiary.meta.get('version', '0')}"
                         f"u{UNLIKELY_STANCE:g}"
-                        f"{AGGREGATION}{RIVALS}"
+                        f"{AGGREGATION}{RIVALS}{BENEFICIARY}"
                         f"t{self.threshold_ruled:g}-{self.threshold_new:g}")
         if kind != "combined":
             self.name = "model"
@@ -234,7 +244,7 @@ class CombinedExtractor:
             stance=Stance(s.stance),
             guarantee=Guarantee(cand.guarantee),
             guarantor=choose_guarantor(self._guarantor, view, cand, s.stance),
-            beneficiary=view.beneficiary,
+            beneficiary=beneficiary_of(cand.party, s.stance, view.beneficiary),
             evidence=view.quote(sent),
             confidence=round(confidence, 3),
         )
