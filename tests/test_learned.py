@@ -378,7 +378,7 @@ def test_the_extractor_prunes_and_says_so_in_its_version(monkeypatch: pytest.Mon
     combined.extract(Article(id="a", title="", text="Italy refused to send troops to Ukraine."))
     assert asked == [True]
     assert combined.version.endswith(f"u{UNLIKELY_STANCE:g}{extractor_module.AGGREGATION}"
-                                     f"{extractor_module.RIVALS}{extractor_module.BENEFICIARY}"
+                                     f"{extractor_module.RIVALS}{extractor_module.SEEKER_BENEFICIARY}"
                                      f"t{combined.threshold_ruled:g}-"
                                      f"{combined.threshold_new:g}")
     # bars moved by a retraining re-extract stores even where the weights stay the same

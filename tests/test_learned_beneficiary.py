@@ -91,6 +91,21 @@ def test_a_state_that_seeks_a_guarantee_is_its_beneficiary() -> None:
     assert beneficiary_of("europe", "seeks", "ukr") == "ukr"  # a group receives nothing itself
 
 
+def test_the_extractor_gives_a_seeker_itself_as_beneficiary() -> None:
+    text = ("Kyiv presses for guarantees as Moldova seeks its own\n"
+            "Ukraine wants Western security guarantees before any ceasefire, President Volodymyr "
+            "Zelensky said on Monday. Moldova's President Maia Sandu said her country also needed "
+            "security guarantees from the European Union and asked Brussels for air defence "
+            "systems to protect Moldovan airspace.")
+    article = Article(id="md", title=text.split("\n")[0], text=text)
+    extractor = CombinedExtractor()
+    view, _ = extractor.scored(article)
+    assert view.beneficiary == "ukr"  # the article is mostly about Ukraine's security
+    by_party = {(p.party, str(p.stance)): p.beneficiary for p in extractor.extract(article)}
+    assert by_party[("mda", "seeks")] == "mda"
+    assert by_party[("ukr", "seeks")] == "ukr"
+
+
 def test_examples_label_the_gold_beneficiary_and_skip_articles_that_never_name_it() -> None:
     record = {"positions": [position("aus", "aus", "slb"), position("chn", "chn", "slb")]}
     rows = ranker.examples([(named("aus", "slb", "chn"), 0, record),

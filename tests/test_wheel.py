@@ -10,11 +10,14 @@ from __future__ import annotations
 import base64
 import csv
 import hashlib
+import importlib.util
 import io
 import json
 import os
+import re
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -27,21 +30,38 @@ from bot.models import Article
 from bot.native import COMPILED, SHARED_LIBRARY, SWITCH, Status, check
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-import build_wheel  # noqa: E402
+# the script, loaded as a module without touching sys.path
+_spec = importlib.util.spec_from_file_location("build_wheel", ROOT / "tools" / "build_wheel.py")
+assert _spec is not None and _spec.loader is not None
+build_wheel = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(build_wheel)
 
-SEED = ROOT / "bot" / "corpus" / "seed_gold.jsonl"
+CORPUS = sorted((ROOT / "bot" / "corpus").glob("*.jsonl"))
+# The bundled articles' positions, from wherever `bot` is imported, with the build tools out of
+# reach: an installed wheel must not need mypy, mypyc or setuptools at run time.
 EXTRACT = """
-import json, sys
+import importlib.abc, json, sys
+from pathlib import Path
+
+class NoBuildTools(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in ("mypy", "mypyc", "setuptools"):
+            raise ImportError(f"{name} is a build tool")
+        return None
+
+sys.meta_path.insert(0, NoBuildTools())
 import bot, bot.native
 from bot.evaluate import read_gold
 from bot.extraction.learned.extractor import CombinedExtractor
 from bot.models import Article
-r = read_gold(__import__("pathlib").Path(sys.argv[1]))[0]
-positions = CombinedExtractor().extract(Article(id=r["id"], title=r["title"], text=r["text"]))
-print(json.dumps({"where": bot.__file__, "status": str(bot.native.status()),
-                  "positions": [[p.party, str(p.stance), str(p.guarantee), p.guarantor,
-                                 p.beneficiary, p.evidence, p.confidence] for p in positions]}))
+extractor = CombinedExtractor()
+out = {}
+for path in sys.argv[1:]:
+    for r in read_gold(Path(path)):
+        article = Article(id=r["id"], title=r["title"], text=r["text"])
+        out[r["id"]] = [[p.party, str(p.stance), str(p.guarantee), p.guarantor, p.beneficiary,
+                         p.evidence, p.confidence] for p in extractor.extract(article)]
+print(json.dumps({"where": bot.__file__, "status": str(bot.native.status()), "positions": out}))
 """
 
 
@@ -53,6 +73,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
             pytest.fail(f"{reason}; CI builds it (make native) and must test the wheel")
         pytest.skip(reason)
     out = tmp_path_factory.mktemp("dist")
+    # the build is fresh (checked above), so build_native does not run its compiler here
     done = subprocess.run([sys.executable, str(ROOT / "tools" / "build_wheel.py"), "--out",
                            str(out)], capture_output=True, text=True, timeout=900, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -60,21 +81,34 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return built
 
 
+def test_the_tag_is_this_interpreters_own() -> None:
+    """Read independently of the script: the ABI from the extensions' file suffix."""
+    python, abi, platform = build_wheel.wheel_tag().split("-")
+    assert python == f"cp{sys.version_info.major}{sys.version_info.minor}"
+    suffix = str(sysconfig.get_config_var("EXT_SUFFIX"))  # ".cpython-311-x86_64-linux-gnu.so"
+    assert suffix.startswith(f".cpython-{abi[2:]}-")
+    assert platform == sysconfig.get_platform().replace("-", "_").replace(".", "_")
+
+
 def test_the_wheel_is_tagged_for_this_python_and_carries_the_compiled_core(wheel: Path) -> None:
     assert wheel.name.endswith(f"-{build_wheel.wheel_tag()}.whl")
     assert wheel.name.startswith("guarantees_bot-")
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
+        infos = z.infolist()
         meta = z.read(next(n for n in names if n.endswith(".dist-info/WHEEL"))).decode()
     assert "Root-Is-Purelib: false" in meta and f"Tag: {build_wheel.wheel_tag()}" in meta
-    wanted = {p.relative_to(ROOT).as_posix() for p in build_wheel.compiled_files()}
-    assert len(wanted) == len(COMPILED) + 2  # each module, the shared library, the manifest
-    assert wanted <= names
-    assert any(SHARED_LIBRARY.replace(".", "/") in n for n in names)
+    # every compiled module, the shared library and the manifest
+    suffix = str(sysconfig.get_config_var("EXT_SUFFIX"))
+    modules = [m.replace(".", "/") + suffix for m in (*COMPILED, SHARED_LIBRARY)]
+    assert set(modules) <= names and "bot/native.json" in names
     # the sources too (the guard checks them) and the committed model
     assert "bot/extraction/learned/extractor.py" in names
     assert "bot/extraction/learned/artifacts/combined.npz" in names
-    assert not any("__pycache__" in n for n in names)
+    assert not any("__pycache__" in n or n.endswith(".part") for n in names)
+    # readable by everyone, one fixed time: the same files give the same bytes
+    assert {info.external_attr >> 16 for info in infos} == {0o644}
+    assert {info.date_time for info in infos} == {build_wheel.EPOCH}
 
 
 def test_the_record_matches_every_file(wheel: Path) -> None:
@@ -95,35 +129,48 @@ def test_the_record_matches_every_file(wheel: Path) -> None:
 def test_installed_away_from_the_checkout_the_bot_runs_compiled_and_gives_the_same_positions(
         wheel: Path, tmp_path: Path) -> None:
     target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+    subprocess.run([sys.executable, "-m", "pip", "install", *build_wheel.PIP_QUIET, "--no-deps",
                     "--target", str(target), str(wheel)], check=True, timeout=300)
     env = {k: v for k, v in os.environ.items() if k != SWITCH}
     env["PYTHONPATH"] = str(target)  # ahead of the checkout's editable install
-    done = subprocess.run([sys.executable, "-c", EXTRACT, str(SEED)], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=300, check=True)
+    done = subprocess.run([sys.executable, "-c", EXTRACT, *map(str, CORPUS)], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=300, check=True)
     got = json.loads(done.stdout)
     assert Path(got["where"]).is_relative_to(target)
     assert got["status"] == f"compiled ({len(COMPILED)} modules)"
-    record = read_gold(SEED)[0]
-    here = CombinedExtractor().extract(Article(id=record["id"], title=record["title"],
-                                               text=record["text"]))
-    assert got["positions"] == [[p.party, str(p.stance), str(p.guarantee), p.guarantor,
-                                 p.beneficiary, p.evidence, p.confidence] for p in here]
-    assert got["positions"]
+    extractor = CombinedExtractor()
+    here = {r["id"]: [[p.party, str(p.stance), str(p.guarantee), p.guarantor, p.beneficiary,
+                       p.evidence, p.confidence]
+                      for p in extractor.extract(Article(id=r["id"], title=r["title"],
+                                                         text=r["text"]))]
+            for path in CORPUS for r in read_gold(path)}
+    assert got["positions"] == here
+    assert len(here) >= 9 and sum(map(len, here.values())) > 20
 
 
-def test_without_a_compiled_core_no_wheel_is_made(tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    """Where the core cannot be compiled (no compiler: build_native --strict exits 1), the
-    script says so in one line and makes no wheel: an interpreted core is not shipped under a
-    compiled wheel's tag."""
+def test_a_wheel_whose_sources_are_not_its_builds_is_refused(wheel: Path) -> None:
+    """The digests in the manifest it carries are checked against the sources it carries."""
+    with zipfile.ZipFile(wheel) as z:
+        files = {name: z.read(name) for name in z.namelist()}
+    build_wheel.check_digests(files)  # as built
+    files["bot/extraction/learned/extractor.py"] += b"\n# edited after the build\n"
+    with pytest.raises(build_wheel.StaleWheel, match=re.escape("bot.extraction.learned.extractor")):
+        build_wheel.check_digests(files)
+
+
+@pytest.mark.parametrize(("build_exit", "compiled"), [(1, False), (1, True), (0, False)])
+def test_without_a_compiled_core_no_wheel_is_made(
+        build_exit: int, compiled: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Where the core cannot be compiled (build_native --strict exits 1: no compiler), or no
+    fresh build follows, the script says so in one line and makes no wheel: an interpreted
+    core is not shipped under a compiled wheel's tag."""
     monkeypatch.setattr(build_wheel.subprocess, "run",
-                        lambda *a, **k: subprocess.CompletedProcess(a, 1))
-    monkeypatch.setattr(native, "check",
-                        lambda switch=True: Status(False, "interpreted: no compiled build"))
+                        lambda *a, **k: subprocess.CompletedProcess(a, build_exit))
+    reason = "compiled (21 modules)" if compiled else "interpreted: no compiled build"
+    monkeypatch.setattr(native, "check", lambda switch=True: Status(compiled, reason))
     monkeypatch.setenv(SWITCH, "0")  # main sets it; the test's process gets it back
     monkeypatch.setattr(sys, "argv", ["build_wheel.py", "--out", str(tmp_path / "dist")])
     assert build_wheel.main() == 1
-    assert "no compiled core to ship (interpreted: no compiled build)" in capsys.readouterr().err
+    assert f"no compiled core to ship ({reason})" in capsys.readouterr().err
     assert not (tmp_path / "dist").exists()

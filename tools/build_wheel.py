@@ -3,8 +3,9 @@
 A plain `pip install .` installs the sources only, so the core runs interpreted there
 (`bot.native`). This script compiles the core where no fresh build exists
 (`tools/build_native.py --strict --if-stale`), builds the project's ordinary wheel from a copy
-of the sources, adds the C extensions and `bot/native.json` to it, and tags it for this
-Python and platform (`cp311-cp311-linux_x86_64`, say), since it now holds compiled code. The
+of the sources, adds the C extensions and `bot/native.json` to it, checks that the sources
+it carries are the ones the manifest recorded, and tags it for this Python and platform
+(`cp311-cp311-linux_x86_64`, say), since it now holds compiled code. The
 result installs with `pip install dist/guarantees_bot-*.whl` on a machine of the same kind
 (same Python, same platform and C library) without a compiler there.
 
@@ -13,7 +14,8 @@ the image it will run in (the same base image), or repair it with `auditwheel` f
 installed bot checks its build as a checkout does (`bot.native.guard`): a wheel installed on
 another Python, or one whose sources were changed after it was built, runs its sources.
 
-Exits 1, with one line saying why, when the core cannot be compiled here.
+Exits 1, with one line saying why, when the core cannot be compiled here or a source changed
+while the wheel was made.
 """
 
 from __future__ import annotations
@@ -23,12 +25,14 @@ import base64
 import csv
 import hashlib
 import io
+import json
 import os
 import shutil
 import subprocess
 import sys
 import sysconfig
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -36,13 +40,24 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # what the ordinary wheel is built from: the packages and what pyproject.toml reads
 SOURCES = ("bot", "handlers", "pyproject.toml", "README.md")
+# pip on its own: no user configuration or PIP_* variables, no index, no version check
+PIP_QUIET = ("--quiet", "--isolated", "--no-index", "--disable-pip-version-check")
+# every entry's time (zip has none before 1980) unless SOURCE_DATE_EPOCH says otherwise, and
+# its permissions (rw-r--r--): the same bytes from the same files
+EPOCH = (1980, 1, 1, 0, 0, 0)
+MODE = 0o644 << 16
 
 
 def wheel_tag() -> str:
-    """python-abi-platform of this interpreter, as pip expects a compiled wheel's tag."""
+    """python-abi-platform of this interpreter, as pip expects a compiled wheel's tag: the ABI
+    from the extensions' own suffix (`cp311`, or `cp311d` for a debug build, `cp313t` for a
+    free-threaded one), the platform as Python names it (`linux_x86_64`)."""
     version = f"cp{sys.version_info.major}{sys.version_info.minor}"
+    soabi = str(sysconfig.get_config_var("SOABI") or "")  # "cpython-311-x86_64-linux-gnu"
+    parts = soabi.split("-")
+    abi = "cp" + parts[1] if len(parts) > 1 and parts[0] == "cpython" else version
     platform = sysconfig.get_platform().replace("-", "_").replace(".", "_")
-    return f"{version}-{version}-{platform}"
+    return f"{version}-{abi}-{platform}"
 
 
 def compiled_files() -> list[Path]:
@@ -64,7 +79,7 @@ def build_pure_wheel(out: Path) -> Path:
                     "__pycache__", "*.so", "native.json"))
             else:
                 shutil.copy2(source, copy / name)
-        subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+        subprocess.run([sys.executable, "-m", "pip", "wheel", *PIP_QUIET, "--no-deps",
                         "--no-build-isolation", "--wheel-dir", str(out), str(copy)],
                        check=True)
     (wheel,) = out.glob("*.whl")
@@ -76,9 +91,37 @@ def _record_hash(data: bytes) -> str:
     return "sha256=" + digest.decode("ascii")
 
 
+class StaleWheel(Exception):
+    """The sources in the wheel are not the ones its compiled files were built from."""
+
+
+def check_digests(files: dict[str, bytes]) -> None:
+    """The wheel's own sources against the digests in the manifest it carries (`bot.native`
+    checks the same once installed, and would run the sources)."""
+    manifest = json.loads(files["bot/native.json"])
+    for module, recorded in {**manifest["sources"], **manifest["imported"]}.items():
+        path = module.replace(".", "/")
+        data = files.get(path + ".py", files.get(path + "/__init__.py"))
+        if data is None or hashlib.sha256(data).hexdigest() != recorded:
+            raise StaleWheel(f"{module} is not the source its build was made from")
+
+
+def _entry(name: str) -> zipfile.ZipInfo:
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    when = EPOCH
+    if epoch and epoch.isdigit():
+        when = max(EPOCH, time.gmtime(int(epoch))[:6])
+    info = zipfile.ZipInfo(name, date_time=when)
+    info.external_attr = MODE
+    info.compress_type = zipfile.ZIP_DEFLATED
+    return info
+
+
 def add_compiled(pure: Path, out: Path) -> Path:
     """`pure` with the compiled files added, marked as not pure and renamed to `wheel_tag`;
-    its RECORD (every file's hash and size) written again."""
+    its RECORD (every file's hash and size) written again. Written beside the target first,
+    then moved into place: an interrupted run leaves no half wheel. Raises StaleWheel when
+    the sources it carries do not match its build's manifest."""
     name, version = pure.name.split("-")[:2]
     tag = wheel_tag()
     target = out / f"{name}-{version}-{tag}.whl"
@@ -89,6 +132,7 @@ def add_compiled(pure: Path, out: Path) -> Path:
             files[item] = zin.read(item)
     for path in compiled_files():
         files[path.relative_to(ROOT).as_posix()] = path.read_bytes()
+    check_digests(files)
     wheel_meta = files[f"{dist_info}/WHEEL"].decode("utf-8").splitlines()
     kept = [line for line in wheel_meta
             if not line.startswith(("Root-Is-Purelib:", "Tag:")) and line.strip()]
@@ -102,9 +146,11 @@ def add_compiled(pure: Path, out: Path) -> Path:
             writer.writerow([item, _record_hash(data), len(data)])
     writer.writerow([record, "", ""])
     files[record] = rows.getvalue().encode("utf-8")
-    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zout:
+    partial = target.with_name(target.name + ".part")
+    with zipfile.ZipFile(partial, "w") as zout:
         for item in sorted(files, key=lambda i: (i.startswith(dist_info), i)):
-            zout.writestr(item, files[item])  # the dist-info last, as wheels have it
+            zout.writestr(_entry(item), files[item])  # the dist-info last, as wheels have it
+    os.replace(partial, target)
     return target
 
 
@@ -115,7 +161,6 @@ def main() -> int:
     args = parser.parse_args()
     # this process only reads the files: it never loads a build the next step may replace
     os.environ["BOT_NATIVE"] = "0"
-    sys.path.insert(0, str(ROOT))
     from bot.native import COMPILED, check
 
     built = subprocess.run([sys.executable, str(ROOT / "tools" / "build_native.py"), "--strict",
@@ -125,17 +170,18 @@ def main() -> int:
         print(f"build_wheel: no compiled core to ship ({status})", file=sys.stderr)
         return 1
     args.out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="wheel-pure-") as tmp:
-        wheel = add_compiled(build_pure_wheel(Path(tmp)), args.out)
-    if not check(switch=False).compiled:  # a source saved while the wheel was made
-        wheel.unlink()
-        print("build_wheel: a source changed while the wheel was built; run it again",
-              file=sys.stderr)
+    try:
+        with tempfile.TemporaryDirectory(prefix="wheel-pure-") as tmp:
+            wheel = add_compiled(build_pure_wheel(Path(tmp)), args.out)
+    except (StaleWheel, OSError) as exc:  # a source saved, or a build replaced, meanwhile
+        print(f"build_wheel: the sources changed while the wheel was built ({exc}); run it "
+              "again", file=sys.stderr)
         return 1
-    print(f"build_wheel: {wheel.relative_to(ROOT) if wheel.is_relative_to(ROOT) else wheel} "
-          f"({len(COMPILED)} compiled modules)")
+    shown = wheel.relative_to(ROOT) if wheel.is_relative_to(ROOT) else wheel
+    print(f"build_wheel: {shown} ({len(COMPILED)} compiled modules)")
     return 0
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))  # run as a script: the package is importable from its root
     sys.exit(main())

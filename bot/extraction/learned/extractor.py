@@ -51,7 +51,7 @@ AGGREGATION = "or"
 # (`discount_rivals`), in the version for the same reason
 RIVALS = "rv"
 # whose a position's beneficiary is (`beneficiary_of`), in the version: it changes the output
-BENEFICIARY = "bs"
+SEEKER_BENEFICIARY = "bs"
 
 
 @cache
@@ -182,7 +182,7 @@ class CombinedExtractor:
                         f"{self._guarantor.meta.get('version', '0')}"
                         f"{beneficiary.meta.get('version', '0')}"
                         f"u{UNLIKELY_STANCE:g}"
-                        f"{AGGREGATION}{RIVALS}{BENEFICIARY}"
+                        f"{AGGREGATION}{RIVALS}{SEEKER_BENEFICIARY}"
                         f"t{self.threshold_ruled:g}-{self.threshold_new:g}")
         if kind != "combined":
             self.name = "model"
