@@ -134,7 +134,12 @@ def check(*, switch: bool = True) -> Status:
     if missing:
         return Status(False, f"interpreted: {extension_path(missing[0]).name} is missing "
                              "(make native)")
-    stale = [m for m in (*COMPILED, *IMPORTED) if recorded[m] != digest(m)]
+    try:
+        stale = [m for m in (*COMPILED, *IMPORTED) if recorded[m] != digest(m)]
+    except OSError as exc:  # an install without its sources: nothing to check the build by
+        return Status(False, f"interpreted: a source of the core cannot be read "
+                             f"({exc.filename}: {exc.strerror}); the build is checked "
+                             "against its sources, so keep them installed")
     if stale:
         names = ", ".join(source_path(m).relative_to(ROOT).as_posix() for m in stale[:3])
         more = f" and {len(stale) - 3} more" if len(stale) > 3 else ""

@@ -163,6 +163,20 @@ def test_anything_but_a_build_of_these_sources_for_this_python_runs_them(
     assert not result.compiled and result.reason.startswith("interpreted")
 
 
+def test_an_install_without_its_sources_says_so_instead_of_failing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deployment that kept the compiled files but dropped the `.py` files: the build cannot
+    be checked, and `import bot` reports why instead of raising."""
+    _manifest(tmp_path, monkeypatch, manifest_for(COMPILED))
+    present = tmp_path / "module.so"
+    present.write_bytes(b"")
+    monkeypatch.setattr(native, "extension_path", lambda module: present)
+    monkeypatch.setattr(native, "source_path", lambda module: tmp_path / "gone.py")
+    result = check()
+    assert not result.compiled
+    assert "cannot be read" in result.reason and "gone.py" in result.reason
+
+
 STALE_IMPORT = """
 import importlib, importlib.util, json, sys
 from pathlib import Path
