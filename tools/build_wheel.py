@@ -173,9 +173,12 @@ def main() -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="wheel-pure-") as tmp:
             wheel = add_compiled(build_pure_wheel(Path(tmp)), args.out)
-    except (StaleWheel, OSError) as exc:  # a source saved, or a build replaced, meanwhile
+    except StaleWheel as exc:  # a source saved while the wheel was made
         print(f"build_wheel: the sources changed while the wheel was built ({exc}); run it "
               "again", file=sys.stderr)
+        return 1
+    except (OSError, subprocess.CalledProcessError) as exc:  # pip failed, a build vanished ...
+        print(f"build_wheel: the wheel could not be made ({exc})", file=sys.stderr)
         return 1
     shown = wheel.relative_to(ROOT) if wheel.is_relative_to(ROOT) else wheel
     print(f"build_wheel: {shown} ({len(COMPILED)} compiled modules)")
