@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint train clean native wheel
+.PHONY: run test lint train clean native wheel wheel-portable
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ native: $(VENV)/.installed
 ## (tools/build_wheel.py): dist/guarantees_bot-*.whl. Fails where the core cannot be compiled.
 wheel: $(VENV)/.installed
 	$(BIN)/python tools/build_wheel.py
+
+## The same wheel tagged manylinux by auditwheel (the oldest glibc its extensions allow), for
+## Linux machines other than the one it was built on, with the same CPython version.
+wheel-portable: $(VENV)/.installed
+	$(BIN)/python tools/build_wheel.py --portable
 
 ## Set up, then print the briefing card for "ukraine" from the bundled corpus (no build: the
 ## card needs no speed).

@@ -1,6 +1,7 @@
-"""The deployment wheel (`make wheel`, tools/build_wheel.py): it carries the compiled core,
-is tagged for this Python and platform, has a RECORD that matches its files, and once
-installed away from the checkout the bot runs compiled and extracts what the checkout does.
+"""The deployment wheels (`make wheel` and `make wheel-portable`, tools/build_wheel.py): each
+carries the compiled core, is tagged for this Python (and this platform, or the manylinux
+policy auditwheel finds), has a RECORD that matches its files, and once installed away from
+the checkout the bot runs compiled and extracts what the checkout does.
 
 Needs a compiled build (`make native`); without one it skips with one line, and in CI
 (CI=true, where `make test` builds it) it fails instead."""
@@ -65,20 +66,32 @@ print(json.dumps({"where": bot.__file__, "status": str(bot.native.status()), "po
 """
 
 
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def _build(out: Path, *options: str) -> Path:
     if not check(switch=False).compiled:
         reason = f"extraction core {check(switch=False)}"
         if os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}:
             pytest.fail(f"{reason}; CI builds it (make native) and must test the wheel")
         pytest.skip(reason)
-    out = tmp_path_factory.mktemp("dist")
     # the build is fresh (checked above), so build_native does not run its compiler here
     done = subprocess.run([sys.executable, str(ROOT / "tools" / "build_wheel.py"), "--out",
-                           str(out)], capture_output=True, text=True, timeout=900, check=False)
+                           str(out), *options], capture_output=True, text=True, timeout=900,
+                          check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     (built,) = out.glob("*.whl")
     return built
+
+
+@pytest.fixture(scope="module", params=["plain", "portable"])
+def wheel(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`make wheel`'s wheel, tagged for this platform, and `make wheel-portable`'s."""
+    options = ("--portable",) if request.param == "portable" else ()
+    return _build(tmp_path_factory.mktemp(f"dist-{request.param}"), *options)
+
+
+def _tags(wheel: Path) -> set[str]:
+    """The wheel's tags as its file name gives them (`cp311-cp311-a.b` is two)."""
+    python, abi, platforms = wheel.name.removesuffix(".whl").split("-")[-3:]
+    return {f"{python}-{abi}-{platform}" for platform in platforms.split(".")}
 
 
 def test_the_tag_is_this_interpreters_own() -> None:
@@ -91,13 +104,23 @@ def test_the_tag_is_this_interpreters_own() -> None:
 
 
 def test_the_wheel_is_tagged_for_this_python_and_carries_the_compiled_core(wheel: Path) -> None:
-    assert wheel.name.endswith(f"-{build_wheel.wheel_tag()}.whl")
+    from packaging.tags import sys_tags
+
+    tags = _tags(wheel)
+    if "manylinux" in wheel.name:  # auditwheel's: glibc's version, not this machine's name
+        python, abi, _ = build_wheel.wheel_tag().split("-")
+        assert all(t.startswith(f"{python}-{abi}-manylinux") for t in tags), tags
+    else:
+        assert tags == {build_wheel.wheel_tag()}
+    assert tags & {str(t) for t in sys_tags()}, "pip would not install it here"
     assert wheel.name.startswith("guarantees_bot-")
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
         infos = z.infolist()
         meta = z.read(next(n for n in names if n.endswith(".dist-info/WHEEL"))).decode()
-    assert "Root-Is-Purelib: false" in meta and f"Tag: {build_wheel.wheel_tag()}" in meta
+    assert "Root-Is-Purelib: false" in meta
+    assert {line.removeprefix("Tag: ") for line in meta.splitlines()
+            if line.startswith("Tag: ")} == tags
     # every compiled module, the shared library and the manifest
     suffix = str(sysconfig.get_config_var("EXT_SUFFIX"))
     modules = [m.replace(".", "/") + suffix for m in (*COMPILED, SHARED_LIBRARY)]
@@ -156,6 +179,36 @@ def test_a_wheel_whose_sources_are_not_its_builds_is_refused(wheel: Path) -> Non
     files["bot/extraction/learned/extractor.py"] += b"\n# edited after the build\n"
     with pytest.raises(build_wheel.StaleWheel, match=re.escape("bot.extraction.learned.extractor")):
         build_wheel.check_digests(files)
+
+
+def test_the_portable_wheel_is_the_same_bytes_from_the_same_files(tmp_path: Path) -> None:
+    """auditwheel stamps its entries with the time of the run; the script writes them again."""
+    first, second = (_build(tmp_path / name, "--portable") for name in ("a", "b"))
+    assert first.name == second.name and "manylinux" in first.name
+    assert first.read_bytes() == second.read_bytes()
+
+
+def test_without_auditwheel_no_portable_wheel_is_made(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(build_wheel.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "auditwheel" else real(name, *a))
+    with pytest.raises(build_wheel.NotPortable, match="auditwheel is not installed"):
+        build_wheel.make_portable(tmp_path / "any.whl", tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_wheel_auditwheel_refuses_gives_its_reason_and_no_wheel(tmp_path: Path) -> None:
+    """The sources-only wheel has no compiled code to tag: auditwheel says so, and its last
+    line is the reason given."""
+    pytest.importorskip("auditwheel")
+    (tmp_path / "pure").mkdir()
+    pure = build_wheel.build_pure_wheel(tmp_path / "pure")
+    (tmp_path / "out").mkdir()
+    refused = "auditwheel refused it: This does not look like a platform wheel"
+    with pytest.raises(build_wheel.NotPortable, match=refused):
+        build_wheel.make_portable(pure, tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []
 
 
 @pytest.mark.parametrize(("build_exit", "compiled"), [(1, False), (1, True), (0, False)])

