@@ -16,6 +16,7 @@ import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -81,10 +82,23 @@ def _build(out: Path, *options: str) -> Path:
     return built
 
 
+def _need_auditwheel() -> None:
+    """The portable wheel is made on Linux, with auditwheel (the test extra has it there)."""
+    if sys.platform.startswith("linux") and build_wheel.have_auditwheel():
+        return
+    reason = "auditwheel is Linux's, and installed with the test extra there"
+    if os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}:
+        pytest.fail(f"no portable wheel here: {reason}")
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="module", params=["plain", "portable"])
 def wheel(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`make wheel`'s wheel, tagged for this platform, and `make wheel-portable`'s."""
-    options = ("--portable",) if request.param == "portable" else ()
+    options: tuple[str, ...] = ()
+    if request.param == "portable":
+        _need_auditwheel()
+        options = ("--portable",)
     return _build(tmp_path_factory.mktemp(f"dist-{request.param}"), *options)
 
 
@@ -107,9 +121,10 @@ def test_the_wheel_is_tagged_for_this_python_and_carries_the_compiled_core(wheel
     from packaging.tags import sys_tags
 
     tags = _tags(wheel)
-    if "manylinux" in wheel.name:  # auditwheel's: glibc's version, not this machine's name
-        python, abi, _ = build_wheel.wheel_tag().split("-")
-        assert all(t.startswith(f"{python}-{abi}-manylinux") for t in tags), tags
+    if "manylinux" in wheel.name or "musllinux" in wheel.name:  # auditwheel's: the C library's
+        python, abi, _ = build_wheel.wheel_tag().split("-")  # version, not this machine's name
+        assert all(t.startswith((f"{python}-{abi}-manylinux", f"{python}-{abi}-musllinux"))
+                   for t in tags), tags
     else:
         assert tags == {build_wheel.wheel_tag()}
     assert tags & {str(t) for t in sys_tags()}, "pip would not install it here"
@@ -181,21 +196,75 @@ def test_a_wheel_whose_sources_are_not_its_builds_is_refused(wheel: Path) -> Non
         build_wheel.check_digests(files)
 
 
-def test_the_portable_wheel_is_the_same_bytes_from_the_same_files(tmp_path: Path) -> None:
+def test_the_portable_wheel_is_the_same_bytes_from_the_same_files(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """auditwheel stamps its entries with the time of the run; the script writes them again."""
+    _need_auditwheel()
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)  # auditwheel would honour it too
     first, second = (_build(tmp_path / name, "--portable") for name in ("a", "b"))
-    assert first.name == second.name and "manylinux" in first.name
+    platforms = first.name.removesuffix(".whl").split("-")[-1].split(".")
+    assert first.name == second.name
+    assert all(p.startswith(("manylinux", "musllinux")) for p in platforms), platforms
     assert first.read_bytes() == second.read_bytes()
+
+
+def test_a_library_outside_the_policy_is_grafted_in_and_found_once_installed(
+        tmp_path: Path) -> None:
+    """Give one extension a need the manylinux policy does not allow (libbz2, which this
+    machine has): auditwheel copies the library into the wheel and points the extension at it;
+    the rewritten wheel lists it in its RECORD, and installed away from the checkout the
+    extension loads with it."""
+    _need_auditwheel()
+    wheel = _build(tmp_path / "plain")
+    bz2 = next(iter(sorted(Path(p) for p in ("/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64")
+                           if (Path(p) / "libbz2.so.1.0").exists())), None)
+    if bz2 is None:
+        pytest.skip("no libbz2.so.1.0 to graft on this machine")
+    with zipfile.ZipFile(wheel) as z:
+        files = {name: z.read(name) for name in z.namelist()}
+    module = "bot/extraction/lexicon" + str(sysconfig.get_config_var("EXT_SUFFIX"))
+    work = tmp_path / module.rsplit("/", 1)[1]
+    work.write_bytes(files[module])
+    patchelf = shutil.which("patchelf", path=build_wheel._tool_path())
+    assert patchelf is not None
+    subprocess.run([patchelf, "--add-needed", "libbz2.so.1.0", str(work)], check=True)
+    files[module] = work.read_bytes()
+    dist_info = next(n for n in files if n.endswith(".dist-info/WHEEL")).rsplit("/", 1)[0]
+    (tmp_path / "in").mkdir()
+    (tmp_path / "out").mkdir()
+    needy = build_wheel.write_wheel(files, dist_info, tmp_path / "in" / wheel.name)
+    portable = build_wheel.make_portable(needy, tmp_path / "out")
+    with zipfile.ZipFile(portable) as z:
+        names = z.namelist()
+        record = z.read(next(n for n in names if n.endswith(".dist-info/RECORD"))).decode()
+    grafted = [n for n in names if ".libs/" in n and "libbz2" in n]
+    assert len(grafted) == 1 and grafted[0] in record
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", *build_wheel.PIP_QUIET, "--no-deps",
+                    "--target", str(target), str(portable)], check=True, timeout=300)
+    installed = target / module
+    ldd = subprocess.run(["ldd", str(installed)], capture_output=True, text=True, check=True)
+    line = next(x for x in ldd.stdout.splitlines() if "libbz2" in x)
+    assert str(target) in line, line  # the grafted copy, not the system's
 
 
 def test_without_auditwheel_no_portable_wheel_is_made(tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    real = importlib.util.find_spec
-    monkeypatch.setattr(build_wheel.importlib.util, "find_spec",
-                        lambda name, *a: None if name == "auditwheel" else real(name, *a))
+    monkeypatch.setattr(build_wheel, "have_auditwheel", lambda: False)
     with pytest.raises(build_wheel.NotPortable, match="auditwheel is not installed"):
         build_wheel.make_portable(tmp_path / "any.whl", tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_portable_build_removes_the_plain_wheel_of_the_same_version(tmp_path: Path) -> None:
+    """pip refuses a folder with two wheels of one version (`pip install dist/*.whl`)."""
+    plain = tmp_path / "guarantees_bot-0.1.0-cp311-cp311-linux_x86_64.whl"
+    other = tmp_path / "guarantees_bot-0.2.0-cp311-cp311-linux_x86_64.whl"
+    made = tmp_path / "guarantees_bot-0.1.0-cp311-cp311-manylinux_2_17_x86_64.whl"
+    for path in (plain, other, made):
+        path.write_bytes(b"")
+    assert build_wheel.remove_other_builds(made) == [plain]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([other.name, made.name])
 
 
 def test_a_wheel_auditwheel_refuses_gives_its_reason_and_no_wheel(tmp_path: Path) -> None:

